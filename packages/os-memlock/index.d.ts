@@ -1,0 +1,111 @@
+/**
+ * @tarsjs/os-memlock — checked system calls over memory this addon mapped itself.
+ *
+ * Every function is one system call (or one memory operation) over a range that
+ * the addon bounds-checks in C. Memory is addressed by a `Region` handle that
+ * the addon created; JavaScript never passes an address. No policy lives here.
+ *
+ * Errors:
+ * - OS failures: `Error` with `code` (`'ENOMEM'`, `'EAGAIN'`, `'EPERM'`, `'EINVAL'`,
+ *   `'ENOSYS'`, ...), `errno` (the positive C errno) and `syscall`.
+ * - Bad arguments: `TypeError` with `code: 'ERR_INVALID_ARG_TYPE'` or
+ *   `'ERR_INVALID_ARG_VALUE'`; `RangeError` with `code: 'ERR_OUT_OF_RANGE'`.
+ * - A dead handle: `code: 'ERR_REGION_UNMAPPED'`. A range whose protection
+ *   forbids the access: `code: 'ERR_REGION_PROTECTED'`. A runtime without
+ *   external ArrayBuffers: `code: 'ERR_EXTERNAL_BUFFERS_NOT_ALLOWED'`.
+ *   Not Linux: `code: 'ERR_UNSUPPORTED'`.
+ */
+
+/** An opaque handle to one mapping created by `map()`. Frozen; not constructible from JavaScript. */
+export interface Region {
+  /** Length of the mapping in bytes (a multiple of `pageSize()`). */
+  readonly byteLength: number
+  /** True when the mapping is backed by `memfd_secret(2)`. */
+  readonly secret: boolean
+}
+
+/** What this kernel and this process's limits allowed when first probed. */
+export interface Capabilities {
+  /** `mlock` of one page succeeded (false under RLIMIT_MEMLOCK 0 without CAP_IPC_LOCK). */
+  mlock: boolean
+  /** `madvise(MADV_DONTDUMP)` is accepted on anonymous memory. */
+  madviseDontDump: boolean
+  /** `madvise(MADV_WIPEONFORK)` is accepted on anonymous memory (Linux 4.14+). */
+  madviseWipeOnFork: boolean
+  /** `madvise(MADV_DONTFORK)` is accepted on anonymous memory. */
+  madviseDontFork: boolean
+  /** `memfd_secret(2)` returned a descriptor (Linux 5.14+ with secretmem enabled). */
+  memfdSecret: boolean
+}
+
+/** Protection of a page range. */
+export type Access = 'none' | 'read' | 'readwrite'
+
+/** One `madvise(2)` advice; values are an enum, one call per advice. */
+export type Advice = 'dontdump' | 'dodump' | 'wipeonfork' | 'keeponfork' | 'dontfork' | 'dofork'
+
+/** A region or any typed array / DataView (acting on exactly its own bytes). */
+export type Target = Region | ArrayBufferView
+
+/** The system page size in bytes. */
+export function pageSize(): number
+
+/** Probes (once per process) what the kernel offers: mlock, each madvise advice, memfd_secret. */
+export function capabilities(): Capabilities
+
+/** RLIMIT_MEMLOCK in bytes; `Infinity` when unlimited. Read on every call. */
+export function memlockLimit(): { soft: number; hard: number }
+
+/**
+ * Maps `byteLength` bytes (a positive multiple of the page size), read-write.
+ * Anonymous private memory by default; with `secret: true`, memory from
+ * `memfd_secret(2)` (close-on-exec; the descriptor is closed once mapped).
+ * Throws the OS error (`ENOMEM`, `ENOSYS`, ...) when the kernel refuses.
+ */
+export function map(byteLength: number, options?: { secret?: boolean }): Region
+
+/** Detaches every view of the region, then unmaps it. The handle is dead afterwards. */
+export function unmap(region: Region): void
+
+/** False once `unmap()` succeeded. Never throws for a dead handle. */
+export function isMapped(region: Region): boolean
+
+/**
+ * `mprotect(2)` a page-aligned range. `'none'` first detaches every view
+ * overlapping the range, so no ArrayBuffer stays attached to inaccessible memory.
+ */
+export function protect(region: Region, offset: number, length: number, access: Access): void
+
+/**
+ * `mlock(2)`: a page-aligned range of a region, or exactly the bytes of an
+ * ArrayBufferView (the kernel locks whole pages). `offset`/`length` default to the whole target.
+ */
+export function lock(target: Target, offset?: number, length?: number): void
+
+/** `munlock(2)`; same arguments as `lock`. The kernel does not count locks: one munlock undoes every mlock of the page. */
+export function unlock(target: Target, offset?: number, length?: number): void
+
+/** `madvise(2)` one advice over a page-aligned range. A mapping that refuses it throws (e.g. `EINVAL` for wipeonfork on secretmem). */
+export function advise(region: Region, offset: number, length: number, advice: Advice): void
+
+/** `explicit_bzero` over the range (must be writable). */
+export function wipe(target: Target, offset?: number, length?: number): void
+
+/** `memset` the range (must be writable) with `byte` (0..255). */
+export function fill(region: Region, offset: number, length: number, byte: number): void
+
+/** `memmove` from `src` to `dst`; never through the JavaScript heap. Source must be readable, destination writable. */
+export function copy(src: Target, srcOffset: number, dst: Target, dstOffset: number, length: number): void
+
+/** Compares two ranges in time that depends only on `length`. Both must be readable. */
+export function equals(a: Target, aOffset: number, b: Target, bOffset: number, length: number): boolean
+
+/**
+ * An external ArrayBuffer over exactly `[offset, offset + length)` of a readable
+ * range (length > 0). The region remembers it and detaches it before that
+ * memory becomes inaccessible (`protect(..., 'none')`, `unmap`).
+ */
+export function view(region: Region, offset: number, length: number): ArrayBuffer
+
+/** Detaches an ArrayBuffer: its length becomes 0 and reads give `undefined`. */
+export function detach(arrayBuffer: ArrayBuffer): void

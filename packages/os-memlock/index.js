@@ -1,0 +1,27 @@
+'use strict'
+// Loads the native binding: a bundled prebuild when one matches this platform,
+// otherwise the local build (build/Release). Linux only; elsewhere every entry
+// point is replaced by a function that throws ERR_UNSUPPORTED.
+
+const NAMES = [
+  'pageSize', 'capabilities', 'memlockLimit', 'map', 'unmap', 'isMapped', 'protect',
+  'lock', 'unlock', 'advise', 'wipe', 'fill', 'copy', 'equals', 'view', 'detach'
+]
+
+function unsupported (name) {
+  return function () {
+    const err = new Error(`@tarsjs/os-memlock: ${name}() is not supported on ${process.platform}; Linux is required`)
+    err.code = 'ERR_UNSUPPORTED'
+    throw err
+  }
+}
+
+let binding
+if (process.platform === 'linux') {
+  binding = require('node-gyp-build')(__dirname)
+} else {
+  binding = {}
+  for (const name of NAMES) binding[name] = unsupported(name)
+}
+
+module.exports = binding

@@ -1,0 +1,741 @@
+/*
+ * os-memlock: checked system calls over memory this addon mapped itself.
+ *
+ * Every export does one system call (or one memory operation) on a range that
+ * is bounds-checked here, in C, against a region this file created. There is
+ * no policy in this file: no caching, no size classes, no canaries. Those live
+ * in TypeScript above.
+ *
+ * The one invariant kept here, so that no layer above can forget it: a view
+ * (ArrayBuffer) handed to JavaScript never stays attached to memory that is
+ * unmapped or PROT_NONE. protect(..., "none") and unmap() detach every view
+ * overlapping the range first, and wipe/fill/copy/equals/view refuse ranges
+ * whose protection would make the access fault.
+ */
+#ifndef NAPI_VERSION
+#define NAPI_VERSION 8
+#endif
+#define _GNU_SOURCE
+
+#include <node_api.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef __linux__
+#error "os-memlock supports Linux only"
+#endif
+
+#ifndef SYS_memfd_secret
+#define SYS_memfd_secret 447
+#endif
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK 18
+#define MADV_KEEPONFORK 19
+#endif
+
+#define MAX_SAFE_INTEGER 9007199254740991.0
+
+enum { ACCESS_NONE = 0, ACCESS_READ = 1, ACCESS_READWRITE = 3 };
+
+typedef struct {
+  napi_ref ref; /* weak: the view may be collected; then the ref is empty */
+  size_t offset;
+  size_t length;
+} view_entry;
+
+/*
+ * A region outlives its JavaScript handle while views over it may still be
+ * alive: each view's finalizer holds one count, the handle holds one. The
+ * mapping is released when the last count goes (if unmap() was not called).
+ */
+typedef struct {
+  uint8_t *base;
+  size_t length;
+  int secret;
+  int mapped;
+  size_t counts;
+  uint8_t *access; /* one ACCESS_* byte per page */
+  view_entry *views;
+  size_t nviews;
+  size_t cap;
+} region;
+
+static const napi_type_tag region_tag = {0x7461727369736d6cULL, 0x6f636b2d72656731ULL};
+static size_t page_size;
+
+/* ---- errors ------------------------------------------------------------- */
+
+static const char *errno_code(int e) {
+  switch (e) {
+    case ENOMEM: return "ENOMEM";
+    case EAGAIN: return "EAGAIN";
+    case EPERM: return "EPERM";
+    case EINVAL: return "EINVAL";
+    case ENOSYS: return "ENOSYS";
+    case EFAULT: return "EFAULT";
+    case EBADF: return "EBADF";
+    case EACCES: return "EACCES";
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case EOVERFLOW: return "EOVERFLOW";
+    default: return "EUNKNOWN";
+  }
+}
+
+static napi_value throw_errno(napi_env env, const char *syscall_name, int e) {
+  char msg[160];
+  napi_value err, code, message, num, sys;
+  snprintf(msg, sizeof msg, "%s failed: %s (%s)", syscall_name, errno_code(e), strerror(e));
+  if (napi_create_string_utf8(env, errno_code(e), NAPI_AUTO_LENGTH, &code) != napi_ok ||
+      napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message) != napi_ok ||
+      napi_create_error(env, code, message, &err) != napi_ok ||
+      napi_create_int32(env, e, &num) != napi_ok ||
+      napi_create_string_utf8(env, syscall_name, NAPI_AUTO_LENGTH, &sys) != napi_ok ||
+      napi_set_named_property(env, err, "errno", num) != napi_ok ||
+      napi_set_named_property(env, err, "syscall", sys) != napi_ok) {
+    napi_throw_error(env, errno_code(e), msg);
+    return NULL;
+  }
+  napi_throw(env, err);
+  return NULL;
+}
+
+#define THROW_TYPE(code, msg) \
+  do { napi_throw_type_error(env, code, msg); return NULL; } while (0)
+#define THROW_RANGE(code, msg) \
+  do { napi_throw_range_error(env, code, msg); return NULL; } while (0)
+#define THROW(code, msg) \
+  do { napi_throw_error(env, code, msg); return NULL; } while (0)
+/* A failed Node-API call leaves an exception pending or is a bug: stop here. */
+#define NAPI_CALL(call) \
+  do { if ((call) != napi_ok) { throw_napi(env); return NULL; } } while (0)
+
+static void throw_napi(napi_env env) {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
+  napi_throw_error(env, "ERR_NAPI", "os-memlock: a Node-API call failed");
+}
+
+#define ARGS(n) \
+  size_t argc = n; \
+  napi_value argv[n]; \
+  NAPI_CALL(napi_get_cb_info(env, info, &argc, argv, NULL, NULL))
+
+/* ---- argument readers (return 0 with an exception pending on failure) ---- */
+
+static int read_size(napi_env env, napi_value v, const char *name, size_t *out) {
+  napi_valuetype t;
+  double d;
+  char msg[128];
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (t != napi_number) {
+    snprintf(msg, sizeof msg, "The \"%s\" argument must be of type number", name);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return 0;
+  }
+  if (napi_get_value_double(env, v, &d) != napi_ok) return 0;
+  if (!(d >= 0) || d > MAX_SAFE_INTEGER || floor(d) != d || d > (double)SIZE_MAX) {
+    snprintf(msg, sizeof msg, "The value of \"%s\" is out of range. It must be an integer >= 0 and <= 2^53 - 1", name);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return 0;
+  }
+  *out = (size_t)d;
+  return 1;
+}
+
+static int read_enum(napi_env env, napi_value v, const char *name, char *buf, size_t cap) {
+  napi_valuetype t;
+  size_t len;
+  char msg[128];
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (t != napi_string) {
+    snprintf(msg, sizeof msg, "The \"%s\" argument must be of type string", name);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return 0;
+  }
+  if (napi_get_value_string_utf8(env, v, buf, cap, &len) != napi_ok) return 0;
+  return 1;
+}
+
+static region *get_region(napi_env env, napi_value v, int must_be_mapped) {
+  napi_valuetype t;
+  bool tagged = false;
+  region *r = NULL;
+  if (napi_typeof(env, v, &t) != napi_ok) return NULL;
+  if (t == napi_object && napi_check_object_type_tag(env, v, &region_tag, &tagged) != napi_ok) return NULL;
+  if (!tagged || napi_unwrap(env, v, (void **)&r) != napi_ok || r == NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "The \"region\" argument must be a Region created by os-memlock");
+    return NULL;
+  }
+  if (must_be_mapped && !r->mapped) {
+    napi_throw_error(env, "ERR_REGION_UNMAPPED", "The region has been unmapped");
+    return NULL;
+  }
+  return r;
+}
+
+/* offset + length must lie inside [0, total]; written so that it cannot overflow. */
+static int check_bounds(napi_env env, size_t offset, size_t length, size_t total) {
+  if (offset > total || length > total - offset) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "The range offset + length is outside the region");
+    return 0;
+  }
+  return 1;
+}
+
+static int check_aligned(napi_env env, size_t offset, size_t length) {
+  if (offset % page_size != 0 || length % page_size != 0 || length == 0) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE",
+                           "offset and length must be multiples of the page size, and length > 0");
+    return 0;
+  }
+  return 1;
+}
+
+/* Every page of [offset, offset + length) must allow `need`. */
+static int check_access(napi_env env, region *r, size_t offset, size_t length, int need) {
+  size_t first, last, p;
+  if (length == 0) return 1;
+  first = offset / page_size;
+  last = (offset + length - 1) / page_size;
+  for (p = first; p <= last; p++) {
+    if ((r->access[p] & need) != need) {
+      napi_throw_error(env, "ERR_REGION_PROTECTED",
+                       need == ACCESS_READ ? "The range is not readable (protected 'none')"
+                                           : "The range is not writable (protected 'none' or 'read')");
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/*
+ * A "target" is a region with (offset, length) or any ArrayBufferView, acting
+ * on exactly its own bytes (offset and length then count within the view).
+ * Resolves to a pointer and a length; for regions also the region.
+ */
+typedef struct {
+  uint8_t *ptr;
+  size_t length;
+  region *r;
+  size_t offset;
+} span;
+
+static int read_target(napi_env env, napi_value v, napi_value off_v, napi_value len_v, span *out) {
+  bool is_ta = false, is_dv = false;
+  napi_valuetype t;
+  size_t offset = 0, length, total;
+  uint8_t *base;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || napi_is_dataview(env, v, &is_dv) != napi_ok) return 0;
+  if (is_ta || is_dv) {
+    napi_typedarray_type tt;
+    size_t elems, byte_len;
+    void *data = NULL;
+    napi_value ab;
+    size_t boff;
+    if (is_ta) {
+      if (napi_get_typedarray_info(env, v, &tt, &elems, &data, &ab, &boff) != napi_ok) return 0;
+      switch (tt) {
+        case napi_int8_array: case napi_uint8_array: case napi_uint8_clamped_array: byte_len = elems; break;
+        case napi_int16_array: case napi_uint16_array: byte_len = elems * 2; break;
+        case napi_int32_array: case napi_uint32_array: case napi_float32_array: byte_len = elems * 4; break;
+        default: byte_len = elems * 8; break;
+      }
+    } else {
+      if (napi_get_dataview_info(env, v, &byte_len, &data, &ab, &boff) != napi_ok) return 0;
+    }
+    base = data;
+    total = byte_len;
+    out->r = NULL;
+  } else {
+    region *r;
+    if (napi_typeof(env, v, &t) != napi_ok) return 0;
+    if (t != napi_object) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "The target must be a Region or an ArrayBufferView");
+      return 0;
+    }
+    r = get_region(env, v, 1);
+    if (r == NULL) return 0;
+    base = r->base;
+    total = r->length;
+    out->r = r;
+  }
+  if (off_v != NULL && !read_size(env, off_v, "offset", &offset)) return 0;
+  if (offset > total) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "The offset is outside the target");
+    return 0;
+  }
+  length = total - offset;
+  if (len_v != NULL && !read_size(env, len_v, "length", &length)) return 0;
+  if (!check_bounds(env, offset, length, total)) return 0;
+  out->ptr = base == NULL ? NULL : base + offset;
+  out->length = length;
+  out->offset = offset;
+  return 1;
+}
+
+/* Optional trailing arguments: absent or undefined means "the rest". */
+static napi_value opt(napi_env env, size_t argc, napi_value *argv, size_t i) {
+  napi_valuetype t;
+  if (i >= argc || napi_typeof(env, argv[i], &t) != napi_ok || t == napi_undefined) return NULL;
+  return argv[i];
+}
+
+/* ---- region lifetime ------------------------------------------------------ */
+
+static void region_release(region *r) {
+  if (--r->counts > 0) return;
+  /* Nothing in JavaScript can reach the memory any more. */
+  if (r->mapped) munmap(r->base, r->length);
+  free(r->access);
+  free(r->views);
+  free(r);
+}
+
+static void region_finalize(napi_env env, void *data, void *hint) {
+  region *r = data;
+  size_t i;
+  (void)hint;
+  for (i = 0; i < r->nviews; i++) napi_delete_reference(env, r->views[i].ref);
+  r->nviews = 0;
+  region_release(r);
+}
+
+static void view_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)data;
+  region_release(hint);
+}
+
+/*
+ * Detach views overlapping [offset, offset + length), and drop entries whose
+ * view was collected or already detached. Returns 0 with an exception pending.
+ */
+static int sweep_views(napi_env env, region *r, size_t offset, size_t length) {
+  size_t i, kept = 0;
+  for (i = 0; i < r->nviews; i++) {
+    view_entry *e = &r->views[i];
+    napi_value ab = NULL;
+    bool detached = true;
+    int overlaps = e->offset < offset + length && offset < e->offset + e->length;
+    if (napi_get_reference_value(env, e->ref, &ab) != napi_ok) return 0;
+    if (ab != NULL && napi_is_detached_arraybuffer(env, ab, &detached) != napi_ok) return 0;
+    if (ab != NULL && !detached && overlaps) {
+      if (napi_detach_arraybuffer(env, ab) != napi_ok) return 0;
+      detached = true;
+    }
+    if (ab == NULL || detached) {
+      if (napi_delete_reference(env, e->ref) != napi_ok) return 0;
+      continue;
+    }
+    r->views[kept++] = *e;
+  }
+  r->nviews = kept;
+  return 1;
+}
+
+/* ---- exports ---------------------------------------------------------------- */
+
+static napi_value js_page_size(napi_env env, napi_callback_info info) {
+  napi_value out;
+  (void)info;
+  NAPI_CALL(napi_create_uint32(env, (uint32_t)page_size, &out));
+  return out;
+}
+
+static int probe_advice(uint8_t *page, int advice) {
+  return madvise(page, page_size, advice) == 0;
+}
+
+/* Probed once: what this kernel and this process's limits allow right now. */
+static napi_value js_capabilities(napi_env env, napi_callback_info info) {
+  static int probed = 0;
+  static bool caps[5];
+  static const char *names[5] = {"mlock", "madviseDontDump", "madviseWipeOnFork", "madviseDontFork", "memfdSecret"};
+  napi_value out, b;
+  size_t i;
+  (void)info;
+  if (!probed) {
+    uint8_t *page = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    long fd;
+    if (page == MAP_FAILED) return throw_errno(env, "mmap", errno);
+    caps[0] = mlock(page, page_size) == 0;
+    if (caps[0] && munlock(page, page_size) != 0) caps[0] = false;
+    caps[1] = probe_advice(page, MADV_DONTDUMP);
+    caps[2] = probe_advice(page, MADV_WIPEONFORK);
+    caps[3] = probe_advice(page, MADV_DONTFORK);
+    if (munmap(page, page_size) != 0) return throw_errno(env, "munmap", errno);
+    fd = syscall(SYS_memfd_secret, (unsigned int)O_CLOEXEC);
+    caps[4] = fd >= 0;
+    if (fd >= 0 && close((int)fd) != 0) return throw_errno(env, "close", errno);
+    probed = 1;
+  }
+  NAPI_CALL(napi_create_object(env, &out));
+  for (i = 0; i < 5; i++) {
+    NAPI_CALL(napi_get_boolean(env, caps[i], &b));
+    NAPI_CALL(napi_set_named_property(env, out, names[i], b));
+  }
+  return out;
+}
+
+static napi_value limit_value(napi_env env, rlim_t v) {
+  napi_value out;
+  if (v == RLIM_INFINITY) NAPI_CALL(napi_create_double(env, INFINITY, &out));
+  else NAPI_CALL(napi_create_double(env, (double)v, &out));
+  return out;
+}
+
+static napi_value js_memlock_limit(napi_env env, napi_callback_info info) {
+  struct rlimit rl;
+  napi_value out, soft, hard;
+  (void)info;
+  if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0) return throw_errno(env, "getrlimit", errno);
+  NAPI_CALL(napi_create_object(env, &out));
+  if ((soft = limit_value(env, rl.rlim_cur)) == NULL) return NULL;
+  if ((hard = limit_value(env, rl.rlim_max)) == NULL) return NULL;
+  NAPI_CALL(napi_set_named_property(env, out, "soft", soft));
+  NAPI_CALL(napi_set_named_property(env, out, "hard", hard));
+  return out;
+}
+
+/* Maps with memfd_secret(2): close-on-exec, and the fd is closed once mapped. */
+static uint8_t *map_secret(napi_env env, size_t length) {
+  long fd = syscall(SYS_memfd_secret, (unsigned int)O_CLOEXEC);
+  uint8_t *p;
+  int e;
+  if (fd < 0) {
+    throw_errno(env, "memfd_secret", errno);
+    return NULL;
+  }
+  if (ftruncate((int)fd, (off_t)length) != 0) {
+    e = errno;
+    close((int)fd);
+    throw_errno(env, "ftruncate", e);
+    return NULL;
+  }
+  p = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, (int)fd, 0);
+  e = errno;
+  if (close((int)fd) != 0 && p != MAP_FAILED) {
+    e = errno;
+    munmap(p, length);
+    p = MAP_FAILED;
+  }
+  if (p == MAP_FAILED) {
+    throw_errno(env, "mmap", e);
+    return NULL;
+  }
+  return p;
+}
+
+static napi_value js_map(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  size_t length;
+  bool secret = false;
+  napi_valuetype t;
+  region *r;
+  uint8_t *p;
+  napi_value out, v;
+  if (argc < 1) THROW_TYPE("ERR_INVALID_ARG_TYPE", "The \"byteLength\" argument must be of type number");
+  if (!read_size(env, argv[0], "byteLength", &length)) return NULL;
+  if (length == 0 || length % page_size != 0)
+    THROW_RANGE("ERR_OUT_OF_RANGE", "byteLength must be a positive multiple of the page size");
+  if (argc > 1) {
+    NAPI_CALL(napi_typeof(env, argv[1], &t));
+    if (t == napi_object) {
+      bool has = false;
+      NAPI_CALL(napi_has_named_property(env, argv[1], "secret", &has));
+      if (has) {
+        NAPI_CALL(napi_get_named_property(env, argv[1], "secret", &v));
+        NAPI_CALL(napi_typeof(env, v, &t));
+        if (t != napi_boolean && t != napi_undefined)
+          THROW_TYPE("ERR_INVALID_ARG_TYPE", "The \"options.secret\" property must be of type boolean");
+        if (t == napi_boolean) NAPI_CALL(napi_get_value_bool(env, v, &secret));
+      }
+    } else if (t != napi_undefined) {
+      THROW_TYPE("ERR_INVALID_ARG_TYPE", "The \"options\" argument must be of type object");
+    }
+  }
+  r = calloc(1, sizeof *r);
+  if (r == NULL) return throw_errno(env, "malloc", ENOMEM);
+  r->access = malloc(length / page_size);
+  if (r->access == NULL) {
+    free(r);
+    return throw_errno(env, "malloc", ENOMEM);
+  }
+  if (secret) {
+    p = map_secret(env, length);
+  } else {
+    p = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      throw_errno(env, "mmap", errno);
+      p = NULL;
+    }
+  }
+  if (p == NULL) {
+    free(r->access);
+    free(r);
+    return NULL;
+  }
+  r->base = p;
+  r->length = length;
+  r->secret = secret;
+  r->mapped = 1;
+  r->counts = 1;
+  memset(r->access, ACCESS_READWRITE, length / page_size);
+  if (napi_create_object(env, &out) != napi_ok || napi_wrap(env, out, r, region_finalize, NULL, NULL) != napi_ok) {
+    munmap(p, length);
+    free(r->access);
+    free(r);
+    throw_napi(env);
+    return NULL;
+  }
+  NAPI_CALL(napi_type_tag_object(env, out, &region_tag));
+  NAPI_CALL(napi_create_double(env, (double)length, &v));
+  NAPI_CALL(napi_set_named_property(env, out, "byteLength", v));
+  NAPI_CALL(napi_get_boolean(env, secret, &v));
+  NAPI_CALL(napi_set_named_property(env, out, "secret", v));
+  NAPI_CALL(napi_object_freeze(env, out));
+  return out;
+}
+
+static napi_value js_unmap(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  region *r = get_region(env, argv[0], 1);
+  if (r == NULL) return NULL;
+  if (!sweep_views(env, r, 0, r->length)) return NULL;
+  if (munmap(r->base, r->length) != 0) return throw_errno(env, "munmap", errno);
+  r->mapped = 0;
+  return NULL;
+}
+
+static napi_value js_is_mapped(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  napi_value out;
+  region *r = get_region(env, argv[0], 0);
+  if (r == NULL) return NULL;
+  NAPI_CALL(napi_get_boolean(env, r->mapped, &out));
+  return out;
+}
+
+static napi_value js_protect(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  region *r = get_region(env, argv[0], 1);
+  size_t offset, length;
+  char mode[16];
+  int prot, access;
+  if (r == NULL || !read_size(env, argv[1], "offset", &offset) || !read_size(env, argv[2], "length", &length) ||
+      !check_bounds(env, offset, length, r->length) || !check_aligned(env, offset, length) ||
+      !read_enum(env, argv[3], "access", mode, sizeof mode))
+    return NULL;
+  if (strcmp(mode, "none") == 0) {
+    prot = PROT_NONE;
+    access = ACCESS_NONE;
+  } else if (strcmp(mode, "read") == 0) {
+    prot = PROT_READ;
+    access = ACCESS_READ;
+  } else if (strcmp(mode, "readwrite") == 0) {
+    prot = PROT_READ | PROT_WRITE;
+    access = ACCESS_READWRITE;
+  } else {
+    THROW_TYPE("ERR_INVALID_ARG_VALUE", "The \"access\" argument must be 'none', 'read' or 'readwrite'");
+  }
+  /* Views go first: none may outlive the readability of its memory. */
+  if (access == ACCESS_NONE && !sweep_views(env, r, offset, length)) return NULL;
+  if (mprotect(r->base + offset, length, prot) != 0) return throw_errno(env, "mprotect", errno);
+  memset(r->access + offset / page_size, access, length / page_size);
+  return NULL;
+}
+
+/* lock / unlock: a region (page-aligned range) or any ArrayBufferView. */
+static napi_value lock_common(napi_env env, napi_callback_info info, int lock) {
+  ARGS(3);
+  span s;
+  if (argc < 1) THROW_TYPE("ERR_INVALID_ARG_TYPE", "The target must be a Region or an ArrayBufferView");
+  if (!read_target(env, argv[0], opt(env, argc, argv, 1), opt(env, argc, argv, 2), &s)) return NULL;
+  if (s.r != NULL && !check_aligned(env, s.offset, s.length)) return NULL;
+  if (s.length == 0) return NULL;
+  if (lock ? mlock(s.ptr, s.length) : munlock(s.ptr, s.length))
+    return throw_errno(env, lock ? "mlock" : "munlock", errno);
+  return NULL;
+}
+
+static napi_value js_lock(napi_env env, napi_callback_info info) { return lock_common(env, info, 1); }
+static napi_value js_unlock(napi_env env, napi_callback_info info) { return lock_common(env, info, 0); }
+
+static napi_value js_advise(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  region *r = get_region(env, argv[0], 1);
+  size_t offset, length;
+  char name[16];
+  int advice;
+  if (r == NULL || !read_size(env, argv[1], "offset", &offset) || !read_size(env, argv[2], "length", &length) ||
+      !check_bounds(env, offset, length, r->length) || !check_aligned(env, offset, length) ||
+      !read_enum(env, argv[3], "advice", name, sizeof name))
+    return NULL;
+  /* One advice per call: MADV_* values are an enum, not flags. */
+  if (strcmp(name, "dontdump") == 0) advice = MADV_DONTDUMP;
+  else if (strcmp(name, "dodump") == 0) advice = MADV_DODUMP;
+  else if (strcmp(name, "wipeonfork") == 0) advice = MADV_WIPEONFORK;
+  else if (strcmp(name, "keeponfork") == 0) advice = MADV_KEEPONFORK;
+  else if (strcmp(name, "dontfork") == 0) advice = MADV_DONTFORK;
+  else if (strcmp(name, "dofork") == 0) advice = MADV_DOFORK;
+  else THROW_TYPE("ERR_INVALID_ARG_VALUE",
+                  "The \"advice\" argument must be 'dontdump', 'dodump', 'wipeonfork', 'keeponfork', 'dontfork' or 'dofork'");
+  if (madvise(r->base + offset, length, advice) != 0) return throw_errno(env, "madvise", errno);
+  return NULL;
+}
+
+static napi_value js_wipe(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  span s;
+  if (argc < 1) THROW_TYPE("ERR_INVALID_ARG_TYPE", "The target must be a Region or an ArrayBufferView");
+  if (!read_target(env, argv[0], opt(env, argc, argv, 1), opt(env, argc, argv, 2), &s)) return NULL;
+  if (s.r != NULL && !check_access(env, s.r, s.offset, s.length, ACCESS_READWRITE)) return NULL;
+  /* explicit_bzero: a store the compiler may not drop as dead. */
+  if (s.length > 0) explicit_bzero(s.ptr, s.length);
+  return NULL;
+}
+
+static napi_value js_fill(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  region *r = get_region(env, argv[0], 1);
+  size_t offset, length, byte;
+  if (r == NULL || !read_size(env, argv[1], "offset", &offset) || !read_size(env, argv[2], "length", &length) ||
+      !check_bounds(env, offset, length, r->length) || !read_size(env, argv[3], "byte", &byte))
+    return NULL;
+  if (byte > 255) THROW_RANGE("ERR_OUT_OF_RANGE", "The value of \"byte\" is out of range. It must be >= 0 and <= 255");
+  if (!check_access(env, r, offset, length, ACCESS_READWRITE)) return NULL;
+  memset(r->base + offset, (int)byte, length);
+  return NULL;
+}
+
+/* copy(src, srcOffset, dst, dstOffset, length): memory to memory, never via the JS heap. */
+static napi_value js_copy(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  span src, dst;
+  size_t length;
+  if (argc < 5 || !read_size(env, argv[4], "length", &length)) {
+    if (argc < 5) THROW_TYPE("ERR_INVALID_ARG_TYPE", "copy(src, srcOffset, dst, dstOffset, length) takes 5 arguments");
+    return NULL;
+  }
+  if (!read_target(env, argv[0], argv[1], argv[4], &src) || !read_target(env, argv[2], argv[3], argv[4], &dst))
+    return NULL;
+  if (src.r != NULL && !check_access(env, src.r, src.offset, length, ACCESS_READ)) return NULL;
+  if (dst.r != NULL && !check_access(env, dst.r, dst.offset, length, ACCESS_READWRITE)) return NULL;
+  if (length > 0) memmove(dst.ptr, src.ptr, length);
+  return NULL;
+}
+
+/* Constant time in the length: every byte is read, no early exit. */
+static napi_value js_equals(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  span a, b;
+  size_t length, i;
+  volatile uint8_t d = 0;
+  const volatile uint8_t *pa, *pb;
+  napi_value out;
+  if (argc < 5 || !read_size(env, argv[4], "length", &length)) {
+    if (argc < 5) THROW_TYPE("ERR_INVALID_ARG_TYPE", "equals(a, aOffset, b, bOffset, length) takes 5 arguments");
+    return NULL;
+  }
+  if (!read_target(env, argv[0], argv[1], argv[4], &a) || !read_target(env, argv[2], argv[3], argv[4], &b)) return NULL;
+  if (a.r != NULL && !check_access(env, a.r, a.offset, length, ACCESS_READ)) return NULL;
+  if (b.r != NULL && !check_access(env, b.r, b.offset, length, ACCESS_READ)) return NULL;
+  pa = a.ptr;
+  pb = b.ptr;
+  for (i = 0; i < length; i++) d |= pa[i] ^ pb[i];
+  NAPI_CALL(napi_get_boolean(env, d == 0, &out));
+  return out;
+}
+
+static napi_value js_view(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  region *r = get_region(env, argv[0], 1);
+  size_t offset, length;
+  napi_value ab;
+  napi_ref ref;
+  napi_status st;
+  if (r == NULL || !read_size(env, argv[1], "offset", &offset) || !read_size(env, argv[2], "length", &length) ||
+      !check_bounds(env, offset, length, r->length))
+    return NULL;
+  if (length == 0) THROW_RANGE("ERR_OUT_OF_RANGE", "A view must be at least one byte long");
+  if (!check_access(env, r, offset, length, ACCESS_READ)) return NULL;
+  if (r->nviews == r->cap) {
+    /* Drop collected and detached entries before growing: amortised O(1). */
+    if (!sweep_views(env, r, 0, 0)) return NULL;
+    if (r->nviews * 2 >= r->cap) {
+      size_t cap = r->cap ? r->cap * 2 : 8;
+      view_entry *grown = realloc(r->views, cap * sizeof *grown);
+      if (grown == NULL) return throw_errno(env, "malloc", ENOMEM);
+      r->views = grown;
+      r->cap = cap;
+    }
+  }
+  st = napi_create_external_arraybuffer(env, r->base + offset, length, view_finalize, r, &ab);
+  if (st == napi_no_external_buffers_allowed)
+    THROW("ERR_EXTERNAL_BUFFERS_NOT_ALLOWED",
+          "This runtime does not allow external ArrayBuffers (for example Electron's V8 sandbox); "
+          "os-memlock cannot hand out views of protected memory here");
+  if (st != napi_ok) {
+    throw_napi(env);
+    return NULL;
+  }
+  r->counts++;
+  NAPI_CALL(napi_create_reference(env, ab, 0, &ref));
+  r->views[r->nviews].ref = ref;
+  r->views[r->nviews].offset = offset;
+  r->views[r->nviews].length = length;
+  r->nviews++;
+  return ab;
+}
+
+static napi_value js_detach(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  bool is_ab = false;
+  if (argc < 1) THROW_TYPE("ERR_INVALID_ARG_TYPE", "The \"arrayBuffer\" argument must be an ArrayBuffer");
+  NAPI_CALL(napi_is_arraybuffer(env, argv[0], &is_ab));
+  if (!is_ab) THROW_TYPE("ERR_INVALID_ARG_TYPE", "The \"arrayBuffer\" argument must be an ArrayBuffer");
+  if (napi_detach_arraybuffer(env, argv[0]) != napi_ok) {
+    bool pending = false;
+    NAPI_CALL(napi_is_exception_pending(env, &pending));
+    if (!pending) THROW_TYPE("ERR_INVALID_ARG_VALUE", "The ArrayBuffer cannot be detached");
+    return NULL;
+  }
+  return NULL;
+}
+
+#define EXPORT(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
+
+static napi_value init(napi_env env, napi_value exports) {
+  long ps = sysconf(_SC_PAGESIZE);
+  napi_property_descriptor props[] = {
+      EXPORT("pageSize", js_page_size),   EXPORT("capabilities", js_capabilities),
+      EXPORT("memlockLimit", js_memlock_limit), EXPORT("map", js_map),
+      EXPORT("unmap", js_unmap),          EXPORT("isMapped", js_is_mapped),
+      EXPORT("protect", js_protect),      EXPORT("lock", js_lock),
+      EXPORT("unlock", js_unlock),        EXPORT("advise", js_advise),
+      EXPORT("wipe", js_wipe),            EXPORT("fill", js_fill),
+      EXPORT("copy", js_copy),            EXPORT("equals", js_equals),
+      EXPORT("view", js_view),            EXPORT("detach", js_detach),
+  };
+  if (ps <= 0) {
+    throw_errno(env, "sysconf", errno ? errno : EINVAL);
+    return NULL;
+  }
+  page_size = (size_t)ps;
+  NAPI_CALL(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
