@@ -1,0 +1,56 @@
+/**
+ * Typed errors of the allocator layer. Every error has a stable `code`.
+ * Misuse (bad sizes, double free, foreign allocations) throws one of these and
+ * changes nothing; integrity failures go through `integrity.ts` instead.
+ */
+
+/** Error codes thrown by `@tarsjs/page-alloc`. */
+export type AllocErrorCode =
+  | 'ERR_INVALID_ARG_TYPE'
+  | 'ERR_OUT_OF_RANGE'
+  | 'ERR_INVALID_ARG_VALUE'
+  | 'ERR_DOUBLE_FREE'
+  | 'ERR_FOREIGN_ALLOCATION'
+  | 'ERR_ALLOCATION_FREED'
+  | 'ERR_NOT_ISOLATED'
+  | 'ERR_NO_ACCESS'
+  | 'ERR_MLOCK_FAILED'
+  | 'ERR_SECRETMEM_UNAVAILABLE'
+  | 'ERR_INTEGRITY'
+
+/** An error with a stable `code`; `cause` holds the OS error when there is one. */
+export class AllocError extends Error {
+  readonly code: AllocErrorCode
+  constructor(code: AllocErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+    this.name = code === 'ERR_OUT_OF_RANGE' ? 'RangeError' : code === 'ERR_INVALID_ARG_TYPE' ? 'TypeError' : 'AllocError'
+  }
+}
+
+/** Largest byte length any allocator accepts (1 GiB): larger requests are refused before any system call. */
+export const MAX_BYTE_LENGTH = 2 ** 30
+
+/**
+ * Checks a requested byte length: an integer in [1, MAX_BYTE_LENGTH]
+ * (or [0, ...] when `allowZero`). Throws `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE`.
+ */
+export function checkByteLength(value: unknown, allowZero = false, name = 'byteLength'): number {
+  if (typeof value !== 'number') {
+    throw new AllocError('ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type number, got ${describe(value)}`)
+  }
+  const min = allowZero ? 0 : 1
+  if (!Number.isInteger(value) || value < min || value > MAX_BYTE_LENGTH) {
+    throw new AllocError(
+      'ERR_OUT_OF_RANGE',
+      `The value of "${name}" is out of range. It must be an integer >= ${min} and <= ${MAX_BYTE_LENGTH}. Received ${String(value)}`
+    )
+  }
+  return value
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`
+  return `type ${typeof value}`
+}

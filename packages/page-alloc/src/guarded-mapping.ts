@@ -1,0 +1,107 @@
+/**
+ * A guarded mapping: `[guard page][data pages][guard page]`, the guards
+ * PROT_NONE, the data excluded from core dumps and from forked children.
+ * Both allocators build on it. Either every step succeeds or the mapping is
+ * released and the error thrown: memory without guard pages is never returned.
+ */
+import * as os from '@tarsjs/os-memlock'
+import type { Region } from '@tarsjs/os-memlock'
+import { AllocError } from './errors.js'
+import { WARN_MLOCK, WARN_SECRETMEM } from './policy.js'
+import type { MlockPolicy, SecretmemPolicy, Warner } from './policy.js'
+
+export interface GuardedMapping {
+  readonly region: Region
+  /** Number of data pages between the guards. */
+  readonly dataPages: number
+  /** Backed by memfd_secret(2). */
+  readonly secretmem: boolean
+  /** MADV_DONTDUMP applied (secretmem is never dumped either way). */
+  readonly noDump: boolean
+  /** MADV_WIPEONFORK applied (anonymous memory). */
+  readonly wipeOnFork: boolean
+  /** MADV_DONTFORK applied (secretmem is shared memory: a child must not inherit it). */
+  readonly dontFork: boolean
+}
+
+export const PAGE_SIZE: number = os.pageSize()
+
+/** Byte offset of the first data page. */
+export const DATA_OFFSET: number = PAGE_SIZE
+
+function mapRegion(bytes: number, secretmem: SecretmemPolicy, warner: Warner): Region {
+  if (secretmem === 'off') return os.map(bytes)
+  if (!os.capabilities().memfdSecret) {
+    if (secretmem === 'required') {
+      throw new AllocError('ERR_SECRETMEM_UNAVAILABLE', 'memfd_secret(2) is not available on this kernel')
+    }
+    return os.map(bytes)
+  }
+  try {
+    return os.map(bytes, { secret: true })
+  } catch (cause) {
+    const code = (cause as { code?: string }).code ?? 'unknown'
+    if (secretmem === 'required') {
+      throw new AllocError('ERR_SECRETMEM_UNAVAILABLE', `memfd_secret mapping failed: ${code}`, { cause })
+    }
+    warner.warn(WARN_SECRETMEM, `tarsjs: memfd_secret mapping failed (${code}); falling back to anonymous memory`)
+    return os.map(bytes)
+  }
+}
+
+/** Maps `dataPages` data pages between two guard pages. All data pages start PROT_NONE when `startNone`. */
+export function mapGuarded(dataPages: number, secretmem: SecretmemPolicy, warner: Warner, startNone: boolean): GuardedMapping {
+  const total = (dataPages + 2) * PAGE_SIZE
+  const region = mapRegion(total, secretmem, warner)
+  try {
+    const data = dataPages * PAGE_SIZE
+    if (startNone) {
+      os.protect(region, 0, total, 'none')
+    } else {
+      os.protect(region, 0, PAGE_SIZE, 'none')
+      os.protect(region, total - PAGE_SIZE, PAGE_SIZE, 'none')
+    }
+    os.advise(region, DATA_OFFSET, data, 'dontdump')
+    if (region.secret) {
+      os.advise(region, DATA_OFFSET, data, 'dontfork')
+    } else {
+      os.advise(region, DATA_OFFSET, data, 'wipeonfork')
+    }
+    return {
+      region,
+      dataPages,
+      secretmem: region.secret,
+      noDump: true,
+      wipeOnFork: !region.secret,
+      dontFork: region.secret
+    }
+  } catch (err) {
+    os.unmap(region)
+    throw err
+  }
+}
+
+/**
+ * Locks `[offset, offset + length)` under a policy. Returns whether the range
+ * is locked. secretmem is locked by the kernel already (and refuses mlock).
+ */
+export function lockRange(mapping: GuardedMapping, offset: number, length: number, policy: MlockPolicy, warner: Warner): boolean {
+  if (mapping.secretmem) return true
+  if (policy === 'off') return false
+  try {
+    os.lock(mapping.region, offset, length)
+    return true
+  } catch (cause) {
+    const code = (cause as { code?: string }).code ?? 'unknown'
+    if (policy === 'required') {
+      throw new AllocError('ERR_MLOCK_FAILED', `mlock failed (${code}): raise RLIMIT_MEMLOCK or use mlock: 'best-effort'`, { cause })
+    }
+    warner.warn(WARN_MLOCK, `tarsjs: mlock failed (${code}); secrets may be swapped. See stats().unlockedAllocations`)
+    return false
+  }
+}
+
+/** Unlocks a range locked by `lockRange`. */
+export function unlockRange(mapping: GuardedMapping, offset: number, length: number): void {
+  if (!mapping.secretmem) os.unlock(mapping.region, offset, length)
+}

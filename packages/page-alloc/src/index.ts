@@ -1,0 +1,15 @@
+/**
+ * @tarsjs/page-alloc — guarded page allocator and slot allocator over
+ * @tarsjs/os-memlock, and the `Allocator` interface every backend implements.
+ */
+export type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, Protections } from './allocator.js'
+export { AllocError, MAX_BYTE_LENGTH, checkByteLength } from './errors.js'
+export type { AllocErrorCode } from './errors.js'
+export { PAGE_SIZE } from './guarded-mapping.js'
+export { PageAllocation, PageAllocator, checkAccess } from './page-allocator.js'
+export type { PageAllocatorOptions } from './page-allocator.js'
+export { WARN_MLOCK, WARN_SECRETMEM } from './policy.js'
+export type { IntegrityPolicy, MlockPolicy, SecretmemPolicy } from './policy.js'
+export { MAX_SLOT, SLOT_SIZES } from './size-classes.js'
+export { SlotAllocation, SlotAllocator } from './slot-allocator.js'
+export type { SlotAllocatorOptions } from './slot-allocator.js'

@@ -1,0 +1,288 @@
+/**
+ * The page allocator: one guarded mapping per allocation, libsodium's layout.
+ *
+ *   [guard][ ...front slack | front canary | data | tail canary ][guard]
+ *                                                              ^ trailing guard page
+ *
+ * The data ends at the trailing guard page, its start rounded down to
+ * `alignment`; the bytes between the data end and the guard (fewer than
+ * `alignment`) and `frontCanary` bytes right before the data hold a canary
+ * checked on free. A native overflow past the data faults at once (or is
+ * caught by the tail canary); an underflow hits the front canary.
+ * The allocation owns its pages, so `protect()` is allowed.
+ * Freed mappings are wiped, made PROT_NONE and cached (bounded) for reuse.
+ */
+import * as os from '@tarsjs/os-memlock'
+import type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, Protections } from './allocator.js'
+import { Canary } from './canary.js'
+import { AllocError, checkByteLength } from './errors.js'
+import { DATA_OFFSET, PAGE_SIZE, lockRange, mapGuarded } from './guarded-mapping.js'
+import type { GuardedMapping } from './guarded-mapping.js'
+import { integrityFailure } from './integrity.js'
+import { Warner, integrityPolicy, intOption, mlockPolicy, secretmemPolicy } from './policy.js'
+import type { IntegrityPolicy, MlockPolicy, SecretmemPolicy } from './policy.js'
+
+/** Options of `PageAllocator`; every one has a safe default. */
+export interface PageAllocatorOptions {
+  /** What a failed mlock means. Default `'best-effort'` (reported, one warning). */
+  mlock?: MlockPolicy
+  /** memfd_secret backing. Default `'auto'`. */
+  secretmem?: SecretmemPolicy
+  /** Corrupted canary: `'abort'` (default) or `'throw'`. */
+  integrity?: IntegrityPolicy
+  /** Alignment of the data start, a power of two from 1 to 4096. Default 16. */
+  alignment?: number
+  /** Canary bytes right before the data, 0 to 64. Default 16. */
+  frontCanary?: number
+  /** Byte that fresh allocations are filled with. Default 0. */
+  fillByte?: number
+  /** Freed mappings kept for reuse, 0 to 4096. Default 32. */
+  cacheLimit?: number
+}
+
+interface Mapped {
+  readonly mapping: GuardedMapping
+  readonly locked: boolean
+}
+
+/** An allocation of a `PageAllocator`. Opaque to everyone but its allocator. */
+export class PageAllocation implements Allocation {
+  readonly byteLength: number
+  readonly allocator: Allocator
+  freed = false
+  /** @internal */ readonly home: PageAllocator
+  /** @internal */ readonly mapped: Mapped
+  /** @internal */ readonly start: number
+  /** @internal */ access: Access = 'readwrite'
+  /** @internal */ ab: ArrayBuffer | null = null
+
+  /** @internal */
+  constructor(home: PageAllocator, owner: Allocator, mapped: Mapped, start: number, byteLength: number) {
+    this.home = home
+    this.allocator = owner
+    this.mapped = mapped
+    this.start = start
+    this.byteLength = byteLength
+  }
+}
+
+const ACCESS: readonly Access[] = ['none', 'read', 'readwrite']
+
+export function checkAccess(access: unknown): Access {
+  if (typeof access !== 'string' || !(ACCESS as readonly string[]).includes(access)) {
+    throw new AllocError('ERR_INVALID_ARG_VALUE', "The \"access\" argument must be 'none', 'read' or 'readwrite'")
+  }
+  return access as Access
+}
+
+export class PageAllocator implements Allocator {
+  readonly name: string = 'page'
+  readonly capabilities: AllocatorCapabilities = { protect: true }
+  private readonly mlock: MlockPolicy
+  private readonly secretmem: SecretmemPolicy
+  private readonly integrity: IntegrityPolicy
+  private readonly alignment: number
+  private readonly frontCanary: number
+  private readonly fillByte: number
+  private readonly cacheLimit: number
+  private readonly canary: Canary
+  private readonly warner = new Warner()
+  /** Cached mappings by number of data pages. */
+  private readonly cache = new Map<number, Mapped[]>()
+  private cachedMappings = 0
+  private counters = { allocations: 0, bytes: 0, mappings: 0, mappedPages: 0, lockedPages: 0, cachedPages: 0, cacheHits: 0, unlocked: 0 }
+
+  constructor(options: PageAllocatorOptions = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw new AllocError('ERR_INVALID_ARG_TYPE', 'The "options" argument must be of type object')
+    }
+    this.mlock = mlockPolicy(options.mlock)
+    this.secretmem = secretmemPolicy(options.secretmem, 'auto')
+    this.integrity = integrityPolicy(options.integrity)
+    this.alignment = intOption('alignment', options.alignment, 1, PAGE_SIZE, 16)
+    if ((this.alignment & (this.alignment - 1)) !== 0) {
+      throw new AllocError('ERR_OUT_OF_RANGE', 'The "alignment" option must be a power of two')
+    }
+    this.frontCanary = intOption('frontCanary', options.frontCanary, 0, 64, 16)
+    this.fillByte = intOption('fillByte', options.fillByte, 0, 255, 0)
+    this.cacheLimit = intOption('cacheLimit', options.cacheLimit, 0, 4096, 32)
+    this.canary = new Canary(this.alignment + this.frontCanary)
+  }
+
+  /** Allocates `byteLength` bytes (0 allowed) in a mapping of its own. */
+  alloc(byteLength: number): PageAllocation {
+    return this.allocFor(this, byteLength)
+  }
+
+  /** @internal Allocates on behalf of another allocator (which then owns the allocation). */
+  allocFor(owner: Allocator, byteLength: number): PageAllocation {
+    const n = checkByteLength(byteLength, true)
+    const pages = this.pagesFor(n)
+    const mapped = this.takeCached(pages) ?? this.mapNew(pages)
+    const region = mapped.mapping.region
+    const end = DATA_OFFSET + pages * PAGE_SIZE
+    const start = end - roundUp(n, this.alignment)
+    const front = start - this.frontCanary
+    if (this.fillByte !== 0 && n > 0) os.fill(region, start, n, this.fillByte)
+    this.canary.write(region, front, this.frontCanary)
+    this.canary.write(region, start + n, end - start - n)
+    this.counters.allocations++
+    this.counters.bytes += n
+    if (!mapped.locked) this.counters.unlocked++
+    return new PageAllocation(this, owner, mapped, start, n)
+  }
+
+  free(allocation: Allocation): void {
+    const a = this.own(allocation, true)
+    const { mapping } = a.mapped
+    const region = mapping.region
+    const pages = mapping.dataPages
+    if (a.access !== 'readwrite') os.protect(region, DATA_OFFSET, pages * PAGE_SIZE, 'readwrite')
+    const end = DATA_OFFSET + pages * PAGE_SIZE
+    const front = a.start - this.frontCanary
+    if (!this.canary.intact(region, front, this.frontCanary)) {
+      integrityFailure(this.integrity, `canary before a ${a.byteLength}-byte page allocation was overwritten (buffer underflow)`)
+    }
+    if (!this.canary.intact(region, a.start + a.byteLength, end - a.start - a.byteLength)) {
+      integrityFailure(this.integrity, `canary after a ${a.byteLength}-byte page allocation was overwritten (buffer overflow)`)
+    }
+    // The view is detached by release(): protect('none') and unmap detach every view.
+    a.ab = null
+    os.wipe(region, front, end - front)
+    a.freed = true
+    a.access = 'none'
+    this.counters.allocations--
+    this.counters.bytes -= a.byteLength
+    if (!a.mapped.locked) this.counters.unlocked--
+    this.release(a.mapped)
+  }
+
+  view(allocation: Allocation): ArrayBuffer {
+    const a = this.own(allocation, false)
+    if (a.access === 'none') throw new AllocError('ERR_NO_ACCESS', "The allocation is protected 'none'; it has no view")
+    if (a.byteLength === 0) return new ArrayBuffer(0)
+    if (a.ab === null || a.ab.byteLength === 0) a.ab = os.view(a.mapped.mapping.region, a.start, a.byteLength)
+    return a.ab
+  }
+
+  protect(allocation: Allocation, access: Access): void {
+    const a = this.own(allocation, false)
+    const mode = checkAccess(access)
+    os.protect(a.mapped.mapping.region, DATA_OFFSET, a.mapped.mapping.dataPages * PAGE_SIZE, mode)
+    if (mode === 'none') a.ab = null
+    a.access = mode
+  }
+
+  protections(allocation: Allocation): Protections {
+    const a = this.own(allocation, false)
+    const m = a.mapped.mapping
+    return {
+      locked: a.mapped.locked,
+      noDump: m.noDump,
+      wipeOnFork: m.wipeOnFork,
+      dontFork: m.dontFork,
+      guardPages: true,
+      canary: this.frontCanary > 0 || roundUp(a.byteLength, this.alignment) > a.byteLength,
+      secretmem: m.secretmem,
+      isolated: true,
+      access: a.access
+    }
+  }
+
+  stats(): AllocatorStats {
+    const c = this.counters
+    return {
+      allocations: c.allocations,
+      bytes: c.bytes,
+      mappedBytes: c.mappedPages * PAGE_SIZE,
+      lockedBytes: c.lockedPages * PAGE_SIZE,
+      cachedPages: c.cachedPages,
+      mappings: c.mappings,
+      cacheHits: c.cacheHits,
+      unlockedAllocations: c.unlocked
+    }
+  }
+
+  /** Unmaps every cached mapping. */
+  trim(): void {
+    for (const list of this.cache.values()) {
+      for (const mapped of list) this.unmapMapped(mapped)
+    }
+    this.cache.clear()
+    this.cachedMappings = 0
+    this.counters.cachedPages = 0
+  }
+
+  /** @internal Validates an allocation: this allocator's, and live unless freeing (then double free). */
+  own(allocation: unknown, freeing: boolean): PageAllocation {
+    if (!(allocation instanceof PageAllocation) || allocation.home !== this) {
+      if (allocation === null || typeof allocation !== 'object') {
+        throw new AllocError('ERR_INVALID_ARG_TYPE', 'The "allocation" argument must be an Allocation')
+      }
+      throw new AllocError('ERR_FOREIGN_ALLOCATION', 'The allocation was not made by this allocator')
+    }
+    if (allocation.freed) {
+      if (freeing) throw new AllocError('ERR_DOUBLE_FREE', 'The allocation was already freed')
+      throw new AllocError('ERR_ALLOCATION_FREED', 'The allocation was freed')
+    }
+    return allocation
+  }
+
+  private pagesFor(n: number): number {
+    return Math.max(1, Math.ceil((roundUp(n, this.alignment) + this.frontCanary) / PAGE_SIZE))
+  }
+
+  private takeCached(pages: number): Mapped | undefined {
+    const mapped = this.cache.get(pages)?.pop()
+    if (mapped === undefined) return undefined
+    os.protect(mapped.mapping.region, DATA_OFFSET, pages * PAGE_SIZE, 'readwrite')
+    this.cachedMappings--
+    this.counters.cachedPages -= pages
+    this.counters.cacheHits++
+    return mapped
+  }
+
+  private mapNew(pages: number): Mapped {
+    const mapping = mapGuarded(pages, this.secretmem, this.warner, false)
+    let locked: boolean
+    try {
+      locked = lockRange(mapping, DATA_OFFSET, pages * PAGE_SIZE, this.mlock, this.warner)
+    } catch (err) {
+      os.unmap(mapping.region)
+      throw err
+    }
+    this.counters.mappings++
+    this.counters.mappedPages += pages + 2
+    if (locked) this.counters.lockedPages += pages
+    return { mapping, locked }
+  }
+
+  /** Caches a wiped mapping (PROT_NONE), or unmaps it when the cache is full. */
+  private release(mapped: Mapped): void {
+    const pages = mapped.mapping.dataPages
+    if (this.cachedMappings >= this.cacheLimit) {
+      this.unmapMapped(mapped)
+      return
+    }
+    os.protect(mapped.mapping.region, DATA_OFFSET, pages * PAGE_SIZE, 'none')
+    let list = this.cache.get(pages)
+    if (list === undefined) {
+      list = []
+      this.cache.set(pages, list)
+    }
+    list.push(mapped)
+    this.cachedMappings++
+    this.counters.cachedPages += pages
+  }
+
+  private unmapMapped(mapped: Mapped): void {
+    os.unmap(mapped.mapping.region)
+    this.counters.mappings--
+    this.counters.mappedPages -= mapped.mapping.dataPages + 2
+    if (mapped.locked) this.counters.lockedPages -= mapped.mapping.dataPages
+  }
+}
+
+function roundUp(n: number, alignment: number): number {
+  return Math.ceil(n / alignment) * alignment
+}

@@ -1,0 +1,59 @@
+/**
+ * Policies: what a failure to get a protection means. Every policy has a safe
+ * default, and every outcome is visible (thrown, or reported by
+ * `protections()`/`stats()` plus one warning per allocator).
+ */
+import { AllocError } from './errors.js'
+
+/** mlock: `required` throws the OS error; `best-effort` proceeds, reports and warns once; `off` never locks. */
+export type MlockPolicy = 'required' | 'best-effort' | 'off'
+/** memfd_secret backing: `auto` uses it where the kernel offers it (falls back, reported); `required` throws without it. */
+export type SecretmemPolicy = 'auto' | 'required' | 'off'
+/** Integrity failure (corrupted canary or metadata): `abort` the process (default) or `throw` (tests). */
+export type IntegrityPolicy = 'abort' | 'throw'
+
+/** Stable warning codes emitted through `process.emitWarning`. */
+export const WARN_MLOCK = 'TARSJS_MLOCK_FAILED'
+export const WARN_SECRETMEM = 'TARSJS_SECRETMEM_FALLBACK'
+
+const MLOCK: readonly MlockPolicy[] = ['required', 'best-effort', 'off']
+const SECRETMEM: readonly SecretmemPolicy[] = ['auto', 'required', 'off']
+const INTEGRITY: readonly IntegrityPolicy[] = ['abort', 'throw']
+
+/** Validates an option against its allowed values; `undefined` gives the default. */
+export function pickPolicy<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new AllocError('ERR_INVALID_ARG_VALUE', `The "${name}" option must be one of ${allowed.map((v) => `'${v}'`).join(', ')}`)
+  }
+  return value as T
+}
+
+export function mlockPolicy(value: unknown, fallback: MlockPolicy = 'best-effort'): MlockPolicy {
+  return pickPolicy('mlock', value, MLOCK, fallback)
+}
+export function secretmemPolicy(value: unknown, fallback: SecretmemPolicy): SecretmemPolicy {
+  return pickPolicy('secretmem', value, SECRETMEM, fallback)
+}
+export function integrityPolicy(value: unknown): IntegrityPolicy {
+  return pickPolicy('integrity', value, INTEGRITY, 'abort')
+}
+
+/** Validates an optional integer option in [min, max]. */
+export function intOption(name: string, value: unknown, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new AllocError('ERR_OUT_OF_RANGE', `The "${name}" option must be an integer >= ${min} and <= ${max}`)
+  }
+  return value
+}
+
+/** Emits each warning code at most once per `Warner` (one per allocator). */
+export class Warner {
+  private readonly emitted = new Set<string>()
+  warn(code: string, message: string): void {
+    if (this.emitted.has(code)) return
+    this.emitted.add(code)
+    process.emitWarning(message, { type: 'TarsjsWarning', code })
+  }
+}
