@@ -73,8 +73,13 @@ export function isMapped(region: Region): boolean
 /**
  * `mprotect(2)` a page-aligned range. `'none'` first detaches every view
  * overlapping the range, so no ArrayBuffer stays attached to inaccessible memory.
+ *
+ * `{ keepViews: true }` is the single, explicit opt-out, for libsodium-compatible
+ * buffers only: views stay attached across `'none'`, and touching them then
+ * kills the process with SIGSEGV exactly as libsodium's `sodium_mprotect_noaccess`
+ * does. Native operations (`wipe`, `copy`, `equals`, `view`...) still refuse the range.
  */
-export function protect(region: Region, offset: number, length: number, access: Access): void
+export function protect(region: Region, offset: number, length: number, access: Access, options?: { keepViews?: boolean }): void
 
 /**
  * `mlock(2)`: a page-aligned range of a region, or exactly the bytes of an

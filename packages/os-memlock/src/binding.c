@@ -165,6 +165,8 @@ static int read_enum(napi_env env, napi_value v, const char *name, char *buf, si
     return 0;
   }
   if (napi_get_value_string_utf8(env, v, buf, cap, &len) != napi_ok) return 0;
+  /* An embedded NUL ("none\0x") must not pass as "none": match no value. */
+  if (strlen(buf) != len) buf[0] = '\0';
   return 1;
 }
 
@@ -528,12 +530,19 @@ static napi_value js_is_mapped(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * protect(region, offset, length, access[, { keepViews: true }]). keepViews is
+ * the one, named, opt-out of the view invariant: libsodium-compatible buffers
+ * must survive noaccess -> readwrite, and touching them while no-access faults
+ * as it does in libsodium. Nothing else in tarsjs passes it.
+ */
 static napi_value js_protect(napi_env env, napi_callback_info info) {
-  ARGS(4);
+  ARGS(5);
   region *r = get_region(env, argv[0], 1);
   size_t offset, length;
   char mode[16];
   int prot, access;
+  bool keep_views = false;
   if (r == NULL || !read_size(env, argv[1], "offset", &offset) || !read_size(env, argv[2], "length", &length) ||
       !check_bounds(env, offset, length, r->length) || !check_aligned(env, offset, length) ||
       !read_enum(env, argv[3], "access", mode, sizeof mode))
@@ -550,8 +559,22 @@ static napi_value js_protect(napi_env env, napi_callback_info info) {
   } else {
     THROW_TYPE("ERR_INVALID_ARG_VALUE", "The \"access\" argument must be 'none', 'read' or 'readwrite'");
   }
+  if (argc > 4) {
+    napi_valuetype t;
+    NAPI_CALL(napi_typeof(env, argv[4], &t));
+    if (t == napi_object) {
+      napi_value v;
+      NAPI_CALL(napi_get_named_property(env, argv[4], "keepViews", &v));
+      NAPI_CALL(napi_typeof(env, v, &t));
+      if (t != napi_boolean && t != napi_undefined)
+        THROW_TYPE("ERR_INVALID_ARG_TYPE", "The \"options.keepViews\" property must be of type boolean");
+      if (t == napi_boolean) NAPI_CALL(napi_get_value_bool(env, v, &keep_views));
+    } else if (t != napi_undefined) {
+      THROW_TYPE("ERR_INVALID_ARG_TYPE", "The \"options\" argument must be of type object");
+    }
+  }
   /* Views go first: none may outlive the readability of its memory. */
-  if (access == ACCESS_NONE && !sweep_views(env, r, offset, length)) return NULL;
+  if (access == ACCESS_NONE && !keep_views && !sweep_views(env, r, offset, length)) return NULL;
   if (mprotect(r->base + offset, length, prot) != 0) return throw_errno(env, "mprotect", errno);
   memset(r->access + offset / page_size, access, length / page_size);
   return NULL;

@@ -165,11 +165,18 @@ export class PageAllocator implements Allocator {
     return a.ab
   }
 
-  protect(allocation: Allocation, access: Access): void {
+  /**
+   * Changes the protection of the allocation's pages. `'none'` detaches its
+   * view first. `{ keepViews: true }` is for libsodium-compatible buffers only:
+   * the view stays attached across `'none'` and touching it then faults (SIGSEGV),
+   * as with `sodium_mprotect_noaccess`.
+   */
+  protect(allocation: Allocation, access: Access, options?: { keepViews?: boolean }): void {
     const a = this.own(allocation, false)
     const mode = checkAccess(access)
-    os.protect(a.mapped.mapping.region, DATA_OFFSET, a.mapped.mapping.dataPages * PAGE_SIZE, mode)
-    if (mode === 'none') a.ab = null
+    const keepViews = options?.keepViews === true
+    os.protect(a.mapped.mapping.region, DATA_OFFSET, a.mapped.mapping.dataPages * PAGE_SIZE, mode, { keepViews })
+    if (mode === 'none' && !keepViews) a.ab = null
     a.access = mode
   }
 
