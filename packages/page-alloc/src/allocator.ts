@@ -79,6 +79,8 @@ export interface AllocatorStats {
 export interface AllocatorCapabilities {
   /** `protect()` is supported (allocations own their pages). */
   protect: boolean
+  /** Every allocation's data starts at a multiple of this many bytes (1 when absent). */
+  alignment?: number
 }
 
 /** The interface every backend implements. */

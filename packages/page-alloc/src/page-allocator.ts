@@ -67,6 +67,7 @@ export class PageAllocation implements Allocation {
 }
 
 const ACCESS: readonly Access[] = ['none', 'read', 'readwrite']
+const KEEP_VIEWS = Object.freeze({ keepViews: true })
 
 export function checkAccess(access: unknown): Access {
   if (typeof access !== 'string' || !(ACCESS as readonly string[]).includes(access)) {
@@ -77,7 +78,7 @@ export function checkAccess(access: unknown): Access {
 
 export class PageAllocator implements Allocator {
   readonly name: string = 'page'
-  readonly capabilities: AllocatorCapabilities = { protect: true }
+  readonly capabilities: AllocatorCapabilities
   private readonly mlock: MlockPolicy
   private readonly secretmem: SecretmemPolicy
   private readonly integrity: IntegrityPolicy
@@ -107,6 +108,7 @@ export class PageAllocator implements Allocator {
     this.fillByte = intOption('fillByte', options.fillByte, 0, 255, 0)
     this.cacheLimit = intOption('cacheLimit', options.cacheLimit, 0, 4096, 32)
     this.canary = new Canary(this.alignment + this.frontCanary)
+    this.capabilities = { protect: true, alignment: this.alignment }
   }
 
   /** Allocates `byteLength` bytes (0 allowed) in a mapping of its own. */
@@ -175,7 +177,10 @@ export class PageAllocator implements Allocator {
     const a = this.own(allocation, false)
     const mode = checkAccess(access)
     const keepViews = options?.keepViews === true
-    os.protect(a.mapped.mapping.region, DATA_OFFSET, a.mapped.mapping.dataPages * PAGE_SIZE, mode, { keepViews })
+    const region = a.mapped.mapping.region
+    const length = a.mapped.mapping.dataPages * PAGE_SIZE
+    if (keepViews) os.protect(region, DATA_OFFSET, length, mode, KEEP_VIEWS)
+    else os.protect(region, DATA_OFFSET, length, mode)
     if (mode === 'none' && !keepViews) a.ab = null
     a.access = mode
   }

@@ -100,7 +100,8 @@ const WARM_PER_CLASS = 1
 
 export class SlotAllocator implements Allocator {
   readonly name: string = 'slot'
-  readonly capabilities: AllocatorCapabilities = { protect: false }
+  /** Slots start at multiples of their size class (all multiples of 16); large ones at the large allocator's alignment. */
+  readonly capabilities: AllocatorCapabilities
   private readonly mlock: MlockPolicy
   private readonly secretmem: SecretmemPolicy
   private readonly integrity: IntegrityPolicy
@@ -128,6 +129,7 @@ export class SlotAllocator implements Allocator {
     }
     this.large =
       options.large ?? new PageAllocator({ mlock: this.mlock, integrity: this.integrity, secretmem: options.secretmem === undefined ? 'auto' : this.secretmem })
+    this.capabilities = { protect: false, alignment: Math.min(16, this.large.capabilities.alignment ?? 1) }
   }
 
   alloc(byteLength: number): Allocation {

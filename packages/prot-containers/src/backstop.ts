@@ -1,0 +1,47 @@
+/**
+ * The backstop for containers that were never disposed: when the garbage
+ * collector reclaims one, its allocation is freed (and so wiped) here. This is
+ * only a safety net — finalizers run late or never; `dispose()` wipes at once.
+ * With leak warnings on, each such container is reported once.
+ *
+ * The held value is the allocation itself (it knows its allocator), so
+ * tracking costs one registry cell and no extra object. Disposal does not
+ * unregister: the callback sees `allocation.freed` and does nothing.
+ */
+import type { Allocation } from '@tarsjs/page-alloc'
+
+/** Warning code emitted for a container reclaimed without `dispose()`. */
+export const WARN_LEAK = 'TARSJS_CONTAINER_LEAKED'
+
+let leakWarnings = false
+let reclaimed = 0
+
+const registry = new FinalizationRegistry<Allocation>((allocation) => {
+  if (allocation.freed) return
+  allocation.allocator.free(allocation)
+  reclaimed++
+  if (leakWarnings) {
+    process.emitWarning(
+      `tarsjs: a ${allocation.byteLength}-byte container was garbage collected without dispose(); the backstop wiped and freed it`,
+      { type: 'TarsjsWarning', code: WARN_LEAK }
+    )
+  }
+})
+
+/** Registers a container so that its allocation is freed if it is collected undisposed. */
+export function track(container: object, allocation: Allocation): void {
+  registry.register(container, allocation)
+}
+
+/** Turns the leak warning on or off (off by default). */
+export function setLeakWarnings(enabled: boolean): void {
+  if (typeof enabled !== 'boolean') {
+    throw Object.assign(new TypeError('The "enabled" argument must be of type boolean'), { code: 'ERR_INVALID_ARG_TYPE' })
+  }
+  leakWarnings = enabled
+}
+
+/** How many containers the backstop has freed in this thread. */
+export function reclaimedCount(): number {
+  return reclaimed
+}

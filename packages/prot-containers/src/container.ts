@@ -1,0 +1,86 @@
+/**
+ * What ProtBuf and ProtKey share: ownership of one allocation, disposal
+ * (idempotent, synchronous wipe), the GC backstop, and redaction — every way
+ * of printing a container shows its length and state, never its content.
+ */
+import { inspect } from 'node:util'
+import type { Allocation, Allocator, Protections } from '@tarsjs/page-alloc'
+import { track } from './backstop.js'
+import { ContainerError } from './errors.js'
+
+export abstract class Container {
+  readonly #allocator: Allocator
+  readonly #allocation: Allocation
+  #disposed = false
+
+  protected constructor(allocator: Allocator, allocation: Allocation) {
+    this.#allocator = allocator
+    this.#allocation = allocation
+    track(this, allocation)
+  }
+
+  /** Length of the secret in bytes. */
+  get byteLength(): number {
+    return this.#allocation.byteLength
+  }
+
+  /** True once disposed. */
+  get disposed(): boolean {
+    return this.#disposed
+  }
+
+  /** The allocator that holds the secret. */
+  get allocator(): Allocator {
+    return this.#allocator
+  }
+
+  /** What protections the memory actually has (read back from the allocator). */
+  protections(): Protections {
+    return this.#allocator.protections(this.live())
+  }
+
+  /** Wipes and frees the memory now; every view given out is detached. Idempotent. */
+  dispose(): void {
+    if (this.#disposed) return
+    this.beforeDispose()
+    this.#disposed = true
+    this.#allocator.free(this.#allocation)
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose()
+  }
+
+  /** A redacted description such as `ProtKey(32 bytes, no access)`. */
+  toString(): string {
+    const state = this.#disposed ? 'disposed' : this.describeState()
+    return `${this.constructor.name}(${this.#allocation.byteLength} bytes, ${state})`
+  }
+
+  /** JSON shows the redacted description only. */
+  toJSON(): string {
+    return this.toString()
+  }
+
+  [Symbol.toPrimitive](): string {
+    return this.toString()
+  }
+
+  [inspect.custom](): string {
+    return this.toString()
+  }
+
+  /** The live allocation; throws `ERR_DISPOSED` after dispose. */
+  protected live(): Allocation {
+    if (this.#disposed) {
+      throw new ContainerError('ERR_DISPOSED', `${this.constructor.name} has been disposed`)
+    }
+    return this.#allocation
+  }
+
+  /** Checks that may refuse disposal (an open window); must not change state. */
+  protected beforeDispose(): void {}
+
+  /** The state word shown when printed, e.g. `'read-write'`, `'no access'`. */
+  protected abstract describeState(): string
+}

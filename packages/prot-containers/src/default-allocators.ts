@@ -1,0 +1,41 @@
+/**
+ * The allocators containers use when none is given: one slot allocator for
+ * ProtBuf and one page allocator for ProtKey per thread (each worker loads its
+ * own copy of this module, so workers never share allocator state).
+ */
+import { PageAllocator, SlotAllocator } from '@tarsjs/page-alloc'
+import type { Allocator } from '@tarsjs/page-alloc'
+import { ContainerError } from './errors.js'
+
+let slot: SlotAllocator | undefined
+let page: PageAllocator | undefined
+
+/** The default allocator of `ProtBuf`: packed slots, locked, no-dump, wipe-on-fork. */
+export function defaultBufAllocator(): SlotAllocator {
+  slot ??= new SlotAllocator({ large: defaultKeyAllocator() })
+  return slot
+}
+
+/** The default allocator of `ProtKey`: a guarded mapping per key. */
+export function defaultKeyAllocator(): PageAllocator {
+  page ??= new PageAllocator()
+  return page
+}
+
+/** Checks an `allocator` option: an object with the Allocator methods. */
+export function pickAllocator(value: unknown, fallback: () => Allocator): Allocator {
+  if (value === undefined) return fallback()
+  const a = value as Partial<Allocator> | null
+  if (
+    a === null ||
+    typeof a !== 'object' ||
+    typeof a.alloc !== 'function' ||
+    typeof a.free !== 'function' ||
+    typeof a.view !== 'function' ||
+    typeof a.protect !== 'function' ||
+    typeof a.protections !== 'function'
+  ) {
+    throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "allocator" option must implement the Allocator interface')
+  }
+  return a as Allocator
+}

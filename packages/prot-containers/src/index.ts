@@ -1,0 +1,13 @@
+/**
+ * @tarsjs/prot-containers — ProtBuf (a fixed-length protected buffer) and
+ * ProtKey (a key with no access outside explicit read/write windows).
+ */
+export { ProtBuf } from './prot-buf.js'
+export type { BufOptions, ReadOptions, TypedArrayConstructor } from './prot-buf.js'
+export { ProtKey } from './prot-key.js'
+export type { KeyOptions, KeyReadOptions, Window } from './prot-key.js'
+export { ContainerError } from './errors.js'
+export type { ContainerErrorCode } from './errors.js'
+export { WARN_LEAK, reclaimedCount, setLeakWarnings } from './backstop.js'
+export { defaultBufAllocator, defaultKeyAllocator } from './default-allocators.js'
+export { DEFAULT_MAX_LENGTH } from './read-secret.js'

@@ -1,0 +1,159 @@
+/**
+ * ProtBuf: a fixed-length protected buffer, read-write while alive.
+ * Packed in the slot allocator by default (locked, no-dump, wipe-on-fork,
+ * canary); any `Allocator` by option. `bytes` is valid until `dispose()`,
+ * after which every view given out has length 0.
+ */
+import { randomFillSync } from 'node:crypto'
+import type { Readable } from 'node:stream'
+import * as os from '@tarsjs/os-memlock'
+import type { Allocation, Allocator } from '@tarsjs/page-alloc'
+import { Container } from './container.js'
+import { defaultBufAllocator, pickAllocator } from './default-allocators.js'
+import { ContainerError, checkLength, checkOptions, sourceBytes } from './errors.js'
+import { DEFAULT_MAX_LENGTH, readFd, readFile, readStream } from './read-secret.js'
+import { ProtKey } from './prot-key.js'
+import type { KeyOptions } from './prot-key.js'
+
+/** Options of every ProtBuf constructor. */
+export interface BufOptions {
+  /** Where the secret lives. Default: the per-thread slot allocator. */
+  allocator?: Allocator
+}
+
+/** Options of the readers (`fromFd`, `fromFile`, `fromStream`). */
+export interface ReadOptions extends BufOptions {
+  /** Longest secret accepted, in bytes. Default 65536. */
+  maxLength?: number
+}
+
+/** Typed array constructors a ProtBuf can be viewed as. */
+export type TypedArrayConstructor =
+  | Uint8ArrayConstructor
+  | Int8ArrayConstructor
+  | Uint16ArrayConstructor
+  | Int16ArrayConstructor
+  | Uint32ArrayConstructor
+  | Int32ArrayConstructor
+  | Float32ArrayConstructor
+  | Float64ArrayConstructor
+  | BigInt64ArrayConstructor
+  | BigUint64ArrayConstructor
+
+const TYPED: readonly TypedArrayConstructor[] = [
+  Uint8Array, Int8Array, Uint16Array, Int16Array, Uint32Array, Int32Array,
+  Float32Array, Float64Array, BigInt64Array, BigUint64Array
+]
+
+export class ProtBuf extends Container {
+  #bytes: Uint8Array | null = null
+
+  private constructor(allocator: Allocator, allocation: Allocation) {
+    super(allocator, allocation)
+  }
+
+  /** A zero-filled buffer of `length` bytes. */
+  static alloc(length: number, options?: BufOptions): ProtBuf {
+    checkLength(length)
+    const allocator = pickAllocator(checkOptions<BufOptions>(options).allocator, defaultBufAllocator)
+    return new ProtBuf(allocator, allocator.alloc(length))
+  }
+
+  /** `length` bytes from the CSPRNG, written directly into protected memory. */
+  static random(length: number, options?: BufOptions): ProtBuf {
+    const buf = ProtBuf.alloc(length, options)
+    randomFillSync(buf.bytes)
+    return buf
+  }
+
+  /** A copy of `source`; with `wipeSource: true` the source is wiped afterwards. */
+  static from(source: ArrayBufferView | ArrayBuffer, options?: BufOptions & { wipeSource?: boolean }): ProtBuf {
+    const from = sourceBytes(source)
+    const opts = checkOptions<BufOptions & { wipeSource?: boolean }>(options)
+    if (opts.wipeSource !== undefined && typeof opts.wipeSource !== 'boolean') {
+      throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "wipeSource" option must be of type boolean')
+    }
+    const buf = ProtBuf.alloc(from.byteLength, opts)
+    buf.bytes.set(from)
+    if (opts.wipeSource === true) os.wipe(from)
+    return buf
+  }
+
+  /** Reads a file descriptor to its end straight into protected memory. */
+  static fromFd(fd: number, options?: ReadOptions): ProtBuf {
+    const opts = checkOptions<ReadOptions>(options)
+    const allocator = pickAllocator(opts.allocator, defaultBufAllocator)
+    return new ProtBuf(allocator, readFd(allocator, fd, opts.maxLength ?? DEFAULT_MAX_LENGTH))
+  }
+
+  /** Reads a whole file straight into protected memory. */
+  static fromFile(path: string | URL, options?: ReadOptions): ProtBuf {
+    const opts = checkOptions<ReadOptions>(options)
+    const allocator = pickAllocator(opts.allocator, defaultBufAllocator)
+    return new ProtBuf(allocator, readFile(allocator, path, opts.maxLength ?? DEFAULT_MAX_LENGTH))
+  }
+
+  /** Consumes a byte stream into protected memory; each chunk is wiped once copied. */
+  static async fromStream(stream: Readable, options?: ReadOptions): Promise<ProtBuf> {
+    const opts = checkOptions<ReadOptions>(options)
+    const allocator = pickAllocator(opts.allocator, defaultBufAllocator)
+    return new ProtBuf(allocator, await readStream(allocator, stream, opts.maxLength ?? DEFAULT_MAX_LENGTH))
+  }
+
+  /** The bytes, read-write. The same view every time; length 0 after dispose. */
+  get bytes(): Uint8Array {
+    const allocation = this.live()
+    if (this.#bytes === null || this.#bytes.byteLength === 0) {
+      this.#bytes = new Uint8Array(this.allocator.view(allocation))
+    }
+    return this.#bytes
+  }
+
+  /**
+   * The memory as another element type. The length must be a multiple of the
+   * element size and the allocator must guarantee a matching alignment.
+   */
+  view<T extends TypedArrayConstructor>(type: T): InstanceType<T> {
+    if (!TYPED.includes(type)) {
+      throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "type" argument must be a typed array constructor')
+    }
+    const allocation = this.live()
+    const size = type.BYTES_PER_ELEMENT
+    if (allocation.byteLength % size !== 0) {
+      throw new ContainerError('ERR_ALIGNMENT', `${allocation.byteLength} bytes is not a whole number of ${type.name} elements`)
+    }
+    if ((this.allocator.capabilities.alignment ?? 1) % size !== 0) {
+      throw new ContainerError('ERR_ALIGNMENT', `The allocator does not align data to ${size} bytes`)
+    }
+    return new type(this.allocator.view(allocation)) as InstanceType<T>
+  }
+
+  /** Constant-time comparison with another ProtBuf or bytes (a length mismatch returns false at once). */
+  equals(other: ProtBuf | ArrayBufferView): boolean {
+    const mine = this.bytes
+    const theirs = other instanceof ProtBuf ? other.bytes : ArrayBuffer.isView(other) ? sourceBytes(other) : null
+    if (theirs === null) {
+      throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "other" argument must be a ProtBuf or an ArrayBufferView')
+    }
+    if (theirs.byteLength !== mine.byteLength) return false
+    return os.equals(mine, 0, theirs, 0, mine.byteLength)
+  }
+
+  /** A new ProtBuf with the same content, from the same allocator. */
+  clone(): ProtBuf {
+    const copy = ProtBuf.alloc(this.byteLength, { allocator: this.allocator })
+    copy.bytes.set(this.bytes)
+    return copy
+  }
+
+  /** Moves the content into a new ProtKey (no access by default) and disposes this buffer. */
+  toKey(options?: KeyOptions): ProtKey {
+    const key = ProtKey.from(this.bytes, options)
+    this.dispose()
+    return key
+  }
+
+  protected describeState(): string {
+    return 'read-write'
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * ProtKey: a key in pages of its own, with no access by default.
+ *
+ * `read(fn)` opens a read-only window and `write(fn)` a read-write one; both
+ * return what `fn` returns. Windows nest as in TARS: many readers, or one
+ * writer, never both. When the last window closes the view is detached and
+ * the pages go back to PROT_NONE, so a view kept past its window has length 0
+ * — reading it gives `undefined`, never a crash.
+ *
+ * A callback that returns a Promise (or any thenable) is refused: the window
+ * is closed before the error is thrown, so the key is never readable across
+ * an `await`. Writing through a read-only window is a programming error that
+ * the kernel turns into SIGSEGV.
+ */
+import { randomFillSync } from 'node:crypto'
+import type { Readable } from 'node:stream'
+import * as os from '@tarsjs/os-memlock'
+import type { Allocation, Allocator } from '@tarsjs/page-alloc'
+import { Container } from './container.js'
+import { defaultKeyAllocator, pickAllocator } from './default-allocators.js'
+import { ContainerError, checkFunction, checkLength, checkOptions, sourceBytes } from './errors.js'
+import { DEFAULT_MAX_LENGTH, readFd, readFile, readStream } from './read-secret.js'
+
+/** Options of every ProtKey constructor. */
+export interface KeyOptions {
+  /** An allocator whose allocations own their pages (`capabilities.protect`). Default: the per-thread page allocator. */
+  allocator?: Allocator
+}
+
+/** Options of the readers (`fromFd`, `fromFile`, `fromStream`). */
+export interface KeyReadOptions extends KeyOptions {
+  /** Longest secret accepted, in bytes. Default 65536. */
+  maxLength?: number
+}
+
+/** A window opened by `reader()` or `writer()`: `bytes` is valid until it is closed. */
+export interface Window {
+  /** The key's bytes (read-only memory for a reader: writing faults). */
+  readonly bytes: Uint8Array
+  /** True once closed. */
+  readonly closed: boolean
+  /** Closes the window; idempotent. */
+  close(): void
+  [Symbol.dispose](): void
+}
+
+function keyAllocator(value: unknown): Allocator {
+  const allocator = pickAllocator(value, defaultKeyAllocator)
+  if (!allocator.capabilities?.protect) {
+    throw new ContainerError('ERR_NOT_ISOLATED', 'A ProtKey needs an allocator whose allocations own their pages (capabilities.protect)')
+  }
+  return allocator
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
+}
+
+export class ProtKey extends Container {
+  #readers = 0
+  #writer = false
+  #bytes: Uint8Array | null = null
+
+  private constructor(allocator: Allocator, allocation: Allocation) {
+    super(allocator, allocation)
+    allocator.protect(allocation, 'none')
+  }
+
+  /** A zero-filled key of `length` bytes, no access. */
+  static alloc(length: number, options?: KeyOptions): ProtKey {
+    checkLength(length)
+    const allocator = keyAllocator(checkOptions<KeyOptions>(options).allocator)
+    return new ProtKey(allocator, allocator.alloc(length))
+  }
+
+  /** `length` bytes from the CSPRNG, written directly into the key's pages. */
+  static random(length: number, options?: KeyOptions): ProtKey {
+    checkLength(length)
+    const allocator = keyAllocator(checkOptions<KeyOptions>(options).allocator)
+    const allocation = allocator.alloc(length)
+    randomFillSync(new Uint8Array(allocator.view(allocation)))
+    return new ProtKey(allocator, allocation)
+  }
+
+  /** A copy of `source`; with `wipeSource: true` the source is wiped afterwards. */
+  static from(source: ArrayBufferView | ArrayBuffer, options?: KeyOptions & { wipeSource?: boolean }): ProtKey {
+    const from = sourceBytes(source)
+    const opts = checkOptions<KeyOptions & { wipeSource?: boolean }>(options)
+    if (opts.wipeSource !== undefined && typeof opts.wipeSource !== 'boolean') {
+      throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "wipeSource" option must be of type boolean')
+    }
+    checkLength(from.byteLength, 'source.byteLength')
+    const allocator = keyAllocator(opts.allocator)
+    const allocation = allocator.alloc(from.byteLength)
+    new Uint8Array(allocator.view(allocation)).set(from)
+    if (opts.wipeSource === true) os.wipe(from)
+    return new ProtKey(allocator, allocation)
+  }
+
+  /** Reads a file descriptor to its end straight into the key's pages. */
+  static fromFd(fd: number, options?: KeyReadOptions): ProtKey {
+    const opts = checkOptions<KeyReadOptions>(options)
+    const allocator = keyAllocator(opts.allocator)
+    return new ProtKey(allocator, readFd(allocator, fd, opts.maxLength ?? DEFAULT_MAX_LENGTH))
+  }
+
+  /** Reads a whole file straight into the key's pages. */
+  static fromFile(path: string | URL, options?: KeyReadOptions): ProtKey {
+    const opts = checkOptions<KeyReadOptions>(options)
+    const allocator = keyAllocator(opts.allocator)
+    return new ProtKey(allocator, readFile(allocator, path, opts.maxLength ?? DEFAULT_MAX_LENGTH))
+  }
+
+  /** Consumes a byte stream into the key's pages; each chunk is wiped once copied. */
+  static async fromStream(stream: Readable, options?: KeyReadOptions): Promise<ProtKey> {
+    const opts = checkOptions<KeyReadOptions>(options)
+    const allocator = keyAllocator(opts.allocator)
+    return new ProtKey(allocator, await readStream(allocator, stream, opts.maxLength ?? DEFAULT_MAX_LENGTH))
+  }
+
+  /** Runs `fn` with the key readable; nested reads share the window. Returns what `fn` returns. */
+  read<R>(fn: (bytes: Uint8Array) => R): R {
+    checkFunction(fn, 'fn')
+    const bytes = this.openRead()
+    let result: R
+    try {
+      result = fn(bytes)
+    } finally {
+      this.closeRead()
+    }
+    return refuseThenable(result)
+  }
+
+  /** Runs `fn` with the key writable (no other window may be open). Returns what `fn` returns. */
+  write<R>(fn: (bytes: Uint8Array) => R): R {
+    checkFunction(fn, 'fn')
+    const bytes = this.openWrite()
+    let result: R
+    try {
+      result = fn(bytes)
+    } finally {
+      this.closeWrite()
+    }
+    return refuseThenable(result)
+  }
+
+  /** A read window to close by hand or with `using`. */
+  reader(): Window {
+    return this.guard(this.openRead(), () => this.closeRead())
+  }
+
+  /** A write window to close by hand or with `using`. */
+  writer(): Window {
+    return this.guard(this.openWrite(), () => this.closeWrite())
+  }
+
+  /** Constant-time comparison with another ProtKey or bytes (a length mismatch returns false at once). */
+  equals(other: ProtKey | ArrayBufferView): boolean {
+    if (other instanceof ProtKey) {
+      if (other === this) return this.read(() => true)
+      return this.read((mine) => other.read((theirs) => mine.byteLength === theirs.byteLength && os.equals(mine, 0, theirs, 0, mine.byteLength)))
+    }
+    if (!ArrayBuffer.isView(other)) {
+      throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "other" argument must be a ProtKey or an ArrayBufferView')
+    }
+    const theirs = sourceBytes(other)
+    return this.read((mine) => mine.byteLength === theirs.byteLength && os.equals(mine, 0, theirs, 0, mine.byteLength))
+  }
+
+  /** Open windows: readers and whether a writer is open. */
+  get windows(): { readers: number; writer: boolean } {
+    return { readers: this.#readers, writer: this.#writer }
+  }
+
+  protected override beforeDispose(): void {
+    if (this.#readers > 0 || this.#writer) {
+      throw new ContainerError('ERR_WINDOW_OPEN', 'A ProtKey cannot be disposed while a window is open')
+    }
+  }
+
+  protected describeState(): string {
+    if (this.#writer) return 'read-write window'
+    if (this.#readers > 0) return 'read window'
+    return 'no access'
+  }
+
+  private openRead(): Uint8Array {
+    const allocation = this.live()
+    if (this.#writer) throw new ContainerError('ERR_WINDOW_CONFLICT', 'Cannot open a read window inside a write window')
+    if (this.#readers === 0) {
+      this.allocator.protect(allocation, 'read')
+      this.#bytes = new Uint8Array(this.allocator.view(allocation))
+    }
+    this.#readers++
+    return this.#bytes as Uint8Array
+  }
+
+  private closeRead(): void {
+    if (--this.#readers === 0) this.shut()
+  }
+
+  private openWrite(): Uint8Array {
+    const allocation = this.live()
+    if (this.#writer || this.#readers > 0) {
+      throw new ContainerError('ERR_WINDOW_CONFLICT', this.#writer ? 'A write window is already open' : 'Cannot open a write window inside a read window')
+    }
+    this.allocator.protect(allocation, 'readwrite')
+    this.#bytes = new Uint8Array(this.allocator.view(allocation))
+    this.#writer = true
+    return this.#bytes
+  }
+
+  private closeWrite(): void {
+    this.#writer = false
+    this.shut()
+  }
+
+  /** Back to no access; protect('none') detaches the view. */
+  private shut(): void {
+    this.#bytes = null
+    this.allocator.protect(this.live(), 'none')
+  }
+
+  private guard(bytes: Uint8Array, close: () => void): Window {
+    let closed = false
+    const window: Window = {
+      bytes,
+      get closed() {
+        return closed
+      },
+      close() {
+        if (closed) return
+        closed = true
+        close()
+      },
+      [Symbol.dispose]() {
+        window.close()
+      }
+    }
+    return window
+  }
+}
+
+/** A window must not stay open across an await: a thenable result is an error (the window is already closed). */
+function refuseThenable<R>(result: R): R {
+  if (isThenable(result)) {
+    // Keep a rejection of the refused promise from surfacing as unhandled; the misuse is reported here.
+    Promise.resolve(result).then(undefined, () => undefined)
+    throw new ContainerError('ERR_ASYNC_CALLBACK', 'The window callback returned a Promise; a key must not stay readable across an await. Do the async work outside the window.')
+  }
+  return result
+}
