@@ -3,11 +3,25 @@
 // Each package's vitest writes test-results.json (restored by turbo's cache,
 // so a cached run still counts its tests).
 import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
-const run = spawnSync('pnpm', ['exec', 'turbo', 'run', 'test', ...process.argv.slice(2)], {
+const resultFiles = []
+for (const dir of ['packages', 'examples', 'bench']) {
+  const base = join(root, dir)
+  if (!existsSync(base)) continue
+  const candidates = dir === 'packages' ? readdirSync(base).map((name) => join(base, name)) : [base]
+  for (const pkg of candidates) resultFiles.push(join(pkg, 'test-results.json'))
+}
+
+// A report left over from an earlier run must not be counted: every task that
+// runs (or hits the cache) writes its report again.
+for (const file of resultFiles) rmSync(file, { force: true })
+
+// --continue: one failing package must not cancel the others' tests, or the
+// total would leave them out. Tests whose build failed still do not run.
+const run = spawnSync('pnpm', ['exec', 'turbo', 'run', 'test', '--continue=dependencies-successful', ...process.argv.slice(2)], {
   cwd: root,
   stdio: 'inherit'
 })
@@ -15,20 +29,21 @@ const run = spawnSync('pnpm', ['exec', 'turbo', 'run', 'test', ...process.argv.s
 let passed = 0
 let failed = 0
 let skipped = 0
-const dirs = ['packages', 'examples', 'bench']
-for (const dir of dirs) {
-  const base = join(root, dir)
-  if (!existsSync(base)) continue
-  const candidates = dir === 'packages' ? readdirSync(base).map((name) => join(base, name)) : [base]
-  for (const pkg of candidates) {
-    const file = join(pkg, 'test-results.json')
-    if (!existsSync(file)) continue
-    const report = JSON.parse(readFileSync(file, 'utf8'))
-    passed += report.numPassedTests
-    failed += report.numFailedTests
-    skipped += report.numPendingTests + report.numTodoTests
+let unreadable = 0
+for (const file of resultFiles) {
+  if (!existsSync(file)) continue
+  let report
+  try {
+    report = JSON.parse(readFileSync(file, 'utf8'))
+  } catch {
+    unreadable++ // a run that died while writing its report counts as a failure
+    continue
   }
+  passed += report.numPassedTests
+  failed += report.numFailedTests
+  skipped += report.numPendingTests + report.numTodoTests
 }
+failed += unreadable
 
 const failedRun = run.status !== 0 && failed === 0 ? 1 : 0
 console.log(`${passed} passed, ${failed + failedRun} failed${skipped ? `, ${skipped} skipped` : ''}`)
