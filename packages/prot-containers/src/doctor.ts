@@ -1,0 +1,231 @@
+/**
+ * `tarsjs doctor`: what protection this host can give secrets, and why not.
+ * Every finding is read from the kernel (/proc, getrlimit, a probe through
+ * os-memlock), has a verdict, and says the fix a user would apply.
+ */
+import { readFileSync } from 'node:fs'
+import * as os from '@tarsjs/os-memlock'
+
+/** `ok`: in place. `warn`: weaker than it could be. `fail`: a required protection is missing. `info`: context. */
+export type Verdict = 'ok' | 'warn' | 'fail' | 'info'
+
+export interface Finding {
+  /** Stable identifier, e.g. `'memlock'`. */
+  id: string
+  title: string
+  verdict: Verdict
+  /** What was found, in plain words. */
+  detail: string
+  /** What to do about it (empty when nothing is needed). */
+  fix: string
+  /** Raw values behind the verdict. */
+  data: Record<string, unknown>
+}
+
+export interface Report {
+  ok: boolean
+  findings: Finding[]
+}
+
+/** Checks whose failure makes the report fail by default. */
+export const DEFAULT_REQUIRED: readonly string[] = ['memlock', 'external-buffers', 'madvise']
+
+const CAP_IPC_LOCK = 14n
+/** Bytes of locked memory one 32-byte secret costs in the slot allocator (128 per page). */
+const SLOT_COST = 32
+
+function read(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return null
+  }
+}
+
+function statusField(status: string | null, name: string): string | null {
+  const line = status?.split('\n').find((l) => l.startsWith(`${name}:`))
+  return line === undefined ? null : line.slice(name.length + 1).trim()
+}
+
+function hasIpcLock(status: string | null): boolean {
+  const eff = statusField(status, 'CapEff')
+  return eff !== null && ((BigInt(`0x${eff}`) >> CAP_IPC_LOCK) & 1n) === 1n
+}
+
+function bytes(n: number): string {
+  if (n === Infinity) return 'unlimited'
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(n % (1 << 20) === 0 ? 0 : 1)} MiB`
+  if (n >= 1024) return `${(n / 1024).toFixed(0)} KiB`
+  return `${n} B`
+}
+
+function memlock(status: string | null): Finding {
+  const limit = os.memlockLimit()
+  const cap = hasIpcLock(status)
+  const lockedKb = Number(statusField(status, 'VmLck')?.split(/\s+/)[0] ?? 0)
+  const available = cap ? Infinity : Math.max(0, limit.soft - lockedKb * 1024)
+  const secrets = available === Infinity ? Infinity : Math.floor(available / SLOT_COST)
+  const canLock = os.capabilities().mlock
+  const data = { soft: limit.soft, hard: limit.hard, capIpcLock: cap, lockedBytes: lockedKb * 1024, secrets32: secrets }
+  const fix =
+    'Raise RLIMIT_MEMLOCK: systemd unit `LimitMEMLOCK=64M` (or infinity); container `--ulimit memlock=67108864:67108864`; ' +
+    'shell `ulimit -l 65536`; or grant CAP_IPC_LOCK'
+  if (cap) {
+    return { id: 'memlock', title: 'Locking memory (mlock)', verdict: 'ok', detail: 'CAP_IPC_LOCK: no memlock limit applies', fix: '', data }
+  }
+  if (!canLock || limit.soft < 4096) {
+    return {
+      id: 'memlock',
+      title: 'Locking memory (mlock)',
+      verdict: 'fail',
+      detail: `RLIMIT_MEMLOCK is ${bytes(limit.soft)} and CAP_IPC_LOCK is absent: no secret can be locked, so secrets may be swapped`,
+      fix,
+      data
+    }
+  }
+  const verdict: Verdict = secrets < 100000 ? 'warn' : 'ok'
+  return {
+    id: 'memlock',
+    title: 'Locking memory (mlock)',
+    verdict,
+    detail: `RLIMIT_MEMLOCK ${bytes(limit.soft)} (hard ${bytes(limit.hard)}), ${bytes(lockedKb * 1024)} locked now: room for about ${secrets.toLocaleString('en-US')} live 32-byte secrets`,
+    fix: verdict === 'ok' ? '' : fix,
+    data
+  }
+}
+
+function secretmem(): Finding {
+  const available = os.capabilities().memfdSecret
+  return {
+    id: 'secretmem',
+    title: 'memfd_secret(2)',
+    verdict: available ? 'ok' : 'warn',
+    detail: available
+      ? 'available: keys can live outside the kernel direct map'
+      : 'unavailable: keys use locked anonymous memory instead (still locked, no-dump, guarded)',
+    fix: available ? '' : 'Linux 5.14+; on kernels before 6.5 boot with `secretmem.enable=1`',
+    data: { available }
+  }
+}
+
+function madvise(): Finding {
+  const caps = os.capabilities()
+  const ok = caps.madviseDontDump && caps.madviseWipeOnFork
+  return {
+    id: 'madvise',
+    title: 'Excluding secrets from core dumps and forks',
+    verdict: ok ? 'ok' : 'fail',
+    detail: `MADV_DONTDUMP ${caps.madviseDontDump ? 'yes' : 'no'}, MADV_WIPEONFORK ${caps.madviseWipeOnFork ? 'yes' : 'no'}, MADV_DONTFORK ${caps.madviseDontFork ? 'yes' : 'no'}`,
+    fix: ok ? '' : 'Linux 4.14+ is needed for MADV_WIPEONFORK',
+    data: { ...caps }
+  }
+}
+
+function mapCount(): Finding {
+  const max = Number(read('/proc/sys/vm/max_map_count') ?? NaN)
+  const used = (read('/proc/self/maps') ?? '').split('\n').filter((l) => l.length > 0).length
+  const verdict: Verdict = Number.isFinite(max) && used > max * 0.8 ? 'warn' : 'ok'
+  return {
+    id: 'map-count',
+    title: 'Kernel mappings (vm.max_map_count)',
+    verdict: Number.isFinite(max) ? verdict : 'info',
+    detail: `${used} of ${Number.isFinite(max) ? max : 'unknown'} mappings in use by this process (the slot allocator packs thousands of secrets per mapping)`,
+    fix: verdict === 'warn' ? 'sysctl -w vm.max_map_count=262144' : '',
+    data: { max, used }
+  }
+}
+
+function coreDumps(): Finding {
+  const limits = read('/proc/self/limits') ?? ''
+  const line = limits.split('\n').find((l) => l.startsWith('Max core file size'))
+  const soft = line?.slice('Max core file size'.length).trim().split(/\s+/)[0] ?? 'unknown'
+  const pattern = (read('/proc/sys/kernel/core_pattern') ?? 'unknown').trim()
+  const enabled = soft !== '0'
+  return {
+    id: 'core-dumps',
+    title: 'Core dumps',
+    verdict: enabled ? 'warn' : 'ok',
+    detail: `RLIMIT_CORE ${soft}, core_pattern ${JSON.stringify(pattern)}. Protected memory is excluded from cores either way; copies on the V8 heap are not`,
+    fix: enabled ? 'Disable cores where secrets are handled: `ulimit -c 0`, systemd `LimitCORE=0`, container `--ulimit core=0`' : '',
+    data: { rlimitCore: soft, corePattern: pattern }
+  }
+}
+
+function swap(status: string | null): Finding {
+  const lines = (read('/proc/swaps') ?? '').split('\n').slice(1).filter((l) => l.trim().length > 0)
+  const canLock = hasIpcLock(status) || os.capabilities().mlock
+  const verdict: Verdict = lines.length === 0 ? 'ok' : canLock ? 'info' : 'warn'
+  return {
+    id: 'swap',
+    title: 'Swap',
+    verdict,
+    detail: lines.length === 0 ? 'no swap devices' : `${lines.length} swap device(s); locked secrets are never written there, heap copies may be`,
+    fix: verdict === 'warn' ? 'Allow mlock (see memlock) or use encrypted swap' : '',
+    data: { devices: lines.length }
+  }
+}
+
+function ptrace(): Finding {
+  const scope = read('/proc/sys/kernel/yama/ptrace_scope')?.trim() ?? null
+  const verdict: Verdict = scope === null ? 'info' : scope === '0' ? 'warn' : 'ok'
+  const detail =
+    scope === null
+      ? 'Yama is not enabled: any process of the same user may attach with ptrace and read memory'
+      : scope === '0'
+        ? 'ptrace_scope 0: any process of the same user may read this process memory'
+        : `ptrace_scope ${scope}: only ancestors or privileged processes may attach`
+  return {
+    id: 'ptrace',
+    title: 'Other processes reading memory (ptrace)',
+    verdict,
+    detail,
+    fix: verdict === 'ok' ? '' : 'sysctl -w kernel.yama.ptrace_scope=1 (or 2), where the kernel has Yama',
+    data: { ptraceScope: scope }
+  }
+}
+
+function externalBuffers(): Finding {
+  let allowed = true
+  let reason = ''
+  const region = os.map(os.pageSize())
+  try {
+    os.detach(os.view(region, 0, 1))
+  } catch (err) {
+    allowed = false
+    reason = (err as { code?: string }).code ?? String(err)
+  } finally {
+    os.unmap(region)
+  }
+  return {
+    id: 'external-buffers',
+    title: 'External ArrayBuffers',
+    verdict: allowed ? 'ok' : 'fail',
+    detail: allowed ? 'allowed: views of protected memory can be handed to JavaScript' : `refused (${reason}), e.g. by Electron's V8 sandbox`,
+    fix: allowed ? '' : 'Run tarsjs in a Node.js process (not a sandboxed Electron renderer)',
+    data: { allowed }
+  }
+}
+
+/**
+ * Runs every check. The report fails when a finding listed in `required` is
+ * `fail` (or, with `strict`, also `warn`).
+ */
+export function diagnose(required: readonly string[] = DEFAULT_REQUIRED, strict = false): Report {
+  const status = read('/proc/self/status')
+  const findings = [memlock(status), secretmem(), madvise(), externalBuffers(), mapCount(), coreDumps(), swap(status), ptrace()]
+  const bad = (f: Finding): boolean => required.includes(f.id) && (f.verdict === 'fail' || (strict && f.verdict === 'warn'))
+  return { ok: !findings.some(bad), findings }
+}
+
+const MARK: Record<Verdict, string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', info: 'info' }
+
+/** The report as plain text, one finding per paragraph. */
+export function formatReport(report: Report): string {
+  const lines: string[] = []
+  for (const f of report.findings) {
+    lines.push(`[${MARK[f.verdict]}] ${f.title}: ${f.detail}`)
+    if (f.fix !== '') lines.push(`       fix: ${f.fix}`)
+  }
+  lines.push(report.ok ? 'Result: every required protection is available.' : 'Result: a required protection is missing (exit code 1).')
+  return lines.join('\n')
+}

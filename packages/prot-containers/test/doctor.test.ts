@@ -1,0 +1,88 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { diagnose, formatReport } from '../src/doctor.js'
+
+const BIN = join(__dirname, '..', 'bin', 'tarsjs.cjs')
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(existsSync)
+
+function run(args: string[], memlock?: number) {
+  const cmd = memlock === undefined ? process.execPath : (SETPRIV as string)
+  const argv =
+    memlock === undefined
+      ? [BIN, ...args]
+      : ['--bounding-set=-ipc_lock', '--inh-caps=-ipc_lock', '--', 'prlimit', `--memlock=${memlock}`, process.execPath, BIN, ...args]
+  return spawnSync(cmd, argv, { encoding: 'utf8', timeout: 30000 })
+}
+
+describe('doctor', () => {
+  it('reports every finding with a verdict, and the memlock limit the kernel gives', () => {
+    const report = diagnose()
+    const ids = report.findings.map((f) => f.id)
+    expect(ids).toEqual(['memlock', 'secretmem', 'madvise', 'external-buffers', 'map-count', 'core-dumps', 'swap', 'ptrace'])
+    for (const f of report.findings) expect(['ok', 'warn', 'fail', 'info']).toContain(f.verdict)
+    const text = formatReport(report)
+    expect(text.split('\n')).toHaveLength(report.findings.length + report.findings.filter((f) => f.fix !== '').length + 1)
+  })
+
+  it('counts the mappings this process really uses', () => {
+    const f = diagnose().findings.find((x) => x.id === 'map-count')
+    expect(f?.data.used).toBeGreaterThan(10)
+    expect(f?.data.max).toBeGreaterThan(1000)
+  })
+
+  it('exits 0 as root with CAP_IPC_LOCK and prints the text report', () => {
+    const r = run(['doctor'])
+    expect(r.status).toBe(0)
+    expect(r.stdout).toContain('CAP_IPC_LOCK: no memlock limit applies')
+    expect(r.stdout).toContain('Result: every required protection is available.')
+  })
+
+  it.skipIf(SETPRIV === undefined)('fails unprivileged with memlock 0, naming the fix', () => {
+    const r = run(['doctor', '--json'], 0)
+    expect(r.status).toBe(1)
+    const report = JSON.parse(r.stdout)
+    const memlock = report.findings.find((f: { id: string }) => f.id === 'memlock')
+    expect(memlock.verdict).toBe('fail')
+    expect(memlock.data.capIpcLock).toBe(false)
+    expect(memlock.fix).toContain('LimitMEMLOCK=')
+    expect(memlock.fix).toContain('--ulimit memlock')
+  })
+
+  it.skipIf(SETPRIV === undefined)('reports how many 32-byte secrets fit in an 8 MiB limit', () => {
+    const r = run(['doctor', '--json'], 8 * 1024 * 1024)
+    const report = JSON.parse(r.stdout)
+    const memlock = report.findings.find((f: { id: string }) => f.id === 'memlock')
+    expect(memlock.data.soft).toBe(8 * 1024 * 1024)
+    // 8 MiB / 32 bytes, less what the process already has locked
+    expect(memlock.data.secrets32).toBe(Math.floor((8 * 1024 * 1024 - memlock.data.lockedBytes) / 32))
+    expect(memlock.verdict).toBe('ok')
+    expect(r.status).toBe(0)
+  })
+
+  it.skipIf(SETPRIV === undefined)('warns below 100,000 secrets, and --strict turns that warning into a failure', () => {
+    const lax = run(['doctor', '--json'], 1024 * 1024)
+    expect(JSON.parse(lax.stdout).findings[0].verdict).toBe('warn')
+    expect(lax.status).toBe(0)
+    const strict = run(['doctor', '--json', '--strict'], 1024 * 1024)
+    expect(strict.status).toBe(1)
+  })
+
+  it.skipIf(SETPRIV === undefined)('--require decides which failures gate the exit code', () => {
+    const gated = run(['doctor', '--json', '--require=memlock'], 0)
+    expect(gated.status).toBe(1)
+    const ungated = run(['doctor', '--json', '--require=swap'], 0)
+    expect(JSON.parse(ungated.stdout).required).toEqual(['swap'])
+    expect(JSON.parse(ungated.stdout).findings[0].verdict).toBe('fail')
+    expect(ungated.status).toBe(0)
+  })
+
+  it('rejects unknown options and commands with exit code 2', () => {
+    expect(run(['doctor', '--bogus']).status).toBe(2)
+    expect(run(['frobnicate']).status).toBe(2)
+    const help = run(['--help'])
+    expect(help.status).toBe(0)
+    expect(help.stdout).toContain('usage: tarsjs doctor')
+  })
+})
