@@ -84,22 +84,33 @@ export function protect(region: Region, offset: number, length: number, access: 
 /**
  * `mlock(2)`: a page-aligned range of a region, or exactly the bytes of an
  * ArrayBufferView (the kernel locks whole pages). `offset`/`length` default to the whole target.
+ * Over a range that holds a `'none'` page the kernel fails with `ENOMEM` after it has already
+ * marked the whole range locked: `unlock` it. Secret regions are locked already and refuse (`ENOMEM`).
  */
 export function lock(target: Target, offset?: number, length?: number): void
 
-/** `munlock(2)`; same arguments as `lock`. The kernel does not count locks: one munlock undoes every mlock of the page. */
+/**
+ * `munlock(2)`; same arguments as `lock`. The kernel does not count locks: one munlock undoes every
+ * mlock of the page. On a secret region it succeeds and changes nothing (it stays locked).
+ */
 export function unlock(target: Target, offset?: number, length?: number): void
 
 /** `madvise(2)` one advice over a page-aligned range. A mapping that refuses it throws (e.g. `EINVAL` for wipeonfork on secretmem). */
 export function advise(region: Region, offset: number, length: number, advice: Advice): void
 
-/** `explicit_bzero` over the range (must be writable). */
+/**
+ * `explicit_bzero` over the range. A region range must be writable (`ERR_REGION_PROTECTED`);
+ * an ArrayBufferView is not checked: one over a view of read-only memory faults, as a JS write would.
+ */
 export function wipe(target: Target, offset?: number, length?: number): void
 
 /** `memset` the range (must be writable) with `byte` (0..255). */
 export function fill(region: Region, offset: number, length: number, byte: number): void
 
-/** `memmove` from `src` to `dst`; never through the JavaScript heap. Source must be readable, destination writable. */
+/**
+ * `memmove` from `src` to `dst`; never through the JavaScript heap. A region source must be
+ * readable and a region destination writable; ArrayBufferView targets are not checked (see `wipe`).
+ */
 export function copy(src: Target, srcOffset: number, dst: Target, dstOffset: number, length: number): void
 
 /** Compares two ranges in time that depends only on `length`. Both must be readable. */
