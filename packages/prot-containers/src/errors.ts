@@ -57,8 +57,12 @@ export function checkFunction(value: unknown, name: string): void {
 
 /** Source bytes: an ArrayBufferView or ArrayBuffer, never a string. Returns a byte view of exactly its bytes. */
 export function sourceBytes(source: unknown): Uint8Array {
-  if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength)
-  if (source instanceof ArrayBuffer) return new Uint8Array(source)
+  // A detached buffer (e.g. a view kept past its window) holds no bytes; a view over it cannot even be constructed.
+  if (ArrayBuffer.isView(source)) {
+    if (source.buffer.byteLength === 0) return new Uint8Array(0)
+    return new Uint8Array(source.buffer, source.byteOffset, source.byteLength)
+  }
+  if (source instanceof ArrayBuffer) return source.byteLength === 0 ? new Uint8Array(0) : new Uint8Array(source)
   const got = typeof source === 'string' ? 'a string (secrets must not pass through strings)' : `type ${typeof source}`
   throw new ContainerError('ERR_INVALID_ARG_TYPE', `The "source" argument must be an ArrayBufferView or ArrayBuffer, got ${got}`)
 }

@@ -141,8 +141,10 @@ export class ProtBuf extends Container {
 
   /** A new ProtBuf with the same content, from the same allocator. */
   clone(): ProtBuf {
-    const copy = ProtBuf.alloc(this.byteLength, { allocator: this.allocator })
-    copy.bytes.set(this.bytes)
+    // The source first: a disposed buffer must throw before anything is allocated.
+    const source = this.bytes
+    const copy = ProtBuf.alloc(source.byteLength, { allocator: this.allocator })
+    copy.bytes.set(source)
     return copy
   }
 

@@ -14,6 +14,7 @@
  */
 import { randomFillSync } from 'node:crypto'
 import type { Readable } from 'node:stream'
+import { inspect } from 'node:util'
 import * as os from '@tarsjs/os-memlock'
 import type { Allocation, Allocator } from '@tarsjs/page-alloc'
 import { Container } from './container.js'
@@ -150,12 +151,12 @@ export class ProtKey extends Container {
 
   /** A read window to close by hand or with `using`. */
   reader(): Window {
-    return this.guard(this.openRead(), () => this.closeRead())
+    return new KeyWindow(this.openRead(), 'read', () => this.closeRead())
   }
 
   /** A write window to close by hand or with `using`. */
   writer(): Window {
-    return this.guard(this.openWrite(), () => this.closeWrite())
+    return new KeyWindow(this.openWrite(), 'write', () => this.closeWrite())
   }
 
   /** Constant-time comparison with another ProtKey or bytes (a length mismatch returns false at once). */
@@ -224,24 +225,55 @@ export class ProtKey extends Container {
     this.#bytes = null
     this.allocator.protect(this.live(), 'none')
   }
+}
 
-  private guard(bytes: Uint8Array, close: () => void): Window {
-    let closed = false
-    const window: Window = {
-      bytes,
-      get closed() {
-        return closed
-      },
-      close() {
-        if (closed) return
-        closed = true
-        close()
-      },
-      [Symbol.dispose]() {
-        window.close()
-      }
-    }
-    return window
+/**
+ * A window opened by `reader()`/`writer()`. `bytes` is a getter on the
+ * prototype, so the window has no enumerable content, and every printing
+ * path (inspect, String, JSON) shows a redacted description, as for the key.
+ */
+class KeyWindow implements Window {
+  readonly #bytes: Uint8Array
+  readonly #kind: string
+  readonly #length: number
+  readonly #close: () => void
+  #closed = false
+
+  constructor(bytes: Uint8Array, kind: string, close: () => void) {
+    this.#bytes = bytes
+    this.#kind = kind
+    this.#length = bytes.byteLength
+    this.#close = close
+  }
+
+  get bytes(): Uint8Array {
+    return this.#bytes
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#close()
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  toString(): string {
+    return `ProtKey ${this.#kind} window(${this.#length} bytes, ${this.#closed ? 'closed' : 'open'})`
+  }
+
+  toJSON(): string {
+    return this.toString()
+  }
+
+  [inspect.custom](): string {
+    return this.toString()
   }
 }
 
