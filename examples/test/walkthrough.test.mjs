@@ -1,5 +1,6 @@
-// Runs the demo (the os-memlock walkthrough) as a user would, in a child
-// process, and checks what it prints: with this process's privileges, and
+// Runs the os-memlock walkthrough (`node examples/os-memlock-walkthrough.mjs`,
+// also shown by `node examples/demo.mjs --walkthrough`) as a user would, in a
+// child process, and checks what it prints: with this process's privileges, and
 // again without CAP_IPC_LOCK under a low RLIMIT_MEMLOCK, where mlock must be
 // reported as refused with its OS code while the run still succeeds.
 
@@ -8,14 +9,14 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
-const demo = fileURLToPath(new URL('../demo.mjs', import.meta.url))
+const walkthrough = fileURLToPath(new URL('../os-memlock-walkthrough.mjs', import.meta.url))
 const caps = memlock.capabilities()
 const length = 3 * memlock.pageSize()
 
 const DROP_IPC_LOCK = ['--bounding-set=-ipc_lock', '--inh-caps=-ipc_lock', '--']
 
 function run (prefix = []) {
-  const argv = [...prefix, process.execPath, demo]
+  const argv = [...prefix, process.execPath, walkthrough]
   const child = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 30000 })
   return { status: child.status, signal: child.signal, stdout: child.stdout, stderr: child.stderr }
 }
@@ -47,7 +48,7 @@ function expectCommonFacts (out) {
   expect(out).toMatch(/\nOK: \d+ facts checked, all as the calls reported\.\n$/)
 }
 
-describe('pnpm demo (os-memlock walkthrough)', () => {
+describe('os-memlock walkthrough', () => {
   it('prints what the kernel reports and exits 0', () => {
     const { status, signal, stdout, stderr } = run()
     expect(stderr).toBe('')
