@@ -8,7 +8,7 @@ import { join } from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
 const resultFiles = []
-for (const dir of ['packages', 'examples', 'bench']) {
+for (const dir of ['packages', 'examples', 'bench', 'docs']) {
   const base = join(root, dir)
   if (!existsSync(base)) continue
   const candidates = dir === 'packages' ? readdirSync(base).map((name) => join(base, name)) : [base]

@@ -24,4 +24,20 @@ if (process.platform === 'linux') {
   for (const name of NAMES) binding[name] = unsupported(name)
 }
 
-module.exports = binding
+// Named one by one so that ESM `import { map } from '@tarsjs/os-memlock'` sees them.
+exports.pageSize = binding.pageSize
+exports.capabilities = binding.capabilities
+exports.memlockLimit = binding.memlockLimit
+exports.map = binding.map
+exports.unmap = binding.unmap
+exports.isMapped = binding.isMapped
+exports.protect = binding.protect
+exports.lock = binding.lock
+exports.unlock = binding.unlock
+exports.advise = binding.advise
+exports.wipe = binding.wipe
+exports.fill = binding.fill
+exports.copy = binding.copy
+exports.equals = binding.equals
+exports.view = binding.view
+exports.detach = binding.detach

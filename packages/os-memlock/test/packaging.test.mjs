@@ -48,6 +48,10 @@ describe.skipIf(!PNPM || !NPM)('packaging', () => {
       const tgz = join(out, tgzs[0])
       const list = run('tar', ['-tzf', tgz]).stdout.split('\n').filter(Boolean).sort()
       expect(list).toEqual([
+        'package/LICENSE',
+        'package/LICENSE-APACHE',
+        'package/LICENSE-MIT',
+        'package/README.md',
         'package/binding.gyp',
         'package/index.d.ts',
         'package/index.js',

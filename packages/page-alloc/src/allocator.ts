@@ -63,15 +63,15 @@ export interface AllocatorStats {
   bytes: number
   /** Bytes of memory mapped (guard pages included). */
   mappedBytes: number
-  /** Bytes currently mlock'ed by this allocator (secretmem counts as locked). */
+  /** Bytes currently locked by this allocator, as the kernel counts them (VmLck): mlock'ed pages, and whole secretmem mappings, guard pages included. */
   lockedBytes: number
   /** Pages held in the cache, wiped and inaccessible, ready for reuse. */
   cachedPages: number
   /** Kernel mappings this allocator holds (each is one `map`). */
   mappings: number
-  /** Allocations served from the cache without a new mapping. */
+  /** Times memory was reused from the cache instead of mapped anew: pages (slot allocator) or mappings (page allocator). */
   cacheHits: number
-  /** Allocations whose requested lock failed (mlock policy `best-effort`). */
+  /** Live allocations that are not locked: mlock failed under `best-effort`, or mlock is `off` (without secretmem). */
   unlockedAllocations: number
 }
 

@@ -1,0 +1,68 @@
+// Each public package's tarball holds what it must and nothing else; the four
+// tarballs install together into an empty project, load, run `tarsjs doctor`
+// and type-check a consumer (scripts/check-tarballs.mjs).
+import { describe, expect, it } from 'vitest'
+import { checkEntries, checkTarballs, manifestTargets } from '../../scripts/check-tarballs.mjs'
+
+describe('package tarballs', () => {
+  it('pnpm pack of every public package passes every check', () => {
+    const { problems, tarballs } = checkTarballs()
+    expect(problems, problems.join('\n\n')).toEqual([])
+    expect(tarballs.map((t) => t.replace(/-\d+\.\d+\.\d+.*$/, '')).sort()).toEqual([
+      'tarsjs-os-memlock',
+      'tarsjs-page-alloc',
+      'tarsjs-prot-containers',
+      'tarsjs-sodium-allocator'
+    ])
+  })
+})
+
+describe('the tarball rules', () => {
+  const base = ['package.json', 'README.md', 'LICENSE', 'LICENSE-MIT', 'LICENSE-APACHE']
+  const manifest = { name: 'x', license: 'MIT', main: 'dist/index.js', types: 'dist/index.d.ts', dependencies: { y: '1.0.0' } }
+
+  it('accepts a complete TypeScript package', () => {
+    const entries = [...base, 'dist/index.js', 'dist/index.d.ts', 'dist/a.js', 'dist/a.d.ts']
+    expect(checkEntries({ name: 'x', entries, manifest, native: false, sources: ['src/index.ts', 'src/a.ts'] })).toEqual([])
+  })
+
+  it('finds tests, sources, leftovers, missing outputs and workspace ranges', () => {
+    const entries = [
+      ...base, 'dist/index.js', 'dist/index.d.ts', 'dist/old.js', 'dist/old.d.ts', 'dist/index.js.map',
+      'test/a.test.mjs', 'src/index.ts', 'dist/b.spec.js', '.probe/x.cjs'
+    ]
+    const problems = checkEntries({
+      name: 'x',
+      entries,
+      manifest: { ...manifest, dependencies: { y: 'workspace:*' } },
+      native: false,
+      sources: ['src/index.ts', 'src/a.ts']
+    })
+    const text = problems.join('\n')
+    for (const expected of ['test file test/a.test.mjs', 'TypeScript source src/index.ts', 'leftover dist/index.js.map',
+      'missing dist/a.js', 'missing dist/a.d.ts', 'dist/old.js is stale', 'hidden file .probe/x.cjs', 'test file dist/b.spec.js',
+      'dependencies.y is "workspace:*"']) {
+      expect(text).toContain(expected)
+    }
+  })
+
+  it('requires the native sources and a prebuild for each target', () => {
+    const entries = [...base, 'index.js', 'index.d.ts', 'binding.gyp', 'src/binding.c', 'prebuilds/linux-x64/n.glibc.node']
+    const problems = checkEntries({
+      name: 'n',
+      entries,
+      manifest: { name: 'n', license: 'MIT', main: 'index.js', types: 'index.d.ts' },
+      native: true,
+      prebuildTargets: [['linux-x64', 'glibc'], ['linux-x64', 'musl'], ['linux-arm64', null]]
+    })
+    expect(problems).toEqual(['n: no prebuilt binary for linux-x64 (musl)', 'n: no prebuilt binary for linux-arm64'])
+  })
+
+  it('follows main, types, bin and exports', () => {
+    expect(manifestTargets({
+      main: './dist/index.js',
+      bin: { tool: 'bin/tool.cjs' },
+      exports: { '.': { types: './dist/index.d.ts', default: './dist/index.js' }, './extra': './dist/extra.js' }
+    }).sort()).toEqual(['bin/tool.cjs', 'dist/extra.js', 'dist/index.d.ts', 'dist/index.js'])
+  })
+})

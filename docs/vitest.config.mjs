@@ -1,0 +1,10 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.mjs'],
+    pool: 'forks',
+    testTimeout: 300000,
+    hookTimeout: 300000
+  }
+})
