@@ -43,6 +43,8 @@ export interface PageAllocatorOptions {
 interface Mapped {
   readonly mapping: GuardedMapping
   readonly locked: boolean
+  /** The live allocation in this mapping: a copy of a handle (spread, Object.create) is not the handle. */
+  holder: PageAllocation | null
 }
 
 /** An allocation of a `PageAllocator`. Opaque to everyone but its allocator. */
@@ -131,7 +133,9 @@ export class PageAllocator implements Allocator {
     this.counters.allocations++
     this.counters.bytes += n
     if (!mapped.locked) this.counters.unlocked++
-    return new PageAllocation(this, owner, mapped, start, n)
+    const a = new PageAllocation(this, owner, mapped, start, n)
+    mapped.holder = a
+    return a
   }
 
   free(allocation: Allocation): void {
@@ -152,6 +156,7 @@ export class PageAllocator implements Allocator {
     a.ab = null
     os.wipe(region, front, end - front)
     a.freed = true
+    a.mapped.holder = null
     a.access = 'none'
     this.counters.allocations--
     this.counters.bytes -= a.byteLength
@@ -237,6 +242,10 @@ export class PageAllocator implements Allocator {
       if (freeing) throw new AllocError('ERR_DOUBLE_FREE', 'The allocation was already freed')
       throw new AllocError('ERR_ALLOCATION_FREED', 'The allocation was freed')
     }
+    // A copy carries the internals but is not the live handle (see SlotAllocator).
+    if (allocation.mapped?.holder !== allocation) {
+      throw new AllocError('ERR_FOREIGN_ALLOCATION', 'The allocation was not made by this allocator')
+    }
     return allocation
   }
 
@@ -265,8 +274,8 @@ export class PageAllocator implements Allocator {
     }
     this.counters.mappings++
     this.counters.mappedPages += pages + 2
-    if (locked) this.counters.lockedPages += pages
-    return { mapping, locked }
+    if (locked) this.counters.lockedPages += lockedPagesOf(mapping)
+    return { mapping, locked, holder: null }
   }
 
   /** Caches a wiped mapping (PROT_NONE), or unmaps it when the cache is full. */
@@ -291,8 +300,13 @@ export class PageAllocator implements Allocator {
     os.unmap(mapped.mapping.region)
     this.counters.mappings--
     this.counters.mappedPages -= mapped.mapping.dataPages + 2
-    if (mapped.locked) this.counters.lockedPages -= mapped.mapping.dataPages
+    if (mapped.locked) this.counters.lockedPages -= lockedPagesOf(mapped.mapping)
   }
+}
+
+/** Pages the kernel counts as locked: the data, or all of a secretmem mapping (its guards too). */
+function lockedPagesOf(mapping: GuardedMapping): number {
+  return mapping.secretmem ? mapping.dataPages + 2 : mapping.dataPages
 }
 
 function roundUp(n: number, alignment: number): number {

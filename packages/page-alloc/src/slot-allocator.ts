@@ -64,6 +64,8 @@ interface SlotPage {
   slotSize: number
   slots: number
   used: Uint32Array
+  /** The handle of each live slot: a copy of a handle (spread, Object.create) is not the handle. */
+  holders: Array<SlotAllocation | undefined>
   live: number
   locked: boolean
   /** Position in its class's `open` list, or -1. */
@@ -145,7 +147,9 @@ export class SlotAllocator implements Allocator {
     this.counters.allocations++
     this.counters.bytes += n
     if (!page.locked) this.counters.unlocked++
-    return new SlotAllocation(this, page, index, n)
+    const a = new SlotAllocation(this, page, index, n)
+    page.holders[index] = a
+    return a
   }
 
   free(allocation: Allocation): void {
@@ -169,6 +173,7 @@ export class SlotAllocator implements Allocator {
     a.ab = null
     os.wipe(region, offset, page.slotSize)
     a.freed = true
+    page.holders[a.index] = undefined
     page.used[word] = (page.used[word] as number) & ~bit
     const cls = this.classes[page.cls] as SlotClass
     if (page.live-- === page.slots) this.reopenPage(cls, page)
@@ -252,6 +257,11 @@ export class SlotAllocator implements Allocator {
       if (freeing) throw new AllocError('ERR_DOUBLE_FREE', 'The allocation was already freed')
       throw new AllocError('ERR_ALLOCATION_FREED', 'The allocation was freed')
     }
+    // A copy carries the internals but is not the live handle: freeing it would free
+    // the original's slot (or, once reused, another secret's) behind its back.
+    if (allocation.page?.holders[allocation.index] !== allocation) {
+      throw new AllocError('ERR_FOREIGN_ALLOCATION', 'The allocation was not made by this allocator')
+    }
     return allocation
   }
 
@@ -305,23 +315,28 @@ export class SlotAllocator implements Allocator {
       page = m.pages.find((p) => p.cls < 0)
       break
     }
+    const fresh = page === undefined
     if (page === undefined) page = this.mapGroup().pages[0] as SlotPage
-    else this.counters.cacheHits++
     const mapping = page.owner.mapping
     os.protect(mapping.region, page.offset, PAGE_SIZE, 'readwrite')
     try {
       page.locked = lockRange(mapping, page.offset, PAGE_SIZE, this.mlock, this.warner)
     } catch (err) {
       os.protect(mapping.region, page.offset, PAGE_SIZE, 'none')
+      // A failed alloc leaves nothing behind: a group mapped for it goes with it.
+      if (fresh) this.unmapMapping(page.owner)
       throw err
     }
-    if (page.locked) this.counters.lockedPages++
+    if (!fresh) this.counters.cacheHits++
+    // secretmem pages are counted locked by the mapping (the kernel locks all of it).
+    if (page.locked && !mapping.secretmem) this.counters.lockedPages++
     page.owner.cached--
     this.counters.cachedPages--
     page.cls = this.classes.indexOf(cls)
     page.slotSize = cls.size
     page.slots = Math.floor(PAGE_SIZE / cls.size)
     page.used = new Uint32Array(Math.ceil(page.slots / 32))
+    page.holders = new Array<SlotAllocation | undefined>(page.slots).fill(undefined)
     page.live = 0
     return page
   }
@@ -333,7 +348,7 @@ export class SlotAllocator implements Allocator {
     os.protect(mapping.region, page.offset, PAGE_SIZE, 'none')
     if (page.locked) {
       unlockRange(mapping, page.offset, PAGE_SIZE)
-      this.counters.lockedPages--
+      if (!mapping.secretmem) this.counters.lockedPages--
       page.locked = false
     }
     page.cls = -1
@@ -355,6 +370,7 @@ export class SlotAllocator implements Allocator {
         slotSize: 0,
         slots: 0,
         used: new Uint32Array(0),
+        holders: [],
         live: 0,
         locked: false,
         openIndex: -1
@@ -362,6 +378,9 @@ export class SlotAllocator implements Allocator {
     }
     this.mappings.push(group)
     this.counters.cachedPages += this.pagesPerMapping
+    // memfd_secret memory is locked by the kernel from mmap on, guard pages included
+    // (VmLck and RLIMIT_MEMLOCK count the whole mapping).
+    if (mapping.secretmem) this.counters.lockedPages += this.pagesPerMapping + 2
     return group
   }
 
@@ -370,5 +389,6 @@ export class SlotAllocator implements Allocator {
     m.alive = false
     this.mappings.splice(this.mappings.indexOf(m), 1)
     this.counters.cachedPages -= m.pages.length
+    if (m.mapping.secretmem) this.counters.lockedPages -= m.pages.length + 2
   }
 }

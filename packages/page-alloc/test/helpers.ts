@@ -1,0 +1,192 @@
+// Shared test helpers: the built package (the same dist/ the child processes
+// load), the kernel readers, error assertions, data patterns and fixture runs.
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { expect } from 'vitest'
+
+const require = createRequire(import.meta.url)
+
+export const HERE = dirname(fileURLToPath(import.meta.url))
+export const PKG = join(HERE, '..')
+export const FIXTURES = join(HERE, 'fixtures')
+
+// Tests and fixtures load dist/: refuse to test a build older than its source.
+for (const file of readdirSync(join(PKG, 'src'))) {
+  const built = join(PKG, 'dist', file.replace(/\.ts$/, '.js'))
+  if (!existsSync(built) || statSync(built).mtimeMs < statSync(join(PKG, 'src', file)).mtimeMs) {
+    throw new Error(`dist/ is missing or older than src/${file}: run \`npx tsc -b\` in packages/page-alloc first`)
+  }
+}
+
+export const pa: typeof import('../src/index.js') = require('../dist/index.js')
+export const os: typeof import('@tarsjs/os-memlock') = require('@tarsjs/os-memlock')
+
+export interface Vma {
+  start: bigint
+  end: bigint
+  pages: number
+  perms: string
+  path: string
+  locked: number
+  rss: number
+  flags: Set<string>
+}
+export const kernel: {
+  PAGE: number
+  smaps(pid?: number | 'self'): Vma[]
+  vmaAt(address: bigint, vmas?: Vma[]): Vma | undefined
+  mapCount(pid?: number | 'self'): number
+  status(field: string, pid?: number | 'self'): number
+  isAllocatorData(v: Vma): boolean
+  allocatorVmas(vmas?: Vma[]): { vmas: number; runs: number }
+  findBytes(marker: Buffer): bigint | undefined
+  pageOf(address: bigint): bigint
+} = require('./smaps.cjs')
+
+export const PAGE = pa.PAGE_SIZE
+
+/** Calls fn, expects an `AllocError` with `code`; returns it. */
+export function expectCode(fn: () => unknown, code: string): Error & { code: string; cause?: unknown } {
+  let err: unknown
+  let threw = false
+  try {
+    fn()
+  } catch (e) {
+    threw = true
+    err = e
+  }
+  expect(threw, `expected a throw with code ${code}`).toBe(true)
+  expect(err).toBeInstanceOf(pa.AllocError)
+  const e = err as Error & { code: string }
+  expect(e.code).toBe(code)
+  expect(e.message.length).toBeGreaterThan(10)
+  return e
+}
+
+/** `length` bytes that depend on `seed` (xorshift32): distinct seeds give distinct contents. */
+export function pattern(seed: number, length: number): Buffer {
+  const out = Buffer.allocUnsafe(length)
+  let x = (seed * 2654435761 + 0x9e3779b9) >>> 0 || 1
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13
+    x >>>= 0
+    x ^= x >>> 17
+    x ^= x << 5
+    x >>>= 0
+    out[i] = x & 0xff
+  }
+  return out
+}
+
+/** Writes `bytes` through the allocation's view. */
+export function put(allocator: { view(a: never): ArrayBuffer }, a: unknown, bytes: Uint8Array): void {
+  new Uint8Array(allocator.view(a as never)).set(bytes)
+}
+
+/** True when the allocation's view holds exactly `bytes`. */
+export function holds(allocator: { view(a: never): ArrayBuffer }, a: unknown, bytes: Uint8Array): boolean {
+  const ab = allocator.view(a as never)
+  return ab.byteLength === bytes.length && Buffer.compare(Buffer.from(ab), bytes) === 0
+}
+
+/** Internals of a slot allocation, for the tests that simulate native corruption. */
+export function slotPlace(a: unknown): { region: import('@tarsjs/os-memlock').Region; offset: number; slotSize: number } {
+  const s = a as { page: { owner: { mapping: { region: import('@tarsjs/os-memlock').Region } }; offset: number; slotSize: number }; index: number }
+  return { region: s.page.owner.mapping.region, offset: s.page.offset + s.index * s.page.slotSize, slotSize: s.page.slotSize }
+}
+
+export function which(cmd: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (dir && existsSync(join(dir, cmd))) return join(dir, cmd)
+  }
+  return null
+}
+
+const PRLIMIT = which('prlimit')
+const SETPRIV = which('setpriv')
+
+/** Root can drop CAP_IPC_LOCK for a child (setpriv) and give it the default 8 MiB memlock limit (prlimit). */
+export const CAN_RUN_UNPRIVILEGED = SETPRIV !== null && PRLIMIT !== null && process.getuid?.() === 0
+
+/** Command prefix: no CAP_IPC_LOCK, RLIMIT_MEMLOCK 8 MiB, no core dumps. */
+export const UNPRIVILEGED = [SETPRIV ?? 'setpriv', '--bounding-set=-ipc_lock', '--inh-caps=-ipc_lock', '--', PRLIMIT ?? 'prlimit', '--memlock=8388608', '--core=0']
+
+export interface FixtureRun {
+  status: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+  /** Lines `KEY {json}` printed by the fixture. */
+  rec: Record<string, any>
+}
+
+function argvFor(name: string, args: string[], nodeArgs: string[], wrap: string[] | null): string[] {
+  const node = [process.execPath, ...nodeArgs, join(FIXTURES, name), ...args]
+  if (wrap !== null) return [...wrap, ...node]
+  return PRLIMIT !== null ? [PRLIMIT, '--core=0', ...node] : node
+}
+
+/** Runs `node [nodeArgs] fixtures/<name> [args]` (core dumps off) and waits. */
+export function runFixture(
+  name: string,
+  args: string[] = [],
+  { nodeArgs = [], wrap = null, timeout = 120000 }: { nodeArgs?: string[]; wrap?: string[] | null; timeout?: number } = {}
+): FixtureRun {
+  const argv = argvFor(name, args, nodeArgs, wrap)
+  const res = spawnSync(argv[0] as string, argv.slice(1), { cwd: HERE, encoding: 'utf8', timeout, maxBuffer: 64 << 20 })
+  if (res.error) throw res.error
+  return { status: res.status, signal: res.signal, stdout: res.stdout, stderr: res.stderr, rec: records(res.stdout) }
+}
+
+/** The same as `runFixture`, without blocking (to run two children side by side). */
+export function startFixture(
+  name: string,
+  args: string[] = [],
+  { nodeArgs = [], wrap = null }: { nodeArgs?: string[]; wrap?: string[] | null } = {}
+): Promise<FixtureRun> {
+  const argv = argvFor(name, args, nodeArgs, wrap)
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0] as string, argv.slice(1), { cwd: HERE })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr, rec: records(stdout) }))
+  })
+}
+
+export function records(stdout: string): Record<string, any> {
+  const out: Record<string, any> = {}
+  for (const line of stdout.split('\n')) {
+    const m = /^([A-Z][A-Z0-9_]*) (.*)$/.exec(line)
+    if (m) out[m[1] as string] = JSON.parse(m[2] as string)
+  }
+  return out
+}
+
+/** Fails with the child's output when it did not exit 0. */
+export function expectClean(run: FixtureRun): void {
+  expect({ status: run.status, signal: run.signal, stderr: run.stderr.slice(-2000) }).toEqual({ status: 0, signal: null, stderr: expect.any(String) })
+}
+
+export type AnyAllocator = import('../src/index.js').Allocator
+
+/**
+ * Takes a snapshot of an allocator (stats), of the process (VmLck, the
+ * allocators' kernel mappings) and of live allocations' contents, runs `fn`,
+ * and checks nothing changed: misuse must throw and lose nothing.
+ */
+export function expectUnchanged(allocator: AnyAllocator, live: Array<[unknown, Buffer]>, fn: () => void): void {
+  const stats = allocator.stats()
+  const vmLck = kernel.status('VmLck')
+  const vmas = kernel.allocatorVmas()
+  fn()
+  expect(allocator.stats()).toEqual(stats)
+  expect(kernel.status('VmLck')).toBe(vmLck)
+  expect(kernel.allocatorVmas()).toEqual(vmas)
+  for (const [a, bytes] of live) expect(holds(allocator, a, bytes)).toBe(true)
+}
