@@ -139,7 +139,12 @@ export class PageAllocator implements Allocator {
   }
 
   free(allocation: Allocation): void {
-    const a = this.own(allocation, true)
+    this.freeAs(this, allocation)
+  }
+
+  /** @internal Frees an allocation made by `allocFor(owner, ...)`; only its owner may. */
+  freeAs(owner: Allocator, allocation: Allocation): void {
+    const a = this.own(allocation, true, owner)
     const { mapping } = a.mapped
     const region = mapping.region
     const pages = mapping.dataPages
@@ -165,7 +170,12 @@ export class PageAllocator implements Allocator {
   }
 
   view(allocation: Allocation): ArrayBuffer {
-    const a = this.own(allocation, false)
+    return this.viewAs(this, allocation)
+  }
+
+  /** @internal */
+  viewAs(owner: Allocator, allocation: Allocation): ArrayBuffer {
+    const a = this.own(allocation, false, owner)
     if (a.access === 'none') throw new AllocError('ERR_NO_ACCESS', "The allocation is protected 'none'; it has no view")
     if (a.byteLength === 0) return new ArrayBuffer(0)
     if (a.ab === null || a.ab.byteLength === 0) a.ab = os.view(a.mapped.mapping.region, a.start, a.byteLength)
@@ -179,7 +189,12 @@ export class PageAllocator implements Allocator {
    * as with `sodium_mprotect_noaccess`.
    */
   protect(allocation: Allocation, access: Access, options?: { keepViews?: boolean }): void {
-    const a = this.own(allocation, false)
+    this.protectAs(this, allocation, access, options)
+  }
+
+  /** @internal */
+  protectAs(owner: Allocator, allocation: Allocation, access: Access, options?: { keepViews?: boolean }): void {
+    const a = this.own(allocation, false, owner)
     const mode = checkAccess(access)
     const keepViews = options?.keepViews === true
     const region = a.mapped.mapping.region
@@ -191,7 +206,12 @@ export class PageAllocator implements Allocator {
   }
 
   protections(allocation: Allocation): Protections {
-    const a = this.own(allocation, false)
+    return this.protectionsAs(this, allocation)
+  }
+
+  /** @internal */
+  protectionsAs(owner: Allocator, allocation: Allocation): Protections {
+    const a = this.own(allocation, false, owner)
     const m = a.mapped.mapping
     return {
       locked: a.mapped.locked,
@@ -230,9 +250,13 @@ export class PageAllocator implements Allocator {
     this.counters.cachedPages = 0
   }
 
-  /** @internal Validates an allocation: this allocator's, and live unless freeing (then double free). */
-  own(allocation: unknown, freeing: boolean): PageAllocation {
-    if (!(allocation instanceof PageAllocation) || allocation.home !== this) {
+  /**
+   * @internal Validates an allocation: made here for `owner` (allocations made
+   * for a SlotAllocator are accepted only through it), and live unless freeing
+   * (then a double free).
+   */
+  own(allocation: unknown, freeing: boolean, owner: Allocator): PageAllocation {
+    if (!(allocation instanceof PageAllocation) || allocation.home !== this || allocation.allocator !== owner) {
       if (allocation === null || typeof allocation !== 'object') {
         throw new AllocError('ERR_INVALID_ARG_TYPE', 'The "allocation" argument must be an Allocation')
       }

@@ -154,7 +154,7 @@ export class SlotAllocator implements Allocator {
 
   free(allocation: Allocation): void {
     if (allocation instanceof PageAllocation && allocation.allocator === this) {
-      this.large.free(allocation)
+      this.large.freeAs(this, allocation)
       return
     }
     const a = this.own(allocation, true)
@@ -187,7 +187,7 @@ export class SlotAllocator implements Allocator {
   }
 
   view(allocation: Allocation): ArrayBuffer {
-    if (allocation instanceof PageAllocation && allocation.allocator === this) return this.large.view(allocation)
+    if (allocation instanceof PageAllocation && allocation.allocator === this) return this.large.viewAs(this, allocation)
     const a = this.own(allocation, false)
     if (a.ab === null) {
       const page = a.page
@@ -198,7 +198,7 @@ export class SlotAllocator implements Allocator {
 
   protect(allocation: Allocation, access: Access): void {
     if (allocation instanceof PageAllocation && allocation.allocator === this) {
-      this.large.protect(allocation, access)
+      this.large.protectAs(this, allocation, access)
       return
     }
     this.own(allocation, false)
@@ -206,7 +206,7 @@ export class SlotAllocator implements Allocator {
   }
 
   protections(allocation: Allocation): Protections {
-    if (allocation instanceof PageAllocation && allocation.allocator === this) return this.large.protections(allocation)
+    if (allocation instanceof PageAllocation && allocation.allocator === this) return this.large.protectionsAs(this, allocation)
     const a = this.own(allocation, false)
     const m = a.page.owner.mapping
     return {

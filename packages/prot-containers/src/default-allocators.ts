@@ -12,7 +12,7 @@ let page: PageAllocator | undefined
 
 /** The default allocator of `ProtBuf`: packed slots, locked, no-dump, wipe-on-fork. */
 export function defaultBufAllocator(): SlotAllocator {
-  slot ??= new SlotAllocator({ large: defaultKeyAllocator() })
+  slot ??= new SlotAllocator()
   return slot
 }
 
