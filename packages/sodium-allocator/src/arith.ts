@@ -1,0 +1,93 @@
+/**
+ * Constant-time arithmetic on little-endian numbers of any length, as
+ * libsodium's `sodium_compare`, `sodium_is_zero`, `sodium_increment`,
+ * `sodium_add` and `sodium_sub` (nonces and counters): every byte is visited
+ * and no branch depends on a byte's value. Typed arrays of any element type
+ * are read as their bytes.
+ */
+import { argc, argcAtLeast, bytesOf, plainError, typedArray, uint32 } from './args.js'
+
+function sameLength(a: NodeJS.TypedArray, b: NodeJS.TypedArray): void {
+  if (a.byteLength !== b.byteLength) throw plainError('ERR_BUFFER_LENGTH_MISMATCH', 'buffers must be of same length')
+}
+
+/**
+ * Compares two little-endian numbers of the same length: -1 if `a < b`, 0 if
+ * equal, 1 if `a > b`, in time that depends only on the length.
+ */
+export function sodium_compare(a: NodeJS.TypedArray, b: NodeJS.TypedArray): number {
+  argc(arguments.length, 2, 'sodium_compare')
+  const x = bytesOf(typedArray(a, 'a'))
+  const y = bytesOf(typedArray(b, 'b'))
+  sameLength(x, y)
+  let gt = 0
+  let eq = 1
+  for (let i = x.length - 1; i >= 0; i--) {
+    const xi = x[i] as number
+    const yi = y[i] as number
+    // (yi - xi) is negative exactly when xi > yi; its sign spreads down with >>.
+    gt |= ((yi - xi) >> 8) & eq
+    // (xi ^ yi) - 1 is -1 exactly when the bytes are equal.
+    eq &= ((xi ^ yi) - 1) >> 8
+  }
+  return gt + gt + (eq & 1) - 1
+}
+
+/**
+ * True when every byte of `buf` is zero; with `len`, only the first `len`
+ * bytes are looked at (`len` read as an unsigned 32-bit integer, and not
+ * beyond the end).
+ */
+export function sodium_is_zero(buf: NodeJS.TypedArray, len?: number): boolean {
+  argcAtLeast(arguments.length, 1, 'sodium_is_zero')
+  const bytes = bytesOf(typedArray(buf, 'a'))
+  let n = bytes.length
+  if (arguments.length === 2) {
+    n = uint32(len, 'a_size')
+    if (n > bytes.length) throw plainError('ERR_OUT_OF_RANGE', "len must be shorter than 'buf.byteLength'")
+  }
+  let d = 0
+  for (let i = 0; i < n; i++) d |= bytes[i] as number
+  return (((d - 1) >> 8) & 1) === 1
+}
+
+/** Adds 1 to the little-endian number in `n`, in place, wrapping around. */
+export function sodium_increment(n: NodeJS.TypedArray): void {
+  argc(arguments.length, 1, 'sodium_increment')
+  const bytes = bytesOf(typedArray(n, 'n'))
+  let carry = 1
+  for (let i = 0; i < bytes.length; i++) {
+    carry += bytes[i] as number
+    bytes[i] = carry & 0xff
+    carry >>>= 8
+  }
+}
+
+/** `a = (a + b) mod 2^(8 * length)`, little-endian, in place. */
+export function sodium_add(a: NodeJS.TypedArray, b: NodeJS.TypedArray): void {
+  argc(arguments.length, 2, 'sodium_add')
+  const x = bytesOf(typedArray(a, 'a'))
+  const y = bytesOf(typedArray(b, 'b'))
+  sameLength(x, y)
+  let carry = 0
+  for (let i = 0; i < x.length; i++) {
+    carry += (x[i] as number) + (y[i] as number)
+    x[i] = carry & 0xff
+    carry >>>= 8
+  }
+}
+
+/** `a = (a - b) mod 2^(8 * length)`, little-endian, in place. */
+export function sodium_sub(a: NodeJS.TypedArray, b: NodeJS.TypedArray): void {
+  argc(arguments.length, 2, 'sodium_sub')
+  const x = bytesOf(typedArray(a, 'a'))
+  const y = bytesOf(typedArray(b, 'b'))
+  sameLength(x, y)
+  let borrow = 0
+  for (let i = 0; i < x.length; i++) {
+    const d = (x[i] as number) - (y[i] as number) - borrow
+    x[i] = d & 0xff
+    // d is in [-256, 255]: negative exactly when a borrow goes to the next byte.
+    borrow = (d >>> 8) & 1
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * `sodium_mlock`, `sodium_munlock`, `sodium_memzero` and `sodium_memcmp` over
+ * any typed array, through `@tarsjs/os-memlock` (which acts on exactly the
+ * bytes of an ArrayBufferView): the wipe is `explicit_bzero` and the
+ * comparison runs in time that depends only on the length, both in native code.
+ */
+import * as os from '@tarsjs/os-memlock'
+import { argc, plainError, typedArray } from './args.js'
+import { isSecureBuffer } from './secure-buffer.js'
+
+function osError(message: string, cause: unknown): Error {
+  const code = (cause as { code?: unknown }).code
+  return plainError(typeof code === 'string' ? code : 'ERR_MLOCK_FAILED', message, cause)
+}
+
+/**
+ * Locks the pages holding `buf` in RAM (`mlock(2)`; the kernel locks whole
+ * pages). Throws `Error('memory lock failed')` with the OS error as `cause`
+ * when the kernel refuses (e.g. RLIMIT_MEMLOCK). Unlike libsodium, the pages
+ * are not also marked no-dump: `madvise` needs memory the process mapped
+ * itself; allocate secrets with `sodium_malloc` for that.
+ */
+export function sodium_mlock(buf: NodeJS.TypedArray): void {
+  argc(arguments.length, 1, 'sodium_mlock')
+  const view = typedArray(buf, 'buf')
+  try {
+    os.lock(view)
+  } catch (cause) {
+    throw osError('memory lock failed', cause)
+  }
+}
+
+/**
+ * Wipes `buf` and unlocks its pages, as libsodium's `sodium_munlock` does.
+ * A secure buffer is wiped but stays locked: its allocator owns that lock
+ * (one munlock undoes every mlock of a page) and releases it on `sodium_free`.
+ */
+export function sodium_munlock(buf: NodeJS.TypedArray): void {
+  argc(arguments.length, 1, 'sodium_munlock')
+  const view = typedArray(buf, 'buf')
+  os.wipe(view)
+  if (isSecureBuffer(view)) return
+  try {
+    os.unlock(view)
+  } catch (cause) {
+    throw osError('memory unlock failed', cause)
+  }
+}
+
+/** Zeroes `buf` with `explicit_bzero`: a store the compiler cannot drop. */
+export function sodium_memzero(buf: NodeJS.TypedArray): void {
+  argc(arguments.length, 1, 'sodium_memzero')
+  os.wipe(typedArray(buf, 'buf'))
+}
+
+/**
+ * True when `b1` and `b2` hold the same bytes, in time that depends only on
+ * their length. Both must have the same byte length.
+ */
+export function sodium_memcmp(b1: NodeJS.TypedArray, b2: NodeJS.TypedArray): boolean {
+  argc(arguments.length, 2, 'sodium_memcmp')
+  const a = typedArray(b1, 'b1')
+  const b = typedArray(b2, 'b2')
+  if (a.byteLength !== b.byteLength) throw plainError('ERR_BUFFER_LENGTH_MISMATCH', 'buffers must be of same length')
+  return os.equals(a, 0, b, 0, a.byteLength)
+}

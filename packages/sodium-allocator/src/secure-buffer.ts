@@ -1,0 +1,247 @@
+/**
+ * Secure buffers: `sodium_malloc`, `sodium_allocarray`, `sodium_free` and
+ * `sodium_mprotect_noaccess/readonly/readwrite`, with sodium-native's names,
+ * signatures and observable behaviour, on a `SodiumAllocator`.
+ *
+ * A secure buffer is a `Buffer` over its own external ArrayBuffer of exactly
+ * the requested size; a WeakMap keyed by that ArrayBuffer finds the
+ * allocation, so any typed array over the same ArrayBuffer is accepted where
+ * the Buffer is (as in sodium-native, which goes by the data pointer), and the
+ * `secure` property is informative only: it is never trusted.
+ *
+ * Differences from sodium-native 4.3.1, each on purpose:
+ * - sizes must be integers in [0, 2^30]: `sodium_malloc(-1)` throws a
+ *   RangeError instead of mapping 4 GiB, NaN and fractions throw instead of
+ *   being truncated;
+ * - running out of kernel mappings throws a clear error; memory without guard
+ *   pages is never returned (libsodium ignores a failed guard `mprotect`);
+ * - `sodium_free` clears `secure` (4.3.1 leaves it `true` on a freed buffer);
+ * - `sodium_mprotect_*` throw on a buffer that is not (or no longer) secure,
+ *   where sodium-native dereferences a guessed header and usually crashes;
+ * - `sodium_allocarray(count, size)` exists (libsodium has it; sodium-native does not).
+ *
+ * As with sodium-native's finalizer, a secure buffer that becomes garbage
+ * without `sodium_free` is freed when it is collected (see `backstop` below).
+ */
+import { MAX_BYTE_LENGTH } from '@tarsjs/page-alloc'
+import type { Access, Allocation, PageAllocation, Protections } from '@tarsjs/page-alloc'
+import { argc, plainError, rangeError, typeError, typedArray } from './args.js'
+import type { CodedError } from './args.js'
+import { SodiumAllocator } from './sodium-allocator.js'
+
+/** A Buffer returned by `sodium_malloc`; `secure` is `false` once freed. */
+export interface SecureBuffer extends Buffer {
+  secure: boolean
+}
+
+interface Entry {
+  readonly allocation: Allocation
+  readonly buffer: SecureBuffer
+  /** Registered with the GC backstop. */
+  registered: boolean
+}
+
+let shared: SodiumAllocator | undefined
+const live = new WeakMap<ArrayBuffer, Entry>()
+
+/**
+ * The GC backstop: a secure buffer that becomes garbage without `sodium_free`
+ * is freed (canary checked, wiped, mapping cached) when it is collected, as
+ * sodium-native's finalizer does. Registering every buffer at once would cost
+ * a FinalizationRegistry cell per `sodium_malloc` and grow V8's heap in tight
+ * malloc/free loops, so new buffers wait in `young` (which keeps them alive)
+ * and are registered in batches: on the next turn of the event loop, or before
+ * every `YOUNG_LIMIT`-th allocation. Buffers freed by then never cost a registration.
+ */
+const backstop = new FinalizationRegistry<Allocation>(collected)
+const young: Entry[] = []
+const YOUNG_LIMIT = 16
+let promotion: NodeJS.Immediate | undefined
+
+/** The allocator behind `sodium_malloc` (one per process, created on first use). */
+export function defaultSodiumAllocator(): SodiumAllocator {
+  if (shared === undefined) shared = new SodiumAllocator()
+  return shared
+}
+
+function checkSize(value: unknown, name: string, max: number): number {
+  if (typeof value !== 'number') throw typeError('ERR_INVALID_ARG_TYPE', `${name} must be an instance of Number`)
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw rangeError(
+      'ERR_OUT_OF_RANGE',
+      `The value of "${name}" is out of range. It must be an integer >= 0 and <= ${max}. Received ${String(value)}`
+    )
+  }
+  return value
+}
+
+/**
+ * Allocates `size` bytes of secure memory: libsodium's layout (guard page,
+ * 16-byte canary, data ending at the trailing guard page), locked, excluded
+ * from core dumps, filled with 0xdb. `sodium_malloc(0)` returns an empty
+ * secure buffer.
+ */
+export function sodium_malloc(size: number): SecureBuffer {
+  argc(arguments.length, 1, 'sodium_malloc')
+  return allocate(checkSize(size, 'size', MAX_BYTE_LENGTH), 'sodium_malloc')
+}
+
+/** `count * size` bytes as `sodium_malloc`; an overflowing product throws a RangeError. */
+export function sodium_allocarray(count: number, size: number): SecureBuffer {
+  argc(arguments.length, 2, 'sodium_allocarray')
+  const c = checkSize(count, 'count', Number.MAX_SAFE_INTEGER)
+  const s = checkSize(size, 'size', Number.MAX_SAFE_INTEGER)
+  if (c > 0 && s > Math.floor(MAX_BYTE_LENGTH / c)) {
+    throw rangeError('ERR_OUT_OF_RANGE', `sodium_allocarray(${c}, ${s}) overflows: count * size must be <= ${MAX_BYTE_LENGTH}`)
+  }
+  return allocate(c * s, 'sodium_allocarray')
+}
+
+function allocate(n: number, caller: string): SecureBuffer {
+  const sodium = defaultSodiumAllocator()
+  let allocation: Allocation
+  try {
+    allocation = sodium.alloc(n)
+  } catch (err) {
+    if (!isResourceError(err)) throw err
+    // Give the cached (freed) mappings back to the kernel and try once more.
+    sodium.trim()
+    try {
+      allocation = sodium.alloc(n)
+    } catch (again) {
+      throw isResourceError(again) ? outOfMemory(caller, n, again) : again
+    }
+  }
+  let ab: ArrayBuffer
+  try {
+    ab = sodium.view(allocation)
+  } catch (err) {
+    sodium.free(allocation)
+    throw err
+  }
+  // page-alloc caches the view on the allocation; drop that strong reference so
+  // the ArrayBuffer can be collected (and the backstop below can run) when the
+  // program forgets it. The mapping still tracks the view and detaches it on free.
+  ;(allocation as PageAllocation).ab = null
+  const buffer = Buffer.from(ab) as SecureBuffer
+  buffer.secure = true
+  const entry: Entry = { allocation, buffer, registered: false }
+  live.set(ab, entry)
+  if (young.length >= YOUNG_LIMIT) promote()
+  young.push(entry)
+  if (promotion === undefined) promotion = setImmediate(onTurn).unref()
+  return buffer
+}
+
+function onTurn(): void {
+  promotion = undefined
+  promote()
+}
+
+/** Registers the young buffers that are still live with the GC backstop. */
+function promote(): void {
+  for (const entry of young) {
+    if (entry.allocation.freed) continue
+    backstop.register(entry.buffer.buffer, entry.allocation, entry.allocation)
+    entry.registered = true
+  }
+  young.length = 0
+}
+
+function collected(allocation: Allocation): void {
+  if (!allocation.freed) allocation.allocator.free(allocation)
+}
+
+function isResourceError(err: unknown): err is CodedError {
+  const code = (err as { code?: unknown } | null)?.code
+  return code === 'ENOMEM' || code === 'EAGAIN'
+}
+
+function outOfMemory(caller: string, n: number, cause: CodedError): CodedError {
+  const err = plainError(
+    cause.code,
+    `${cause.code}: ${caller} of ${n} bytes failed: the kernel refused another guarded mapping ` +
+      `(${cause.message}); memory or vm.max_map_count is exhausted. Nothing was allocated ` +
+      '(memory without guard pages is never returned)',
+    cause
+  )
+  const { errno, syscall } = cause as { errno?: number; syscall?: string }
+  if (errno !== undefined) Object.assign(err, { errno })
+  if (syscall !== undefined) Object.assign(err, { syscall })
+  return err
+}
+
+/**
+ * Frees a secure buffer: checks the canary (a mismatch writes one line to
+ * stderr and aborts the process), wipes the memory, detaches every view
+ * (`byteLength` 0) and clears `secure`. Freeing twice is a no-op, and so is
+ * freeing any empty typed array; freeing a buffer that `sodium_malloc` did not
+ * return throws, as in sodium-native. A no-access buffer can be freed.
+ */
+export function sodium_free(buf: NodeJS.TypedArray): void {
+  argc(arguments.length, 1, 'sodium_free')
+  const view = typedArray(buf, 'buf')
+  const ab = view.buffer as ArrayBuffer
+  const entry = live.get(ab)
+  if (entry === undefined) {
+    if (view.byteLength === 0) return
+    throw plainError('ERR_NOT_SECURE_BUFFER', 'failed to remove wrap')
+  }
+  entry.allocation.allocator.free(entry.allocation)
+  if (entry.registered) backstop.unregister(entry.allocation)
+  live.delete(ab)
+  entry.buffer.secure = false
+  if (view !== entry.buffer && 'secure' in view) (view as { secure?: unknown }).secure = false
+}
+
+function mprotect(buf: unknown, access: Access, failure: string): void {
+  const view = typedArray(buf, 'buf')
+  const entry = live.get(view.buffer as ArrayBuffer)
+  if (entry === undefined) throw plainError('ERR_NOT_SECURE_BUFFER', failure)
+  try {
+    ;(entry.allocation.allocator as SodiumAllocator).protect(entry.allocation, access, { keepViews: true })
+  } catch (cause) {
+    const code = (cause as { code?: unknown }).code
+    throw plainError(typeof code === 'string' ? code : 'ERR_MPROTECT_FAILED', failure, cause)
+  }
+}
+
+/**
+ * Makes a secure buffer's pages inaccessible. As in libsodium, the Buffer stays
+ * attached: reading or writing it from JavaScript now kills the process with
+ * SIGSEGV. Use `ProtKey` from `@tarsjs/prot-containers` for memory that is
+ * inaccessible by default without that risk.
+ */
+export function sodium_mprotect_noaccess(buf: NodeJS.TypedArray): void {
+  argc(arguments.length, 1, 'sodium_mprotect_noaccess')
+  mprotect(buf, 'none', 'failed to lock buffer')
+}
+
+/** Makes a secure buffer read-only; a write from JavaScript then kills the process (SIGSEGV). */
+export function sodium_mprotect_readonly(buf: NodeJS.TypedArray): void {
+  // sodium-native names this function 'sodium_readonly' in its argument error.
+  argc(arguments.length, 1, 'sodium_readonly')
+  mprotect(buf, 'read', 'failed to unlock buffer')
+}
+
+/** Makes a secure buffer readable and writable again. */
+export function sodium_mprotect_readwrite(buf: NodeJS.TypedArray): void {
+  argc(arguments.length, 1, 'sodium_readwrite')
+  mprotect(buf, 'readwrite', 'failed to unlock buffer')
+}
+
+/** True for a live buffer (or any typed array over its memory) returned by `sodium_malloc`. */
+export function isSecureBuffer(buf: unknown): boolean {
+  return ArrayBuffer.isView(buf) && live.has(buf.buffer as ArrayBuffer)
+}
+
+/**
+ * What a secure buffer's memory actually has (locked, no-dump, guard pages,
+ * canary, current access...), read from what the system calls returned.
+ * Throws `ERR_NOT_SECURE_BUFFER` for anything else.
+ */
+export function secureBufferProtections(buf: NodeJS.TypedArray): Protections {
+  const entry = ArrayBuffer.isView(buf) ? live.get(buf.buffer as ArrayBuffer) : undefined
+  if (entry === undefined) throw typeError('ERR_NOT_SECURE_BUFFER', 'buf must be a live buffer returned by sodium_malloc')
+  return entry.allocation.allocator.protections(entry.allocation)
+}

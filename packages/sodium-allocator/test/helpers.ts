@@ -1,0 +1,109 @@
+// Shared test helpers: the built package (the dist/ that the child-process
+// fixtures load too), sodium-native for differential tests, the kernel
+// readers, and a fixture runner.
+import { spawnSync } from 'node:child_process'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { expect } from 'vitest'
+
+const require = createRequire(import.meta.url)
+
+export const HERE = dirname(fileURLToPath(import.meta.url))
+export const PKG = join(HERE, '..')
+export const FIXTURES = join(HERE, 'fixtures')
+
+// Tests and fixtures load dist/: refuse to test a build older than its source.
+for (const file of readdirSync(join(PKG, 'src'))) {
+  const built = join(PKG, 'dist', file.replace(/\.ts$/, '.js'))
+  if (!existsSync(built) || statSync(built).mtimeMs < statSync(join(PKG, 'src', file)).mtimeMs) {
+    throw new Error(`dist/ is missing or older than src/${file}: run \`npx tsc -b\` in packages/sodium-allocator first`)
+  }
+}
+
+export const ours: typeof import('../src/index.js') = require('../dist/index.js')
+export const conformance: typeof import('../src/conformance.js') = require('../dist/conformance.js')
+export const pa: typeof import('@tarsjs/page-alloc') = require('@tarsjs/page-alloc')
+export const os: typeof import('@tarsjs/os-memlock') = require('@tarsjs/os-memlock')
+// sodium-native has no type declarations; the tests use it as `any`.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const native: any = require('sodium-native')
+
+export interface Vma {
+  start: bigint
+  end: bigint
+  perms: string
+  path: string
+  locked: number
+  rss: number
+  flags: Set<string>
+}
+export const kernel: {
+  PAGE: number
+  smaps(pid?: number | 'self'): Vma[]
+  mapCount(pid?: number | 'self'): number
+  status(field: string, pid?: number | 'self'): number
+  isSecureData(v: Vma): boolean
+  findBytes(marker: Uint8Array, vmas?: Vma[]): bigint | undefined
+  peek(address: bigint, length: number): Buffer
+  poke(address: bigint, bytes: Uint8Array): void
+  around(address: bigint, vmas?: Vma[]): { before?: Vma; vma: Vma; after?: Vma } | undefined
+} = require('./kernel.cjs')
+
+export const PAGE = kernel.PAGE
+
+/** What calling `fn` does: its value, or the error's class name, message and code. */
+export function outcome(fn: () => unknown): { value?: unknown; error?: { name: string; message: string } } {
+  try {
+    return { value: fn() }
+  } catch (err) {
+    const e = err as Error
+    return { error: { name: e.constructor.name, message: e.message } }
+  }
+}
+
+/** Calls `fn` and expects an error with `code`; returns it. */
+export function expectCode(fn: () => unknown, code: string): Error & { code: string } {
+  let caught: unknown
+  try {
+    fn()
+  } catch (err) {
+    caught = err
+  }
+  expect(caught, `expected an error with code ${code}`).toBeInstanceOf(Error)
+  expect((caught as { code?: unknown }).code).toBe(code)
+  return caught as Error & { code: string }
+}
+
+export interface FixtureRun {
+  status: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/**
+ * Runs `test/fixtures/<name>.cjs` in a child process; `wrap` is a command that
+ * runs node (e.g. setpriv/prlimit with their arguments).
+ */
+export function runFixture(
+  name: string,
+  args: string[] = [],
+  options: { nodeArgs?: string[]; timeout?: number; wrap?: string[] } = {}
+): FixtureRun {
+  const command = [...(options.wrap ?? []), process.execPath, ...(options.nodeArgs ?? []), join(FIXTURES, `${name}.cjs`), ...args]
+  const run = spawnSync(command[0] as string, command.slice(1), {
+    encoding: 'utf8',
+    timeout: options.timeout ?? 60_000,
+    env: { ...process.env, NODE_OPTIONS: '' }
+  })
+  if (run.error) throw run.error
+  return { status: run.status, signal: run.signal, stdout: run.stdout, stderr: run.stderr }
+}
+
+/** The last line of a fixture's stdout, parsed as JSON. */
+export function report<T = Record<string, unknown>>(run: FixtureRun): T {
+  const lines = run.stdout.trim().split('\n')
+  return JSON.parse(lines[lines.length - 1] as string) as T
+}
