@@ -1,0 +1,370 @@
+// The timed cases. Each iteration does the same work on every side:
+// allocate 32 bytes, obtain a view, write one byte through it, read it back
+// into a checksum, free. Where our view is created lazily, it is created (and
+// detached by free) inside the loop, exactly as sodium_malloc hands out a
+// Buffer and sodium_free detaches it.
+import { byteFor, expectedSum, pairedRatio } from './measure.mjs'
+import { containers, os, pageAlloc, sodium } from './load.mjs'
+
+const SIZE = 32
+
+function bufferAlloc () {
+  return {
+    id: 'buffer',
+    label: 'Buffer.alloc(32) + write',
+    short: 'Buffer.alloc',
+    role: 'buffer',
+    note: 'ordinary heap memory: not locked, not guarded, not wiped',
+    run (n) {
+      let acc = 0
+      for (let i = 0; i < n; i++) {
+        const b = Buffer.alloc(SIZE)
+        b[0] = byteFor(i)
+        acc += b[0]
+      }
+      return acc
+    },
+    expect: expectedSum
+  }
+}
+
+function sodiumMalloc (api = sodium, id = 'sodium-native', label = 'sodium-native sodium_malloc(32) + write + sodium_free', role = 'baseline', short = 'sodium-native') {
+  return {
+    id,
+    label,
+    short,
+    role,
+    run (n) {
+      let acc = 0
+      for (let i = 0; i < n; i++) {
+        const b = api.sodium_malloc(SIZE)
+        b[0] = byteFor(i)
+        acc += b[0]
+        api.sodium_free(b)
+      }
+      return acc
+    },
+    expect: expectedSum
+  }
+}
+
+function allocatorLoop (id, label, short, makeAllocator, note) {
+  let allocator = null
+  return {
+    id,
+    label,
+    short,
+    role: 'ours',
+    note,
+    setup () {
+      allocator = makeAllocator()
+    },
+    run (n) {
+      const a = allocator
+      let acc = 0
+      for (let i = 0; i < n; i++) {
+        const allocation = a.alloc(SIZE)
+        const bytes = new Uint8Array(a.view(allocation))
+        bytes[0] = byteFor(i)
+        acc += bytes[0]
+        a.free(allocation)
+      }
+      return acc
+    },
+    details () {
+      const probe = allocator.alloc(SIZE)
+      const protections = allocator.protections(probe)
+      allocator.free(probe)
+      return { protections, stats: allocator.stats() }
+    },
+    teardown () {
+      allocator.trim?.()
+      allocator = null
+    },
+    expect: expectedSum
+  }
+}
+
+/** The floor any allocator pays to hand out its own ArrayBuffer: os-memlock view + detach of 32 bytes. */
+function viewFloor () {
+  let region = null
+  return {
+    id: 'view-floor',
+    label: 'os-memlock view + write + detach (no allocator)',
+    short: 'os-memlock view + detach (floor)',
+    role: 'reference',
+    note: 'the cost of one external ArrayBuffer, which every allocation with its own view pays',
+    setup () {
+      region = os.map(os.pageSize())
+    },
+    run (n) {
+      const r = region
+      let acc = 0
+      for (let i = 0; i < n; i++) {
+        const ab = os.view(r, 0, SIZE)
+        const bytes = new Uint8Array(ab)
+        bytes[0] = byteFor(i)
+        acc += bytes[0]
+        os.detach(ab)
+      }
+      return acc
+    },
+    teardown () {
+      os.unmap(region)
+      region = null
+    },
+    expect: expectedSum
+  }
+}
+
+const KEY_BYTE = 0xa7
+
+/**
+ * One key page laid out as page-alloc lays out a key: [guard][data][guard] in
+ * one mapping, the data page locked and not inherited by children. Its kernel
+ * flags then differ from the guards', so protecting it 'none' does not merge it
+ * with them into one mapping (and 'read' does not split it again) — merging
+ * and splitting would double the cost of every mprotect.
+ */
+function guardedKeyPage () {
+  const page = os.pageSize()
+  const region = os.map(3 * page)
+  os.protect(region, 0, page, 'none')
+  os.protect(region, 2 * page, page, 'none')
+  os.fill(region, page, page, KEY_BYTE)
+  os.lock(region, page, page)
+  os.advise(region, page, page, 'dontdump')
+  os.advise(region, page, page, 'dontfork')
+  os.protect(region, page, page, 'none')
+  return { region, page, offset: page }
+}
+
+function protKeyWindow () {
+  let key = null
+  return {
+    id: 'protkey',
+    label: 'ProtKey.read(fn): open read window, read 1 byte, close',
+    short: 'ProtKey.read(fn)',
+    role: 'ours',
+    note: 'a stale view after close has length 0: no crash',
+    setup () {
+      key = containers.ProtKey.from(Buffer.alloc(SIZE, KEY_BYTE))
+    },
+    run (n) {
+      const k = key
+      const read0 = (bytes) => bytes[0]
+      let acc = 0
+      for (let i = 0; i < n; i++) acc += k.read(read0)
+      return acc
+    },
+    details () {
+      return { allocator: key.allocator.name, protections: key.protections() }
+    },
+    teardown () {
+      key.dispose()
+      key = null
+    },
+    expect: (n) => n * KEY_BYTE
+  }
+}
+
+/** What ProtKey's window is made of, with no container around it. */
+function rawWindow () {
+  let key = null
+  return {
+    id: 'window-floor',
+    label: "os-memlock protect('read') + view + read + protect('none')",
+    short: 'os-memlock window (floor)',
+    role: 'reference',
+    note: "the system calls and the view a crash-safe window needs, on a guarded key page; protect('none') detaches the view",
+    setup () {
+      key = guardedKeyPage()
+    },
+    run (n) {
+      const { region: r, page: p, offset: o } = key
+      let acc = 0
+      for (let i = 0; i < n; i++) {
+        os.protect(r, o, p, 'read')
+        acc += new Uint8Array(os.view(r, o, SIZE))[0]
+        os.protect(r, o, p, 'none')
+      }
+      return acc
+    },
+    teardown () {
+      os.unmap(key.region)
+      key = null
+    },
+    expect: (n) => n * KEY_BYTE
+  }
+}
+
+/** The two system calls alone: what sodium-native's window is made of, through os-memlock. */
+function protectPair () {
+  let key = null
+  return {
+    id: 'protect-pair',
+    label: "os-memlock protect('read') + protect('none'), no view",
+    short: 'os-memlock mprotect pair, no view',
+    role: 'reference',
+    note: 'same guarded key page; no byte is read (there is no view): the checksum counts completed iterations',
+    setup () {
+      key = guardedKeyPage()
+    },
+    run (n) {
+      const { region: r, page: p, offset: o } = key
+      let done = 0
+      for (let i = 0; i < n; i++) {
+        os.protect(r, o, p, 'read')
+        os.protect(r, o, p, 'none')
+        done++
+      }
+      return done
+    },
+    teardown () {
+      os.unmap(key.region)
+      key = null
+    },
+    expect: (n) => n
+  }
+}
+
+function sodiumWindow () {
+  let buf = null
+  return {
+    id: 'sodium-native',
+    label: 'sodium-native mprotect_readonly + read 1 byte + mprotect_noaccess',
+    short: 'sodium-native mprotect pair',
+    role: 'baseline',
+    note: 'reading the buffer after noaccess kills the process (SIGSEGV)',
+    setup () {
+      buf = sodium.sodium_malloc(SIZE)
+      buf.fill(KEY_BYTE)
+      sodium.sodium_mprotect_noaccess(buf)
+    },
+    run (n) {
+      const b = buf
+      let acc = 0
+      for (let i = 0; i < n; i++) {
+        sodium.sodium_mprotect_readonly(b)
+        acc += b[0]
+        sodium.sodium_mprotect_noaccess(b)
+      }
+      return acc
+    },
+    teardown () {
+      sodium.sodium_mprotect_readwrite(buf)
+      sodium.sodium_free(buf)
+      buf = null
+    },
+    expect: (n) => n * KEY_BYTE
+  }
+}
+
+function protBufLoop () {
+  return {
+    id: 'protbuf',
+    label: 'ProtBuf.alloc(32) + write via .bytes + dispose()',
+    short: 'ProtBuf alloc + dispose',
+    role: 'ours',
+    note: 'default per-thread slot allocator; .bytes is created lazily, inside the loop',
+    run (n) {
+      const { ProtBuf } = containers
+      let acc = 0
+      for (let i = 0; i < n; i++) {
+        const buf = ProtBuf.alloc(SIZE)
+        const bytes = buf.bytes
+        bytes[0] = byteFor(i)
+        acc += bytes[0]
+        buf.dispose()
+      }
+      return acc
+    },
+    details () {
+      const buf = containers.ProtBuf.alloc(SIZE)
+      const protections = buf.protections()
+      const allocator = buf.allocator.name
+      buf.dispose()
+      return { allocator, protections }
+    },
+    expect: expectedSum
+  }
+}
+
+/**
+ * The timed cases. `target.kind` is `'speedup'` (baseline ns / ours ns must be at
+ * least `value`) or `'cost'` (ours ns / baseline ns must be at most `value`).
+ */
+export function timedCases (sodiumAllocator) {
+  const { SlotAllocator, PageAllocator } = pageAlloc
+  const cases = [
+    {
+      id: 'slot',
+      title: 'Slot allocator: alloc 32 B, write 1 byte, free',
+      target: { kind: 'speedup', value: 15 },
+      contenders: [
+        allocatorLoop('slot', 'SlotAllocator alloc(32) + view + write + free', 'SlotAllocator', () => new SlotAllocator(), 'fresh SlotAllocator with default policies'),
+        sodiumMalloc(),
+        bufferAlloc(),
+        viewFloor()
+      ]
+    },
+    {
+      id: 'page',
+      title: 'Page allocator (warm cache): alloc 32 B, write 1 byte, free',
+      target: { kind: 'speedup', value: 5 },
+      contenders: [
+        allocatorLoop('page', 'PageAllocator alloc(32) + view + write + free', 'PageAllocator (warm cache)', () => new PageAllocator(), 'default policies (secretmem auto); freed mappings come back from the cache'),
+        sodiumMalloc(),
+        bufferAlloc()
+      ]
+    },
+    {
+      id: 'protbuf',
+      title: 'ProtBuf(32): alloc, write 1 byte, dispose',
+      target: { kind: 'speedup', value: 15 },
+      contenders: [protBufLoop(), sodiumMalloc(), bufferAlloc()]
+    },
+    {
+      id: 'protkey',
+      title: 'ProtKey read window: open, read 1 byte, close',
+      target: { kind: 'cost', value: 1.6 },
+      contenders: [protKeyWindow(), sodiumWindow(), rawWindow(), protectPair()]
+    }
+  ]
+  const sodiumCase = {
+    id: 'sodium-allocator',
+    title: 'sodium-allocator: sodium_malloc(32), write 1 byte, sodium_free',
+    target: { kind: 'speedup', value: 5 }
+  }
+  if (sodiumAllocator.available) {
+    const ours = sodiumMalloc(sodiumAllocator.api, 'sodium-allocator', '@tarsjs/sodium-allocator sodium_malloc(32) + write + sodium_free', 'ours', '@tarsjs/sodium-allocator')
+    ours.note = "libsodium's layout; freed mappings are wiped and reused"
+    cases.push({ ...sodiumCase, contenders: [ours, sodiumMalloc(), bufferAlloc()] })
+  } else {
+    cases.push({ ...sodiumCase, skipped: `@tarsjs/sodium-allocator ${sodiumAllocator.reason}` })
+  }
+  return cases
+}
+
+/**
+ * Ratio and verdict of a measured case (null when it has no ours/baseline pair).
+ * The verdict uses the ratio of the medians; `pairedRatio` (the median of the
+ * per-round ratios, both sides measured in the same round) is a second view
+ * that cancels slow drifts of the machine.
+ */
+export function judge (kase, results) {
+  const ours = results.find((r) => r.role === 'ours')
+  const base = results.find((r) => r.role === 'baseline')
+  const buffer = results.find((r) => r.role === 'buffer')
+  if (!ours || !base) return { ratio: null, verdict: null }
+  const { kind, value } = kase.target
+  const ratio = kind === 'speedup' ? base.medianNs / ours.medianNs : ours.medianNs / base.medianNs
+  const paired = kind === 'speedup' ? pairedRatio(base.samples, ours.samples) : pairedRatio(ours.samples, base.samples)
+  const pass = kind === 'speedup' ? ratio >= value : ratio <= value
+  return {
+    ratio,
+    pairedRatio: paired,
+    verdict: pass ? 'PASS' : 'MISS',
+    vsBuffer: buffer ? ours.medianNs / buffer.medianNs : null
+  }
+}

@@ -1,0 +1,163 @@
+// Tests the benchmark harness itself — never the speed. The whole harness runs
+// once in quick mode (a few short rounds), into a temporary directory, and its
+// JSON, markdown and SVG are checked for completeness and validated checksums.
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { byteFor, expectedSum, measureCase, median, pairedRatio } from '../lib/measure.mjs'
+
+const benchDir = fileURLToPath(new URL('..', import.meta.url))
+const TIMED = ['slot', 'page', 'protbuf', 'protkey', 'sodium-allocator']
+const WITH_BUFFER = ['slot', 'page', 'protbuf', 'sodium-allocator']
+
+describe('measurement helpers', () => {
+  it('expectedSum is the sum of the bytes a batch writes', () => {
+    for (const n of [0, 1, 127, 128, 129, 1000, 4099]) {
+      let sum = 0
+      for (let i = 0; i < n; i++) sum += byteFor(i)
+      expect(expectedSum(n)).toBe(sum)
+    }
+    for (let i = 0; i < 300; i++) {
+      expect(byteFor(i)).toBeGreaterThan(0)
+      expect(byteFor(i)).toBeLessThan(256)
+    }
+  })
+
+  it('median and pairedRatio', () => {
+    expect(median([3, 1, 2])).toBe(2)
+    expect(median([4, 1, 3, 2])).toBe(2.5)
+    expect(pairedRatio([10, 20, 90], [5, 10, 10])).toBe(2)
+  })
+
+  it('a contender whose checksum is wrong is reported, not hidden', async () => {
+    const settings = { rounds: 2, warmupRounds: 1, batchMs: 1, maxIterations: 64 }
+    const honest = { id: 'honest', label: 'honest', role: 'ours', run: (n) => expectedSum(n), expect: expectedSum }
+    const lying = { id: 'lying', label: 'lying', role: 'baseline', run: () => 0, expect: expectedSum }
+    const results = await measureCase({ contenders: [honest, lying] }, settings)
+    expect(results[0].checksum.ok).toBe(true)
+    expect(results[1].checksum.ok).toBe(false)
+    expect(results[0].samples).toHaveLength(2)
+    expect(results[0].medianNs).toBeGreaterThan(0)
+  })
+})
+
+describe('quick run of bench/run.mjs', () => {
+  let dir
+  let run
+  let report
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tarsjs-bench-'))
+    run = spawnSync(process.execPath, [join(benchDir, 'run.mjs')], {
+      cwd: benchDir,
+      encoding: 'utf8',
+      timeout: 110_000,
+      env: { ...process.env, BENCH_QUICK: '1', BENCH_OUTPUT: join(dir, 'out.json'), BENCH_DOCS_DIR: dir }
+    })
+    if (existsSync(join(dir, 'out.json'))) report = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'))
+  })
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('exits 0 and prints the table', () => {
+    expect(run.error).toBeUndefined()
+    expect(run.stderr).not.toMatch(/error:/)
+    expect(run.status).toBe(0)
+    expect(run.stdout).toMatch(/Summary/)
+    expect(run.stdout).toMatch(/Checksums: all validated/)
+    expect(run.stderr).toMatch(/setImmediate/) // the finalizer-drain note is printed
+  })
+
+  it('writes JSON with the machine and the package versions', () => {
+    expect(report).toBeDefined()
+    expect(report.settings.quick).toBe(true)
+    expect(report.errors).toEqual([])
+    expect(report.checksumsOk).toBe(true)
+    const m = report.machine
+    expect(typeof m.cpu).toBe('string')
+    expect(m.cores).toBeGreaterThan(0)
+    expect(m.kernel).toMatch(/\d/)
+    expect(m.node).toBe(process.version)
+    expect(report.versions['sodium-native']).toBe('4.3.1')
+    for (const name of ['@tarsjs/os-memlock', '@tarsjs/page-alloc', '@tarsjs/prot-containers']) {
+      expect(report.versions[name]).toMatch(/^\d+\.\d+\.\d+/)
+    }
+  })
+
+  it('has every timed case with positive medians, validated checksums and a verdict', () => {
+    expect(report.cases.map((k) => k.id)).toEqual(TIMED)
+    for (const kase of report.cases) {
+      expect(kase.target.value).toBeGreaterThan(0)
+      if (kase.skipped) {
+        // Only the optional package may be missing, and then it says why.
+        expect(kase.id).toBe('sodium-allocator')
+        expect(kase.verdict).toBe('SKIPPED')
+        expect(kase.skipped).toMatch(/sodium-allocator/)
+        continue
+      }
+      const roles = kase.results.map((r) => r.role)
+      expect(roles).toContain('ours')
+      expect(roles).toContain('baseline')
+      if (WITH_BUFFER.includes(kase.id)) expect(roles).toContain('buffer')
+      for (const r of kase.results) {
+        expect(Number.isFinite(r.medianNs) && r.medianNs > 0, `${kase.id}/${r.id} median`).toBe(true)
+        expect(r.samples).toHaveLength(report.settings.rounds)
+        expect(r.iterations).toBeGreaterThan(0)
+        expect(r.checksum.ok, `${kase.id}/${r.id} checksum`).toBe(true)
+        expect(r.checksum.actual).toBe(r.checksum.expected)
+        expect(r.checksum.actual).toBeGreaterThan(0)
+      }
+      expect(Number.isFinite(kase.ratio) && kase.ratio > 0).toBe(true)
+      expect(['PASS', 'MISS']).toContain(kase.verdict)
+    }
+  })
+
+  it('measures the memory of live secrets for ours and sodium-native', () => {
+    const mem = report.memory
+    expect(mem.count).toBeGreaterThan(0)
+    const ours = mem.results.find((r) => r.role === 'ours')
+    const base = mem.results.find((r) => r.role === 'baseline')
+    expect(ours.lockedBytes).toBeGreaterThan(0)
+    expect(base.lockedBytes).toBeGreaterThan(0)
+    expect(ours.mappings).toBeGreaterThanOrEqual(0)
+    expect(base.mappings).toBeGreaterThan(0)
+    for (const r of mem.results) {
+      expect(r.checksum.ok, `memory/${r.id} checksum`).toBe(true)
+      expect(r.checksum.actual).toBeGreaterThan(0)
+    }
+    expect(mem.ratios.locked).toBeGreaterThan(0)
+  })
+
+  it('renders the markdown page and the SVG chart', () => {
+    const md = readFileSync(join(dir, 'benchmarks.md'), 'utf8')
+    const svg = readFileSync(join(dir, 'benchmarks.svg'), 'utf8')
+    expect(md).toMatch(/^<!-- Generated by bench\/run\.mjs/)
+    expect(md).toContain('](benchmarks.svg)')
+    expect(md).toContain(report.machine.cpu)
+    expect(md).toContain(report.machine.node)
+    for (const kase of report.cases) expect(md).toContain(kase.title)
+    expect(md).toMatch(/live 32-byte secrets/)
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true)
+    expect(svg.trim().endsWith('</svg>')).toBe(true)
+    expect(svg).toMatch(/<rect [^>]*fill="#2f6fb3"/)
+    expect(svg).not.toMatch(/NaN|undefined|Infinity/)
+  })
+
+  it('regenerates the docs from the JSON alone with --render', () => {
+    const again = join(dir, 'again')
+    const render = spawnSync(process.execPath, [join(benchDir, 'run.mjs'), '--render', join(dir, 'out.json')], {
+      cwd: benchDir,
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, BENCH_QUICK: '1', BENCH_DOCS_DIR: again }
+    })
+    expect(render.status).toBe(0)
+    expect(readFileSync(join(again, 'benchmarks.md'), 'utf8')).toBe(readFileSync(join(dir, 'benchmarks.md'), 'utf8'))
+    expect(readFileSync(join(again, 'benchmarks.svg'), 'utf8')).toBe(readFileSync(join(dir, 'benchmarks.svg'), 'utf8'))
+  })
+})

@@ -1,0 +1,9 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.mjs'],
+    pool: 'forks',
+    testTimeout: 120000
+  }
+})
