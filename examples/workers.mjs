@@ -28,6 +28,13 @@ if (isMainThread) {
   work(workerData)
 }
 
+/** Waits until every worker has reached slot `at` of the barrier (barrier[1] holds the count). */
+function meet (barrier, at) {
+  Atomics.add(barrier, at, 1)
+  Atomics.notify(barrier, at)
+  while (Atomics.load(barrier, at) < barrier[1]) Atomics.wait(barrier, at, Atomics.load(barrier, at), 50)
+}
+
 function work ({ index, ops, barrier }) {
   const bufs = new SlotAllocator()
   const keys = new PageAllocator()
@@ -36,9 +43,7 @@ function work ({ index, ops, barrier }) {
   const before = check()
 
   // Wait until every worker is ready, so that the work really overlaps.
-  Atomics.add(barrier, 0, 1)
-  Atomics.notify(barrier, 0)
-  while (Atomics.load(barrier, 0) < barrier[1]) Atomics.wait(barrier, 0, Atomics.load(barrier, 0), 50)
+  meet(barrier, 0)
 
   const startedAt = now()
   const kept = []
@@ -49,6 +54,9 @@ function work ({ index, ops, barrier }) {
     if (mac.length === 32) macs++
     if (i % 10 === 0) kept.push(buf)
     else buf.dispose()
+    // Halfway, every worker waits for the others: all are mid-work at once,
+    // however the threads are scheduled.
+    if (i === ops >> 1) meet(barrier, 2)
   }
   const finishedAt = now()
   const alive = { bufs: bufs.stats(), keys: keys.stats() }
@@ -84,7 +92,7 @@ async function main (argv) {
 
   // The main thread holds a secret of its own while the workers run.
   const mine = ProtBuf.random(32)
-  const barrier = new Int32Array(new SharedArrayBuffer(8))
+  const barrier = new Int32Array(new SharedArrayBuffer(12))
   barrier[1] = workers
   console.log(`${workers} workers × ${ops} operations (ProtBuf.random(32), then an HMAC of it with a ProtKey inside a read window)`)
   const results = await Promise.all(Array.from({ length: workers }, (_, index) => new Promise((resolve, reject) => {
