@@ -54,3 +54,22 @@ function describe(value: unknown): string {
   if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`
   return `type ${typeof value}`
 }
+
+/**
+ * Throws for an argument that is not one of the allocator's own live handles:
+ * `ERR_INVALID_ARG_TYPE` for a non-object, `ERR_FOREIGN_ALLOCATION` otherwise.
+ * For backends' ownership checks.
+ */
+export function rejectAllocation(allocation: unknown): never {
+  if (allocation === null || typeof allocation !== 'object') {
+    throw new AllocError('ERR_INVALID_ARG_TYPE', 'The "allocation" argument must be an Allocation')
+  }
+  throw new AllocError('ERR_FOREIGN_ALLOCATION', 'The allocation was not made by this allocator')
+}
+
+/** Throws `ERR_DOUBLE_FREE` (when freeing) or `ERR_ALLOCATION_FREED` for a freed allocation. */
+export function checkLive(allocation: { readonly freed: boolean }, freeing: boolean): void {
+  if (!allocation.freed) return
+  if (freeing) throw new AllocError('ERR_DOUBLE_FREE', 'The allocation was already freed')
+  throw new AllocError('ERR_ALLOCATION_FREED', 'The allocation was freed')
+}

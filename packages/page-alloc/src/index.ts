@@ -3,7 +3,7 @@
  * @tarsjs/os-memlock, and the `Allocator` interface every backend implements.
  */
 export type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, Protections } from './allocator.js'
-export { AllocError, MAX_BYTE_LENGTH, checkByteLength } from './errors.js'
+export { AllocError, MAX_BYTE_LENGTH, checkByteLength, checkLive, rejectAllocation } from './errors.js'
 export type { AllocErrorCode } from './errors.js'
 export { PAGE_SIZE } from './guarded-mapping.js'
 export { PageAllocation, PageAllocator, checkAccess } from './page-allocator.js'

@@ -15,7 +15,7 @@
 import * as os from '@tarsjs/os-memlock'
 import type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, Protections } from './allocator.js'
 import { Canary } from './canary.js'
-import { AllocError, checkByteLength } from './errors.js'
+import { AllocError, checkByteLength, checkLive, rejectAllocation } from './errors.js'
 import { DATA_OFFSET, PAGE_SIZE, lockRange, mapGuarded } from './guarded-mapping.js'
 import type { GuardedMapping } from './guarded-mapping.js'
 import { integrityFailure } from './integrity.js'
@@ -257,19 +257,11 @@ export class PageAllocator implements Allocator {
    */
   own(allocation: unknown, freeing: boolean, owner: Allocator): PageAllocation {
     if (!(allocation instanceof PageAllocation) || allocation.home !== this || allocation.allocator !== owner) {
-      if (allocation === null || typeof allocation !== 'object') {
-        throw new AllocError('ERR_INVALID_ARG_TYPE', 'The "allocation" argument must be an Allocation')
-      }
-      throw new AllocError('ERR_FOREIGN_ALLOCATION', 'The allocation was not made by this allocator')
+      rejectAllocation(allocation)
     }
-    if (allocation.freed) {
-      if (freeing) throw new AllocError('ERR_DOUBLE_FREE', 'The allocation was already freed')
-      throw new AllocError('ERR_ALLOCATION_FREED', 'The allocation was freed')
-    }
+    checkLive(allocation, freeing)
     // A copy carries the internals but is not the live handle (see SlotAllocator).
-    if (allocation.mapped?.holder !== allocation) {
-      throw new AllocError('ERR_FOREIGN_ALLOCATION', 'The allocation was not made by this allocator')
-    }
+    if (allocation.mapped?.holder !== allocation) rejectAllocation(allocation)
     return allocation
   }
 

@@ -21,7 +21,7 @@
 import * as os from '@tarsjs/os-memlock'
 import type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, Protections } from './allocator.js'
 import { Canary } from './canary.js'
-import { AllocError, checkByteLength } from './errors.js'
+import { AllocError, checkByteLength, checkLive, rejectAllocation } from './errors.js'
 import { DATA_OFFSET, PAGE_SIZE, lockRange, mapGuarded, unlockRange } from './guarded-mapping.js'
 import type { GuardedMapping } from './guarded-mapping.js'
 import { integrityFailure } from './integrity.js'
@@ -247,21 +247,11 @@ export class SlotAllocator implements Allocator {
   }
 
   private own(allocation: unknown, freeing: boolean): SlotAllocation {
-    if (!(allocation instanceof SlotAllocation) || allocation.allocator !== this) {
-      if (allocation === null || typeof allocation !== 'object') {
-        throw new AllocError('ERR_INVALID_ARG_TYPE', 'The "allocation" argument must be an Allocation')
-      }
-      throw new AllocError('ERR_FOREIGN_ALLOCATION', 'The allocation was not made by this allocator')
-    }
-    if (allocation.freed) {
-      if (freeing) throw new AllocError('ERR_DOUBLE_FREE', 'The allocation was already freed')
-      throw new AllocError('ERR_ALLOCATION_FREED', 'The allocation was freed')
-    }
+    if (!(allocation instanceof SlotAllocation) || allocation.allocator !== this) rejectAllocation(allocation)
+    checkLive(allocation, freeing)
     // A copy carries the internals but is not the live handle: freeing it would free
     // the original's slot (or, once reused, another secret's) behind its back.
-    if (allocation.page?.holders[allocation.index] !== allocation) {
-      throw new AllocError('ERR_FOREIGN_ALLOCATION', 'The allocation was not made by this allocator')
-    }
+    if (allocation.page?.holders[allocation.index] !== allocation) rejectAllocation(allocation)
     return allocation
   }
 

@@ -18,7 +18,7 @@
  *   sodium-native 5.x only detaches there and leaves the real free to the GC.
  */
 import * as os from '@tarsjs/os-memlock'
-import { AllocError, PAGE_SIZE, WARN_MLOCK, checkAccess, checkByteLength } from '@tarsjs/page-alloc'
+import { AllocError, PAGE_SIZE, WARN_MLOCK, checkAccess, checkByteLength, checkLive, rejectAllocation } from '@tarsjs/page-alloc'
 import type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, MlockPolicy, Protections } from '@tarsjs/page-alloc'
 import { plainError } from './args.js'
 
@@ -192,16 +192,8 @@ export class SodiumNativeAllocator implements Allocator {
   }
 
   private own(allocation: unknown, freeing: boolean): SodiumNativeAllocation {
-    if (!(allocation instanceof SodiumNativeAllocation) || allocation.allocator !== this) {
-      if (allocation === null || typeof allocation !== 'object') {
-        throw new AllocError('ERR_INVALID_ARG_TYPE', 'The "allocation" argument must be an Allocation')
-      }
-      throw new AllocError('ERR_FOREIGN_ALLOCATION', 'The allocation was not made by this allocator')
-    }
-    if (allocation.freed) {
-      if (freeing) throw new AllocError('ERR_DOUBLE_FREE', 'The allocation was already freed')
-      throw new AllocError('ERR_ALLOCATION_FREED', 'The allocation was freed')
-    }
+    if (!(allocation instanceof SodiumNativeAllocation) || allocation.allocator !== this) rejectAllocation(allocation)
+    checkLive(allocation, freeing)
     return allocation
   }
 }
