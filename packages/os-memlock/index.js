@@ -1,7 +1,12 @@
 'use strict'
 // Loads the native binding: a bundled prebuild when one matches this platform,
 // otherwise the local build (build/Release). Linux only; elsewhere every entry
-// point is replaced by a function that throws ERR_UNSUPPORTED.
+// point throws ERR_UNSUPPORTED.
+//
+// The native side hands out a type-tagged external per mapping. Here it is
+// kept in a frozen Region object (a private field, so JavaScript cannot read
+// or replace it) next to byteLength and secret. Every function passes the
+// external on; the addon checks its type tag, so a forged object is refused.
 
 const NAMES = [
   'pageSize', 'capabilities', 'memlockLimit', 'map', 'unmap', 'isMapped', 'protect',
@@ -16,28 +21,57 @@ function unsupported (name) {
   }
 }
 
-let binding
+let native
 if (process.platform === 'linux') {
-  binding = require('node-gyp-build')(__dirname)
+  native = require('node-gyp-build')(__dirname)
 } else {
-  binding = {}
-  for (const name of NAMES) binding[name] = unsupported(name)
+  native = {}
+  for (const name of NAMES) native[name] = unsupported(name)
+}
+
+class Region {
+  #handle
+
+  constructor (handle, byteLength, secret) {
+    this.#handle = handle
+    this.byteLength = byteLength
+    this.secret = secret
+    Object.freeze(this)
+  }
+
+  /** The native handle of a Region; anything else is passed on for the addon to judge. */
+  static handle (value) {
+    return typeof value === 'object' && value !== null && #handle in value ? value.#handle : value
+  }
+}
+
+const handle = Region.handle
+
+function map (byteLength, options) {
+  // Read options.secret once: what the addon maps and what the Region says must agree.
+  const opts = typeof options === 'object' && options !== null ? { secret: options.secret } : options
+  const h = native.map(byteLength, opts)
+  return new Region(h, byteLength, opts !== undefined && opts.secret === true)
 }
 
 // Named one by one so that ESM `import { map } from '@tarsjs/os-memlock'` sees them.
-exports.pageSize = binding.pageSize
-exports.capabilities = binding.capabilities
-exports.memlockLimit = binding.memlockLimit
-exports.map = binding.map
-exports.unmap = binding.unmap
-exports.isMapped = binding.isMapped
-exports.protect = binding.protect
-exports.lock = binding.lock
-exports.unlock = binding.unlock
-exports.advise = binding.advise
-exports.wipe = binding.wipe
-exports.fill = binding.fill
-exports.copy = binding.copy
-exports.equals = binding.equals
-exports.view = binding.view
-exports.detach = binding.detach
+exports.pageSize = native.pageSize
+exports.capabilities = native.capabilities
+exports.memlockLimit = native.memlockLimit
+exports.map = map
+exports.unmap = (region) => native.unmap(handle(region))
+exports.isMapped = (region) => native.isMapped(handle(region))
+exports.protect = (region, offset, length, access, options) =>
+  options === undefined
+    ? native.protect(handle(region), offset, length, access)
+    : native.protect(handle(region), offset, length, access, options)
+exports.lock = (target, offset, length) => native.lock(handle(target), offset, length)
+exports.unlock = (target, offset, length) => native.unlock(handle(target), offset, length)
+exports.advise = (region, offset, length, advice) => native.advise(handle(region), offset, length, advice)
+exports.wipe = (target, offset, length) => native.wipe(handle(target), offset, length)
+exports.fill = (region, offset, length, byte) => native.fill(handle(region), offset, length, byte)
+exports.copy = (src, srcOffset, dst, dstOffset, length) =>
+  native.copy(handle(src), srcOffset, handle(dst), dstOffset, length)
+exports.equals = (a, aOffset, b, bOffset, length) => native.equals(handle(a), aOffset, handle(b), bOffset, length)
+exports.view = (region, offset, length) => native.view(handle(region), offset, length)
+exports.detach = native.detach
