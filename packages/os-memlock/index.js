@@ -47,11 +47,20 @@ class Region {
 
 const handle = Region.handle
 
+/** One property of an optional options object, read once; the addon checks its type. */
+function option (options, name) {
+  if (options === undefined) return undefined
+  if (typeof options !== 'object' || options === null) {
+    const err = new TypeError('The "options" argument must be of type object')
+    err.code = 'ERR_INVALID_ARG_TYPE'
+    throw err
+  }
+  return options[name]
+}
+
 function map (byteLength, options) {
-  // Read options.secret once: what the addon maps and what the Region says must agree.
-  const opts = typeof options === 'object' && options !== null ? { secret: options.secret } : options
-  const h = native.map(byteLength, opts)
-  return new Region(h, byteLength, opts !== undefined && opts.secret === true)
+  const secret = option(options, 'secret')
+  return new Region(native.map(byteLength, secret), byteLength, secret === true)
 }
 
 // Named one by one so that ESM `import { map } from '@tarsjs/os-memlock'` sees them.
@@ -62,9 +71,7 @@ exports.map = map
 exports.unmap = (region) => native.unmap(handle(region))
 exports.isMapped = (region) => native.isMapped(handle(region))
 exports.protect = (region, offset, length, access, options) =>
-  options === undefined
-    ? native.protect(handle(region), offset, length, access)
-    : native.protect(handle(region), offset, length, access, options)
+  native.protect(handle(region), offset, length, access, option(options, 'keepViews'))
 exports.lock = (target, offset, length) => native.lock(handle(target), offset, length)
 exports.unlock = (target, offset, length) => native.unlock(handle(target), offset, length)
 exports.advise = (region, offset, length, advice) => native.advise(handle(region), offset, length, advice)

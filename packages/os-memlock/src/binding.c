@@ -169,6 +169,21 @@ static int read_enum(napi_env env, napi_value v, const char *name, char *buf, si
   return 1;
 }
 
+/* An optional boolean (index.js passes options.x through): undefined is false. */
+static int read_flag(napi_env env, napi_value v, const char *name, bool *out) {
+  napi_valuetype t;
+  char msg[128];
+  *out = false;
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (t == napi_undefined) return 1;
+  if (t != napi_boolean) {
+    snprintf(msg, sizeof msg, "The \"%s\" property must be of type boolean", name);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return 0;
+  }
+  return napi_get_value_bool(env, v, out) == napi_ok;
+}
+
 static region *get_region(napi_env env, napi_value v, int must_be_mapped) {
   napi_valuetype t;
   bool tagged = false;
@@ -444,30 +459,13 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
   ARGS(2);
   size_t length;
   bool secret = false;
-  napi_valuetype t;
   region *r;
   uint8_t *p;
-  napi_value out, v;
-  if (argc < 1) THROW_TYPE("ERR_INVALID_ARG_TYPE", "The \"byteLength\" argument must be of type number");
+  napi_value out;
   if (!read_size(env, argv[0], "byteLength", &length)) return NULL;
   if (length == 0 || length % page_size != 0)
     THROW_RANGE("ERR_OUT_OF_RANGE", "byteLength must be a positive multiple of the page size");
-  if (argc > 1) {
-    NAPI_CALL(napi_typeof(env, argv[1], &t));
-    if (t == napi_object) {
-      bool has = false;
-      NAPI_CALL(napi_has_named_property(env, argv[1], "secret", &has));
-      if (has) {
-        NAPI_CALL(napi_get_named_property(env, argv[1], "secret", &v));
-        NAPI_CALL(napi_typeof(env, v, &t));
-        if (t != napi_boolean && t != napi_undefined)
-          THROW_TYPE("ERR_INVALID_ARG_TYPE", "The \"options.secret\" property must be of type boolean");
-        if (t == napi_boolean) NAPI_CALL(napi_get_value_bool(env, v, &secret));
-      }
-    } else if (t != napi_undefined) {
-      THROW_TYPE("ERR_INVALID_ARG_TYPE", "The \"options\" argument must be of type object");
-    }
-  }
+  if (!read_flag(env, argv[1], "options.secret", &secret)) return NULL;
   r = calloc(1, sizeof *r);
   if (r == NULL) return throw_errno(env, "malloc", ENOMEM);
   r->access = malloc(length / page_size);
@@ -560,20 +558,7 @@ static napi_value js_protect(napi_env env, napi_callback_info info) {
   } else {
     THROW_TYPE("ERR_INVALID_ARG_VALUE", "The \"access\" argument must be 'none', 'read' or 'readwrite'");
   }
-  if (argc > 4) {
-    napi_valuetype t;
-    NAPI_CALL(napi_typeof(env, argv[4], &t));
-    if (t == napi_object) {
-      napi_value v;
-      NAPI_CALL(napi_get_named_property(env, argv[4], "keepViews", &v));
-      NAPI_CALL(napi_typeof(env, v, &t));
-      if (t != napi_boolean && t != napi_undefined)
-        THROW_TYPE("ERR_INVALID_ARG_TYPE", "The \"options.keepViews\" property must be of type boolean");
-      if (t == napi_boolean) NAPI_CALL(napi_get_value_bool(env, v, &keep_views));
-    } else if (t != napi_undefined) {
-      THROW_TYPE("ERR_INVALID_ARG_TYPE", "The \"options\" argument must be of type object");
-    }
-  }
+  if (!read_flag(env, argv[4], "options.keepViews", &keep_views)) return NULL;
   /* Views go first: none may outlive the readability of its memory. */
   if (access == ACCESS_NONE && !keep_views && !sweep_views(env, r, offset, length)) return NULL;
   if (mprotect(r->base + offset, length, prot) != 0) return throw_errno(env, "mprotect", errno);
@@ -585,7 +570,6 @@ static napi_value js_protect(napi_env env, napi_callback_info info) {
 static napi_value lock_common(napi_env env, napi_callback_info info, int lock) {
   ARGS(3);
   span s;
-  if (argc < 1) THROW_TYPE("ERR_INVALID_ARG_TYPE", "The target must be a Region or an ArrayBufferView");
   if (!read_target(env, argv[0], opt(env, argc, argv, 1), opt(env, argc, argv, 2), &s)) return NULL;
   if (s.r != NULL && !check_aligned(env, s.offset, s.length)) return NULL;
   if (s.length == 0) return NULL;
@@ -623,7 +607,6 @@ static napi_value js_advise(napi_env env, napi_callback_info info) {
 static napi_value js_wipe(napi_env env, napi_callback_info info) {
   ARGS(3);
   span s;
-  if (argc < 1) THROW_TYPE("ERR_INVALID_ARG_TYPE", "The target must be a Region or an ArrayBufferView");
   if (!read_target(env, argv[0], opt(env, argc, argv, 1), opt(env, argc, argv, 2), &s)) return NULL;
   if (s.r != NULL && !check_access(env, s.r, s.offset, s.length, ACCESS_READWRITE)) return NULL;
   /* explicit_bzero: a store the compiler may not drop as dead. */
@@ -649,11 +632,7 @@ static napi_value js_copy(napi_env env, napi_callback_info info) {
   ARGS(5);
   span src, dst;
   size_t length;
-  if (argc < 5 || !read_size(env, argv[4], "length", &length)) {
-    if (argc < 5) THROW_TYPE("ERR_INVALID_ARG_TYPE", "copy(src, srcOffset, dst, dstOffset, length) takes 5 arguments");
-    return NULL;
-  }
-  if (!read_target(env, argv[0], argv[1], argv[4], &src) || !read_target(env, argv[2], argv[3], argv[4], &dst))
+  if (!read_size(env, argv[4], "length", &length) || !read_target(env, argv[0], argv[1], argv[4], &src) || !read_target(env, argv[2], argv[3], argv[4], &dst))
     return NULL;
   if (src.r != NULL && !check_access(env, src.r, src.offset, length, ACCESS_READ)) return NULL;
   if (dst.r != NULL && !check_access(env, dst.r, dst.offset, length, ACCESS_READWRITE)) return NULL;
@@ -669,11 +648,7 @@ static napi_value js_equals(napi_env env, napi_callback_info info) {
   volatile uint8_t d = 0;
   const volatile uint8_t *pa, *pb;
   napi_value out;
-  if (argc < 5 || !read_size(env, argv[4], "length", &length)) {
-    if (argc < 5) THROW_TYPE("ERR_INVALID_ARG_TYPE", "equals(a, aOffset, b, bOffset, length) takes 5 arguments");
-    return NULL;
-  }
-  if (!read_target(env, argv[0], argv[1], argv[4], &a) || !read_target(env, argv[2], argv[3], argv[4], &b)) return NULL;
+  if (!read_size(env, argv[4], "length", &length) || !read_target(env, argv[0], argv[1], argv[4], &a) || !read_target(env, argv[2], argv[3], argv[4], &b)) return NULL;
   if (a.r != NULL && !check_access(env, a.r, a.offset, length, ACCESS_READ)) return NULL;
   if (b.r != NULL && !check_access(env, b.r, b.offset, length, ACCESS_READ)) return NULL;
   pa = a.ptr;
@@ -727,7 +702,6 @@ static napi_value js_view(napi_env env, napi_callback_info info) {
 static napi_value js_detach(napi_env env, napi_callback_info info) {
   ARGS(1);
   bool is_ab = false;
-  if (argc < 1) THROW_TYPE("ERR_INVALID_ARG_TYPE", "The \"arrayBuffer\" argument must be an ArrayBuffer");
   NAPI_CALL(napi_is_arraybuffer(env, argv[0], &is_ab));
   if (!is_ab) THROW_TYPE("ERR_INVALID_ARG_TYPE", "The \"arrayBuffer\" argument must be an ArrayBuffer");
   if (napi_detach_arraybuffer(env, argv[0]) != napi_ok) {
