@@ -246,7 +246,7 @@ async function timing () {
   }
   const version = JSON.parse(readFileSync(new URL(import.meta.resolve('sodium-native/package.json')), 'utf8')).version
   const source = new Uint8Array(32).fill(7)
-  const ops = 200
+  const ops = 1000
   const rounds = 9
   const bufAllocator = new SlotAllocator()
   const rows = [
@@ -265,8 +265,7 @@ async function timing () {
   say(`  sodium-native ${version}; median of ${rounds} rounds of ${ops} operations each, per operation`)
   say('  operation                                      tarsjs     sodium-native')
   for (const [label, ours, theirs] of rows) {
-    const a = median(ours, ops, rounds)
-    const b = median(theirs, ops, rounds)
+    const [a, b] = medians(ours, theirs, ops, rounds)
     const ratio = a <= b ? `tarsjs ${(b / a).toFixed(1)}× faster` : `tarsjs ${(a / b).toFixed(1)}× slower`
     say(`  ${label.padEnd(45)}${us(a).padStart(9)}  ${us(b).padStart(14)}    ${ratio}`)
   }
@@ -279,16 +278,23 @@ async function timing () {
   say('   it on close: the price of never leaving a view over no-access memory.)')
 }
 
-function median (fn, ops, rounds) {
-  for (let i = 0; i < ops; i++) fn()
-  const perOp = []
+/** Median ns per operation of two contenders, warmed up, their rounds interleaved. */
+function medians (ours, theirs, ops, rounds) {
+  for (let i = 0; i < 3 * ops; i++) { ours(); theirs() }
+  const a = []
+  const b = []
   for (let r = 0; r < rounds; r++) {
-    const t0 = process.hrtime.bigint()
-    for (let i = 0; i < ops; i++) fn()
-    perOp.push(Number(process.hrtime.bigint() - t0) / ops)
+    a.push(perOp(ours, ops))
+    b.push(perOp(theirs, ops))
   }
-  perOp.sort((x, y) => x - y)
-  return perOp[rounds >> 1]
+  const mid = (xs) => xs.sort((x, y) => x - y)[rounds >> 1]
+  return [mid(a), mid(b)]
+}
+
+function perOp (fn, ops) {
+  const t0 = process.hrtime.bigint()
+  for (let i = 0; i < ops; i++) fn()
+  return Number(process.hrtime.bigint() - t0) / ops
 }
 
 function us (ns) {
