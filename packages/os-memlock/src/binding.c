@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,6 +71,16 @@ typedef struct {
   size_t nviews;
   size_t cap;
 } region;
+
+/*
+ * Every mapped region, sorted by address, for all threads. A typed array may
+ * be a view of a region (made by view(), or over its ArrayBuffer): wipe, copy
+ * and equals must then honour the region's page protections, and lock/unlock
+ * must refuse it, since munlock would unlock every secret sharing the page.
+ */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static void **registry;
+static size_t registry_len, registry_cap;
 
 static const napi_type_tag region_tag = {0x7461727369736d6cULL, 0x6f636b2d72656731ULL};
 static size_t page_size;
@@ -241,11 +252,15 @@ static int check_access(napi_env env, region *r, size_t offset, size_t length, i
  * on exactly its own bytes (offset and length then count within the view).
  * Resolves to a pointer and a length; for regions also the region.
  */
+static region *registry_find(const uint8_t *p);
+
 typedef struct {
   uint8_t *ptr;
   size_t length;
-  region *r;
-  size_t offset;
+  region *r;            /* the region holding the bytes, or NULL */
+  size_t offset;        /* offset of ptr within r */
+  size_t region_offset; /* offset of the view's first byte within r */
+  int is_view;
 } span;
 
 static int read_target(napi_env env, napi_value v, napi_value off_v, napi_value len_v, span *out) {
@@ -273,7 +288,10 @@ static int read_target(napi_env env, napi_value v, napi_value off_v, napi_value 
     }
     base = data;
     total = byte_len;
-    out->r = NULL;
+    /* A view of a region is that region: its protections apply. */
+    out->is_view = 1;
+    out->r = byte_len > 0 ? registry_find(base) : NULL;
+    out->region_offset = out->r != NULL ? (size_t)(base - out->r->base) : 0;
   } else {
     region *r;
     if (napi_typeof(env, v, &t) != napi_ok) return 0;
@@ -286,6 +304,8 @@ static int read_target(napi_env env, napi_value v, napi_value off_v, napi_value 
     base = r->base;
     total = r->length;
     out->r = r;
+    out->is_view = 0;
+    out->region_offset = 0;
   }
   if (off_v != NULL && !read_size(env, off_v, "offset", &offset)) return 0;
   if (offset > total) {
@@ -297,7 +317,7 @@ static int read_target(napi_env env, napi_value v, napi_value off_v, napi_value 
   if (!check_bounds(env, offset, length, total)) return 0;
   out->ptr = base == NULL ? NULL : base + offset;
   out->length = length;
-  out->offset = offset;
+  out->offset = out->region_offset + offset;
   return 1;
 }
 
@@ -310,10 +330,67 @@ static napi_value opt(napi_env env, size_t argc, napi_value *argv, size_t i) {
 
 /* ---- region lifetime ------------------------------------------------------ */
 
+/* First index whose base is above p (registry_lock held). */
+static size_t registry_upper(const uint8_t *p) {
+  size_t lo = 0, hi = registry_len;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (((region *)registry[mid])->base <= p) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+static int registry_add(region *r) {
+  size_t i;
+  if (pthread_mutex_lock(&registry_lock) != 0) return 0;
+  if (registry_len == registry_cap) {
+    size_t cap = registry_cap ? registry_cap * 2 : 64;
+    void **grown = realloc(registry, cap * sizeof *grown);
+    if (grown == NULL) {
+      pthread_mutex_unlock(&registry_lock);
+      return 0;
+    }
+    registry = grown;
+    registry_cap = cap;
+  }
+  i = registry_upper(r->base);
+  memmove(registry + i + 1, registry + i, (registry_len - i) * sizeof *registry);
+  registry[i] = r;
+  registry_len++;
+  pthread_mutex_unlock(&registry_lock);
+  return 1;
+}
+
+static void registry_remove(region *r) {
+  size_t i;
+  if (pthread_mutex_lock(&registry_lock) != 0) abort(); /* cannot fail for a default mutex */
+  i = registry_upper(r->base);
+  if (i > 0 && registry[i - 1] == r) {
+    memmove(registry + i - 1, registry + i, (registry_len - i) * sizeof *registry);
+    registry_len--;
+  }
+  pthread_mutex_unlock(&registry_lock);
+}
+
+/* The mapped region holding p, or NULL. */
+static region *registry_find(const uint8_t *p) {
+  region *r = NULL;
+  size_t i;
+  if (pthread_mutex_lock(&registry_lock) != 0) abort();
+  i = registry_upper(p);
+  if (i > 0 && p < ((region *)registry[i - 1])->base + ((region *)registry[i - 1])->length) r = registry[i - 1];
+  pthread_mutex_unlock(&registry_lock);
+  return r;
+}
+
 static void region_release(region *r) {
   if (--r->counts > 0) return;
   /* Nothing in JavaScript can reach the memory any more. */
-  if (r->mapped) munmap(r->base, r->length);
+  if (r->mapped) {
+    registry_remove(r);
+    munmap(r->base, r->length);
+  }
   free(r->access);
   free(r->views);
   free(r);
@@ -345,21 +422,26 @@ static int sweep_views(napi_env env, region *r, size_t offset, size_t length) {
     napi_value ab = NULL;
     bool detached = true;
     int overlaps = e->offset < offset + length && offset < e->offset + e->length;
-    if (napi_get_reference_value(env, e->ref, &ab) != napi_ok) return 0;
+    if (napi_get_reference_value(env, e->ref, &ab) != napi_ok) goto fail;
     /* Detaching twice is harmless, so overlapping views need no status check. */
     if (ab != NULL && overlaps) {
-      if (napi_detach_arraybuffer(env, ab) != napi_ok) return 0;
+      if (napi_detach_arraybuffer(env, ab) != napi_ok) goto fail;
     } else if (ab != NULL && napi_is_detached_arraybuffer(env, ab, &detached) != napi_ok) {
-      return 0;
+      goto fail;
     }
     if (ab == NULL || detached) {
-      if (napi_delete_reference(env, e->ref) != napi_ok) return 0;
+      if (napi_delete_reference(env, e->ref) != napi_ok) goto fail;
       continue;
     }
     r->views[kept++] = *e;
   }
   r->nviews = kept;
   return 1;
+fail:
+  /* Keep the list whole: entries from i on are still live and unvisited. */
+  memmove(r->views + kept, r->views + i, (r->nviews - i) * sizeof *r->views);
+  r->nviews = kept + (r->nviews - i);
+  return 0;
 }
 
 /* ---- exports ---------------------------------------------------------------- */
@@ -493,6 +575,12 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
   r->mapped = 1;
   r->counts = 1;
   memset(r->access, ACCESS_READWRITE, length / page_size);
+  if (!registry_add(r)) {
+    munmap(p, length);
+    free(r->access);
+    free(r);
+    return throw_errno(env, "malloc", ENOMEM);
+  }
   /*
    * The handle is a type-tagged external: reading it back is an internal-field
    * load, where an object wrap costs two private-property lookups per call,
@@ -500,6 +588,7 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
    * index.js wraps it in a frozen Region object with byteLength and secret.
    */
   if (napi_create_external(env, r, region_finalize, NULL, &out) != napi_ok) {
+    registry_remove(r);
     munmap(p, length);
     free(r->access);
     free(r);
@@ -516,6 +605,7 @@ static napi_value js_unmap(napi_env env, napi_callback_info info) {
   if (r == NULL) return NULL;
   if (!sweep_views(env, r, 0, r->length)) return NULL;
   if (munmap(r->base, r->length) != 0) return throw_errno(env, "munmap", errno);
+  registry_remove(r);
   r->mapped = 0;
   return NULL;
 }
@@ -571,6 +661,9 @@ static napi_value lock_common(napi_env env, napi_callback_info info, int lock) {
   ARGS(3);
   span s;
   if (!read_target(env, argv[0], opt(env, argc, argv, 1), opt(env, argc, argv, 2), &s)) return NULL;
+  if (s.is_view && s.r != NULL)
+    THROW("ERR_REGION_OWNED", "The view's memory belongs to an os-memlock region: lock and unlock it through "
+                              "its region (the layers above count locks per page, and munlock is not counted)");
   if (s.r != NULL && !check_aligned(env, s.offset, s.length)) return NULL;
   if (s.length == 0) return NULL;
   if (lock ? mlock(s.ptr, s.length) : munlock(s.ptr, s.length))

@@ -3,6 +3,7 @@
 // Each case runs in its own child process.
 import { describe, expect, it } from 'vitest'
 import { m, records, runFixture } from './helpers.mjs'
+const ps = m.pageSize()
 
 describe("a write after protect('read') is a real fault", () => {
   it('kills the child with SIGSEGV, after the read succeeded', () => {
@@ -29,12 +30,33 @@ describe("a write after protect('read') is a real fault", () => {
     expect(records(res.stdout).READ).toEqual({ value: 1, length: 16 })
   })
 
-  it('wipe() of a typed array over a read-only view writes like JavaScript would, and faults', () => {
-    // Only Region targets are checked against the region's protection; a typed
-    // array is just bytes to the addon. Documented in docs/os-memlock.md.
+  it('wipe() of a typed array over a read-only view is refused, not a fault', () => {
+    // The addon finds the region a typed array belongs to and applies its protection.
     const res = runFixture('fault.cjs', ['wipe-typedarray-after-read'])
-    expect(res.signal).toBe('SIGSEGV')
-    expect(records(res.stdout).WRITING).toEqual({})
+    expect(res.signal).toBe(null)
+    expect(res.status).toBe(0)
+    expect(records(res.stdout).REFUSED).toEqual({ code: 'ERR_REGION_PROTECTED' })
+    expect(records(res.stdout).WROTE).toEqual({ value: 1 })
+  })
+
+  it('lock() and unlock() refuse a view of a region: munlock would unlock every secret on its pages', () => {
+    const region = m.map(2 * ps)
+    const view = new Uint8Array(m.view(region, 64, 32))
+    const sub = new DataView(view.buffer, 4, 8)
+    for (const target of [view, sub]) {
+      for (const fn of [m.lock, m.unlock]) {
+        let err
+        try { fn(target) } catch (e) { err = e }
+        expect(err?.code).toBe('ERR_REGION_OWNED')
+      }
+    }
+    // Ordinary memory is still accepted, and the region itself too.
+    const plain = new Uint8Array(64)
+    m.lock(plain)
+    m.unlock(plain)
+    m.lock(region, 0, ps)
+    m.unlock(region, 0, ps)
+    m.unmap(region)
   })
 })
 

@@ -19,6 +19,7 @@ import { AllocError, checkByteLength, checkLive, rejectAllocation } from './erro
 import { DATA_OFFSET, PAGE_SIZE, lockRange, mapGuarded } from './guarded-mapping.js'
 import type { GuardedMapping } from './guarded-mapping.js'
 import { integrityFailure } from './integrity.js'
+import { describeHandle, inspectCustom } from './redact.js'
 import { Warner, integrityPolicy, intOption, mlockPolicy, secretmemPolicy } from './policy.js'
 import type { IntegrityPolicy, MlockPolicy, SecretmemPolicy } from './policy.js'
 
@@ -65,6 +66,15 @@ export class PageAllocation implements Allocation {
     this.mapped = mapped
     this.start = start
     this.byteLength = byteLength
+  }
+
+  /** Prints as `PageAllocation(32 bytes)`, never the memory. */
+  [inspectCustom](): string {
+    return describeHandle('PageAllocation', this)
+  }
+
+  toJSON(): string {
+    return describeHandle('PageAllocation', this)
   }
 }
 
@@ -184,7 +194,8 @@ export class PageAllocator implements Allocator {
 
   /**
    * Changes the protection of the allocation's pages. `'none'` detaches its
-   * view first. `{ keepViews: true }` is for libsodium-compatible buffers only:
+   * view first; `'read'` keeps it attached, and a JavaScript write through it
+   * then faults (SIGSEGV), as in a ProtKey read window. `{ keepViews: true }` is for libsodium-compatible buffers only:
    * the view stays attached across `'none'` and touching it then faults (SIGSEGV),
    * as with `sodium_mprotect_noaccess`.
    */

@@ -29,6 +29,7 @@ import { PageAllocation, PageAllocator } from './page-allocator.js'
 import { Warner, integrityPolicy, intOption, mlockPolicy, secretmemPolicy } from './policy.js'
 import type { IntegrityPolicy, MlockPolicy, SecretmemPolicy } from './policy.js'
 import { RandomPool } from './random.js'
+import { describeHandle, inspectCustom } from './redact.js'
 import { MAX_SLOT, SLOT_SIZES, classOf } from './size-classes.js'
 
 /** Options of `SlotAllocator`; every one has a safe default. */
@@ -95,6 +96,15 @@ export class SlotAllocation implements Allocation {
     this.page = page
     this.index = index
     this.byteLength = byteLength
+  }
+
+  /** Prints as `SlotAllocation(32 bytes)`, never the memory. */
+  [inspectCustom](): string {
+    return describeHandle('SlotAllocation', this)
+  }
+
+  toJSON(): string {
+    return describeHandle('SlotAllocation', this)
   }
 }
 

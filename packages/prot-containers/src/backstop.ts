@@ -12,13 +12,25 @@ import type { Allocation } from '@tarsjs/page-alloc'
 
 /** Warning code emitted for a container reclaimed without `dispose()`. */
 export const WARN_LEAK = 'TARSJS_CONTAINER_LEAKED'
+/** Warning code emitted when the backstop's free throws. */
+export const WARN_BACKSTOP_FAILED = 'TARSJS_BACKSTOP_FAILED'
 
 let leakWarnings = false
 let reclaimed = 0
 
 const registry = new FinalizationRegistry<Allocation>((allocation) => {
   if (allocation.freed) return
-  allocation.allocator.free(allocation)
+  try {
+    allocation.allocator.free(allocation)
+  } catch (err) {
+    // An exception here would be uncaught and end the process; report it instead.
+    const code = (err as { code?: string }).code ?? 'unknown'
+    process.emitWarning(`tarsjs: the backstop could not free a ${allocation.byteLength}-byte container (${code})`, {
+      type: 'TarsjsWarning',
+      code: WARN_BACKSTOP_FAILED
+    })
+    return
+  }
   reclaimed++
   if (leakWarnings) {
     process.emitWarning(

@@ -43,8 +43,9 @@ export abstract class Container {
   dispose(): void {
     if (this.#disposed) return
     this.beforeDispose()
-    this.#disposed = true
+    // Disposed only once the memory is really freed: if free throws, dispose() can be retried.
     this.#allocator.free(this.#allocation)
+    this.#disposed = true
   }
 
   [Symbol.dispose](): void {

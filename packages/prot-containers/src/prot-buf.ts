@@ -75,7 +75,13 @@ export class ProtBuf extends Container {
     }
     const buf = ProtBuf.alloc(from.byteLength, opts)
     buf.bytes.set(from)
-    if (opts.wipeSource === true) os.wipe(from)
+    try {
+      // Throws ERR_REGION_PROTECTED for a read-only source (a ProtKey read window, say).
+      if (opts.wipeSource === true) os.wipe(from)
+    } catch (err) {
+      buf.dispose()
+      throw err
+    }
     return buf
   }
 

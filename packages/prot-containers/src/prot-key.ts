@@ -98,7 +98,13 @@ export class ProtKey extends Container {
     const allocator = keyAllocator(opts.allocator)
     const allocation = allocator.alloc(from.byteLength)
     new Uint8Array(allocator.view(allocation)).set(from)
-    if (opts.wipeSource === true) os.wipe(from)
+    try {
+      // Throws ERR_REGION_PROTECTED for a read-only source (a ProtKey read window, say).
+      if (opts.wipeSource === true) os.wipe(from)
+    } catch (err) {
+      allocator.free(allocation)
+      throw err
+    }
     return new ProtKey(allocator, allocation)
   }
 

@@ -5,7 +5,7 @@
  * holds the whole secret. Stream chunks arrive as heap Buffers (Node makes
  * them): each is copied in and wiped at once.
  */
-import { closeSync, openSync, readSync } from 'node:fs'
+import { ReadStream, closeSync, openSync, readSync } from 'node:fs'
 import type { Readable } from 'node:stream'
 import * as os from '@tarsjs/os-memlock'
 import type { Allocation, Allocator } from '@tarsjs/page-alloc'
@@ -66,6 +66,11 @@ export async function readStream(allocator: Allocator, stream: unknown, maxLengt
   const s = stream as Readable | null
   if (s === null || typeof s !== 'object' || typeof (s as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function') {
     throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "stream" argument must be a readable stream')
+  }
+  if (s instanceof ReadStream) {
+    // fs.ReadStream reads into a pooled buffer and hands out copies: the pool cannot be wiped.
+    s.destroy()
+    throw new ContainerError('ERR_INVALID_ARG_VALUE', 'fs.ReadStream leaves copies of the secret in its read buffer; use fromFile(path) or fromFd(fd)')
   }
   const max = checkLength(maxLength, 'maxLength')
   const scratch = allocator.alloc(max)

@@ -3,7 +3,7 @@
 // disposed while a window is open, and stays usable when refused.
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { CountingAllocator, PageAllocator, ProtBuf, ProtKey, SlotAllocator, expectCode, live } from './helpers.mjs'
+import { CountingAllocator, PageAllocator, ProtBuf, ProtKey, SlotAllocator, expectCode, live, pc } from './helpers.mjs'
 
 function counting () {
   return new CountingAllocator(new PageAllocator({ secretmem: 'off' }))
@@ -138,5 +138,23 @@ describe('dispose during an open window', () => {
     buf.dispose()
     expect(view.byteLength).toBe(0)
     expect(live(a)).toEqual({ allocations: 0, bytes: 0 })
+  })
+})
+
+describe('a wipeSource that the kernel forbids', () => {
+  it('is refused with ERR_REGION_PROTECTED, not a crash, and leaks nothing', () => {
+    const key = ProtKey.random(32)
+    for (const make of [(b) => ProtBuf.from(b, { wipeSource: true }), (b) => ProtKey.from(b, { wipeSource: true })]) {
+      const slots = pc.defaultBufAllocator().stats().allocations
+      const pages = pc.defaultKeyAllocator().stats().allocations
+      let code
+      key.read((bytes) => {
+        try { make(bytes) } catch (err) { code = err.code }
+      })
+      expect(code).toBe('ERR_REGION_PROTECTED')
+      expect(pc.defaultBufAllocator().stats().allocations).toBe(slots)
+      expect(pc.defaultKeyAllocator().stats().allocations).toBe(pages)
+    }
+    key.dispose()
   })
 })

@@ -5,7 +5,7 @@ import { Console } from 'node:console'
 import { PassThrough } from 'node:stream'
 import { format, inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
-import { ProtBuf, ProtKey, records, runFixture } from './helpers.mjs'
+import { PageAllocator, ProtBuf, ProtKey, SlotAllocator, records, runFixture } from './helpers.mjs'
 
 export const SECRET_TEXT = 'ZQX7-tarsjs-secret-ZQX7-pattern!'
 const SECRET = Buffer.from(SECRET_TEXT, 'latin1')
@@ -132,5 +132,24 @@ describe('redaction', () => {
     expect(res.stdout).toContain('ProtBuf(32 bytes, read-write)')
     expectClean(res.stdout, 'child stdout')
     expectClean(res.stderr, 'child stderr')
+  })
+})
+
+describe('allocation handles of the allocators print no memory', () => {
+  it('inspect and JSON of slot and page handles show a description only', () => {
+    const slots = new SlotAllocator()
+    const pages = new PageAllocator({ secretmem: 'off' })
+    const a = slots.alloc(32)
+    const b = pages.alloc(32)
+    new Uint8Array(slots.view(a)).fill(0x41)
+    new Uint8Array(pages.view(b)).fill(0x42)
+    for (const [h, name] of [[a, 'SlotAllocation'], [b, 'PageAllocation']]) {
+      const shown = inspect(h, { depth: 8, showHidden: true }) + JSON.stringify({ h })
+      expect(shown).toContain(`${name}(32 bytes)`)
+      expect(shown).not.toMatch(/41 41|42 42|AAAA|BBBB/)
+    }
+    slots.free(a)
+    pages.free(b)
+    expect(inspect(a)).toBe('SlotAllocation(32 bytes, freed)')
   })
 })

@@ -15,7 +15,7 @@ function osError(message: string, cause: unknown): Error {
 
 /**
  * Locks the pages holding `buf` in RAM (`mlock(2)`; the kernel locks whole
- * pages). Throws `Error('memory lock failed')` with the OS error as `cause`
+ * pages); a no-op for tarsjs-allocated memory, which its allocator locks. Throws `Error('memory lock failed')` with the OS error as `cause`
  * when the kernel refuses (e.g. RLIMIT_MEMLOCK). Unlike libsodium, the pages
  * are not also marked no-dump: `madvise` needs memory the process mapped
  * itself; allocate secrets with `sodium_malloc` for that.
@@ -26,14 +26,21 @@ export function sodium_mlock(buf: NodeJS.TypedArray): void {
   try {
     os.lock(view)
   } catch (cause) {
+    // Memory of a tarsjs allocator: its allocator locks it and counts the lock per page.
+    if (ownedByAllocator(cause)) return
     throw osError('memory lock failed', cause)
   }
 }
 
+function ownedByAllocator(err: unknown): boolean {
+  return (err as { code?: unknown }).code === 'ERR_REGION_OWNED'
+}
+
 /**
  * Wipes `buf` and unlocks its pages, as libsodium's `sodium_munlock` does.
- * A secure buffer is wiped but stays locked: its allocator owns that lock
- * (one munlock undoes every mlock of a page) and releases it on `sodium_free`.
+ * A secure buffer, or any view of tarsjs-allocated memory, is wiped but stays
+ * locked: its allocator owns that lock (one munlock undoes every mlock of a
+ * page, including the neighbours') and releases it when the memory is freed.
  */
 export function sodium_munlock(buf: NodeJS.TypedArray): void {
   argc(arguments.length, 1, 'sodium_munlock')
@@ -43,6 +50,9 @@ export function sodium_munlock(buf: NodeJS.TypedArray): void {
   try {
     os.unlock(view)
   } catch (cause) {
+    // A view of a tarsjs allocation (a ProtBuf's bytes, say): wiped, but the page stays
+    // locked, since munlock would also unlock every other secret sharing it.
+    if (ownedByAllocator(cause)) return
     throw osError('memory unlock failed', cause)
   }
 }

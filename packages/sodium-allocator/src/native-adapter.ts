@@ -18,7 +18,7 @@
  *   sodium-native 5.x only detaches there and leaves the real free to the GC.
  */
 import * as os from '@tarsjs/os-memlock'
-import { AllocError, PAGE_SIZE, WARN_MLOCK, checkAccess, checkByteLength, checkLive, rejectAllocation } from '@tarsjs/page-alloc'
+import { AllocError, PAGE_SIZE, WARN_MLOCK, checkAccess, checkByteLength, checkLive, describeHandle, inspectCustom, rejectAllocation } from '@tarsjs/page-alloc'
 import type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, MlockPolicy, Protections } from '@tarsjs/page-alloc'
 import { plainError } from './args.js'
 
@@ -64,6 +64,15 @@ export class SodiumNativeAllocation implements Allocation {
     this.byteLength = buffer.byteLength
     this.locked = locked
   }
+
+  /** Prints as `SodiumNativeAllocation(32 bytes)`, never the memory. */
+  [inspectCustom](): string {
+    return describeHandle('SodiumNativeAllocation', this)
+  }
+
+  toJSON(): string {
+    return describeHandle('SodiumNativeAllocation', this)
+  }
 }
 
 export class SodiumNativeAllocator implements Allocator {
@@ -71,6 +80,8 @@ export class SodiumNativeAllocator implements Allocator {
   static readonly unverifiable: readonly (keyof Protections)[] = ['guardPages', 'noDump']
 
   readonly name: string = 'sodium-native'
+  /** The live handles, by identity. */
+  private readonly live = new WeakSet<SodiumNativeAllocation>()
   readonly capabilities: AllocatorCapabilities = { protect: false, alignment: 1 }
   private readonly sodium: SodiumNativeMemory
   private readonly mlock: MlockPolicy
@@ -100,6 +111,7 @@ export class SodiumNativeAllocator implements Allocator {
     }
     const locked = this.lock(buffer)
     const a = new SodiumNativeAllocation(this, buffer, locked)
+    this.live.add(a)
     const c = this.counters
     c.allocations++
     c.bytes += n
@@ -117,6 +129,7 @@ export class SodiumNativeAllocator implements Allocator {
     this.sodium.sodium_free(a.buffer)
     if (ab.byteLength !== 0) os.detach(ab as ArrayBuffer)
     a.freed = true
+    this.live.delete(a)
     const c = this.counters
     c.allocations--
     c.bytes -= a.byteLength
@@ -194,6 +207,8 @@ export class SodiumNativeAllocator implements Allocator {
   private own(allocation: unknown, freeing: boolean): SodiumNativeAllocation {
     if (!(allocation instanceof SodiumNativeAllocation) || allocation.allocator !== this) rejectAllocation(allocation)
     checkLive(allocation, freeing)
+    // A copy (Object.create, a clone) carries the buffer but is not the live handle.
+    if (!this.live.has(allocation)) rejectAllocation(allocation)
     return allocation
   }
 }

@@ -79,3 +79,22 @@ describe('SodiumNativeAllocator', () => {
     })
   })
 })
+
+describe('SodiumNativeAllocator handle identity', () => {
+  it('refuses a copy of a live handle, so one buffer is never freed twice', () => {
+    const a = new ours.SodiumNativeAllocator({ sodium: native })
+    const h = a.alloc(32)
+    const copy = Object.create(h)
+    const clone = Object.assign(Object.create(Object.getPrototypeOf(h)), h)
+    const before = a.stats()
+    for (const fake of [copy, clone]) {
+      expectCode(() => a.free(fake), 'ERR_FOREIGN_ALLOCATION')
+      expectCode(() => a.view(fake), 'ERR_FOREIGN_ALLOCATION')
+    }
+    expect(a.stats()).toEqual(before)
+    expect(String(require('node:util').inspect(h))).toBe('SodiumNativeAllocation(32 bytes)')
+    a.free(h)
+    expect(a.stats().allocations).toBe(0)
+    expectCode(() => a.free(h), 'ERR_DOUBLE_FREE')
+  })
+})

@@ -1,0 +1,14 @@
+/**
+ * How allocation handles print. A handle reaches the memory it describes (its
+ * cached view, its page and the page's other handles), so `util.inspect`,
+ * `console.log` and `JSON.stringify` of one show only a description.
+ */
+import { inspect } from 'node:util'
+
+/** `util.inspect.custom`, re-exported so backends need not import node:util. */
+export const inspectCustom: typeof inspect.custom = inspect.custom
+
+/** E.g. `SlotAllocation(32 bytes)` or `PageAllocation(32 bytes, freed)`. */
+export function describeHandle(kind: string, allocation: { readonly byteLength: number; readonly freed: boolean }): string {
+  return `${kind}(${allocation.byteLength} bytes${allocation.freed ? ', freed' : ''})`
+}
