@@ -86,8 +86,14 @@ export function protect(region: Region, offset: number, length: number, access: 
  * ArrayBufferView (the kernel locks whole pages). `offset`/`length` default to the whole target.
  * Over a range that holds a `'none'` page the kernel fails with `ENOMEM` after it has already
  * marked the whole range locked: `unlock` it. Secret regions are locked already and refuse (`ENOMEM`).
+ *
+ * `{ onFault: true }` calls `mlock2(2)` with `MLOCK_ONFAULT`: each page is locked when it is first
+ * touched rather than faulted in now (smaps shows `lf` next to `lo`), and the range may then hold
+ * `'none'` pages. It also spares the kernel a populate pass each time `protect` makes a locked range
+ * writable again. Pages never touched are not resident, so not locked: touch (e.g. `wipe`) the range
+ * when every page must be.
  */
-export function lock(target: Target, offset?: number, length?: number): void
+export function lock(target: Target, offset?: number, length?: number, options?: { onFault?: boolean }): void
 
 /**
  * `munlock(2)`; same arguments as `lock`. The kernel does not count locks: one munlock undoes every

@@ -72,7 +72,7 @@ exports.unmap = (region) => native.unmap(handle(region))
 exports.isMapped = (region) => native.isMapped(handle(region))
 exports.protect = (region, offset, length, access, options) =>
   native.protect(handle(region), offset, length, access, option(options, 'keepViews'))
-exports.lock = (target, offset, length) => native.lock(handle(target), offset, length)
+exports.lock = (target, offset, length, options) => native.lock(handle(target), offset, length, option(options, 'onFault'))
 exports.unlock = (target, offset, length) => native.unlock(handle(target), offset, length)
 exports.advise = (region, offset, length, advice) => native.advise(handle(region), offset, length, advice)
 exports.wipe = (target, offset, length) => native.wipe(handle(target), offset, length)

@@ -658,16 +658,29 @@ static napi_value js_protect(napi_env env, napi_callback_info info) {
 
 /* lock / unlock: a region (page-aligned range) or any ArrayBufferView. */
 static napi_value lock_common(napi_env env, napi_callback_info info, int lock) {
-  ARGS(3);
+  ARGS(4);
   span s;
+  bool on_fault = false;
   if (!read_target(env, argv[0], opt(env, argc, argv, 1), opt(env, argc, argv, 2), &s)) return NULL;
+  if (lock && !read_flag(env, argv[3], "options.onFault", &on_fault)) return NULL;
   if (s.is_view && s.r != NULL)
     THROW("ERR_REGION_OWNED", "The view's memory belongs to an os-memlock region: lock and unlock it through "
                               "its region (the layers above count locks per page, and munlock is not counted)");
   if (s.r != NULL && !check_aligned(env, s.offset, s.length)) return NULL;
   if (s.length == 0) return NULL;
-  if (lock ? mlock(s.ptr, s.length) : munlock(s.ptr, s.length))
-    return throw_errno(env, lock ? "mlock" : "munlock", errno);
+  /*
+   * MLOCK_ONFAULT locks each page when it is first touched instead of faulting
+   * every page in now. It also spares mprotect the populate pass it runs each
+   * time a locked range becomes writable again; callers that need every page
+   * resident touch the range themselves.
+   */
+  if (!lock) {
+    if (munlock(s.ptr, s.length) != 0) return throw_errno(env, "munlock", errno);
+  } else if (on_fault) {
+    if (mlock2(s.ptr, s.length, MLOCK_ONFAULT) != 0) return throw_errno(env, "mlock2", errno);
+  } else if (mlock(s.ptr, s.length) != 0) {
+    return throw_errno(env, "mlock", errno);
+  }
   return NULL;
 }
 

@@ -361,6 +361,31 @@ describe('protect options', () => {
   })
 })
 
+describe('lock options', () => {
+  const bad = [
+    ['null', null],
+    ['a string', 'onFault'],
+    ['a number', 1],
+    ['true', true],
+    ['{ onFault: "yes" }', { onFault: 'yes' }],
+    ['{ onFault: 1 }', { onFault: 1 }],
+    ['{ onFault: null }', { onFault: null }]
+  ]
+  it.each(bad)('%s → TypeError ERR_INVALID_ARG_TYPE, for a region and for a buffer', (_name, x) => {
+    typeErr(() => m.lock(r, 0, PS, x))
+    typeErr(() => m.lock(Buffer.alloc(8), 0, 8, x))
+    stillWorks()
+  })
+
+  const good = [['undefined', undefined], ['{}', {}], ['{ onFault: false }', { onFault: false }], ['{ onFault: true }', { onFault: true }]]
+  it.each(good)('%s → locks', (_name, x) => {
+    m.lock(r, 0, PS, x)
+    m.unlock(r, 0, PS)
+    m.lock(Buffer.alloc(8), 0, 8, x)
+    stillWorks()
+  })
+})
+
 describe('detach', () => {
   const bad = [
     ['undefined', undefined],

@@ -68,6 +68,54 @@ describe('lock / unlock', () => {
   })
 })
 
+describe('lock with { onFault: true } (mlock2 MLOCK_ONFAULT)', () => {
+  it('marks the range "lo" and "lf"; a page counts in Locked: once touched; unlock clears both flags', () => {
+    const { region, range } = mapLocated(6 * PS)
+    const before = lockedKb(mappingsOver(range))
+    m.lock(region, 0, 6 * PS, { onFault: true })
+    const maps = mappingsOver(range)
+    expect(flagsEvery(maps, 'lo')).toBe(true)
+    expect(flagsEvery(maps, 'lf')).toBe(true)
+    // Nothing was faulted in by the call: only pages touched before (the locator's marker) are resident.
+    const resident = maps.reduce((n, v) => n + v.kB.Rss, 0)
+    expect(lockedKb(maps)).toBe(resident)
+    expect(lockedKb(maps)).toBeLessThan((6 * PS) / 1024)
+    expect(before).toBe(0)
+    m.wipe(region, 0, 6 * PS) // touches every page
+    expect(lockedKb(mappingsOver(range))).toBe((6 * PS) / 1024)
+    m.unlock(region)
+    expect(flagsNone(mappingsOver(range), 'lo')).toBe(true)
+    expect(flagsNone(mappingsOver(range), 'lf')).toBe(true)
+    expect(lockedKb(mappingsOver(range))).toBe(0)
+    m.unmap(region)
+  })
+
+  it('pages stay locked through none → readwrite (no populate needed: they never left memory)', () => {
+    const { region, range } = mapLocated(3 * PS)
+    m.lock(region, 0, 3 * PS, { onFault: true })
+    m.wipe(region, 0, 3 * PS)
+    for (let i = 0; i < 3; i++) {
+      m.protect(region, 0, 3 * PS, 'none')
+      expect(lockedKb(mappingsOver(range))).toBe((3 * PS) / 1024)
+      m.protect(region, 0, 3 * PS, 'readwrite')
+      expect(lockedKb(mappingsOver(range))).toBe((3 * PS) / 1024)
+    }
+    assertWorks(region)
+    m.unmap(region)
+  })
+
+  it('over a PROT_NONE page it succeeds (nothing is faulted in), unlike plain mlock', () => {
+    const { region, range } = mapLocated(3 * PS)
+    m.protect(region, 0, PS, 'none')
+    m.lock(region, 0, 2 * PS, { onFault: true })
+    expect(flagsEvery(mappingsOver(range, 0, 2 * PS), 'lf')).toBe(true)
+    m.protect(region, 0, PS, 'readwrite')
+    m.unlock(region)
+    assertWorks(region)
+    m.unmap(region)
+  })
+})
+
 describe('advise', () => {
   const cases = [
     ['dontdump', 'dodump', 'dd'],

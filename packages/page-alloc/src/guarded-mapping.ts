@@ -10,6 +10,8 @@ import { AllocError } from './errors.js'
 import { WARN_MLOCK, WARN_SECRETMEM } from './policy.js'
 import type { MlockPolicy, SecretmemPolicy, Warner } from './policy.js'
 
+const ON_FAULT = Object.freeze({ onFault: true })
+
 export interface GuardedMapping {
   readonly region: Region
   /** Number of data pages between the guards. */
@@ -84,12 +86,30 @@ export function mapGuarded(dataPages: number, secretmem: SecretmemPolicy, warner
 /**
  * Locks `[offset, offset + length)` under a policy. Returns whether the range
  * is locked. secretmem is locked by the kernel already (and refuses mlock).
+ *
+ * `residentOnFault`: lock with MLOCK_ONFAULT, then write every page of the
+ * range (it must hold nothing yet), so that all of it is resident and locked
+ * as with a plain mlock. The difference shows later: each time `protect` makes
+ * the range writable again, a plain-locked range costs the kernel a populate
+ * pass over pages that never left memory; an on-fault-locked one does not.
  */
-export function lockRange(mapping: GuardedMapping, offset: number, length: number, policy: MlockPolicy, warner: Warner): boolean {
+export function lockRange(
+  mapping: GuardedMapping,
+  offset: number,
+  length: number,
+  policy: MlockPolicy,
+  warner: Warner,
+  residentOnFault = false
+): boolean {
   if (mapping.secretmem) return true
   if (policy === 'off') return false
   try {
-    os.lock(mapping.region, offset, length)
+    if (residentOnFault) {
+      os.lock(mapping.region, offset, length, ON_FAULT)
+      os.wipe(mapping.region, offset, length)
+    } else {
+      os.lock(mapping.region, offset, length)
+    }
     return true
   } catch (cause) {
     const code = (cause as { code?: string }).code ?? 'unknown'

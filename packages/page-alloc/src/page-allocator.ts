@@ -294,7 +294,7 @@ export class PageAllocator implements Allocator {
     const mapping = mapGuarded(pages, this.secretmem, this.warner, false)
     let locked: boolean
     try {
-      locked = lockRange(mapping, DATA_OFFSET, pages * PAGE_SIZE, this.mlock, this.warner)
+      locked = lockRange(mapping, DATA_OFFSET, pages * PAGE_SIZE, this.mlock, this.warner, true)
     } catch (err) {
       os.unmap(mapping.region)
       throw err

@@ -115,6 +115,9 @@ describe('page allocator in the kernel', () => {
     expectGuard(tail)
     const first = tail - 3n * P
     for (let i = 0n; i < 3n; i++) expectDataPage(first + i * P)
+    // Locked with MLOCK_ONFAULT and every page touched at map time: resident and
+    // locked in full (expectDataPage), with no populate pass on each none → readwrite.
+    expect(vma(first).flags.has('lf')).toBe(true)
     expectGuard(first - P)
     p.protect(a, 'read')
     expectDataPage(first, 'r--p')
