@@ -66,6 +66,7 @@ function observations (report) {
   const keyFloor = res(key, 'window-floor')
   const keyBase = res(key, 'sodium-native')
   const keyPair = res(key, 'protect-pair')
+  const keyView = res(key, 'view-floor')
   if (keyOurs && keyFloor && keyBase) {
     const pair = keyPair ? ` (the two \`mprotect\` calls alone: ${formatNs(keyPair.medianNs)} ns)` : ''
     lines.push(`A ProtKey read window costs ${formatNs(keyOurs.medianNs)} ns; the bare \`protect('read')\` + view + \`protect('none')\` ` +
@@ -73,6 +74,14 @@ function observations (report) {
       `ProtKey itself adds ${formatNs(Math.max(0, keyOurs.medianNs - keyFloor.medianNs))} ns to that floor. ` +
       'sodium-native creates no view: its Buffer stays attached while no-access, and reading it then kills the process; ' +
       'a crash-safe window has to create a view on open and detach it on close.')
+    if (keyPair && keyView) {
+      const sum = keyPair.medianNs + keyView.medianNs
+      lines.push(`Measured apart, the two \`mprotect\` calls cost ${formatNs(keyPair.medianNs)} ns and one external ArrayBuffer ` +
+        `(\`os.view\` + \`os.detach\`, no system call) ${formatNs(keyView.medianNs)} ns: ${formatNs(sum)} ns, ` +
+        `${formatRatio(sum / keyBase.medianNs)} sodium-native's window. Together, in the bare window above, they cost ` +
+        `${formatNs(keyFloor.medianNs)} ns (${formatRatio(keyFloor.medianNs / keyBase.medianNs)}): the same view costs more between two \`mprotect\` calls ` +
+        "than on its own, while sodium-native runs almost no code between its two. A ProtKey window is that floor plus ProtKey's own bookkeeping.")
+    }
   }
   const mem = report.memory
   const memOurs = mem.results.find((r) => r.role === 'ours')

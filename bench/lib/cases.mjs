@@ -328,7 +328,7 @@ export function timedCases (sodiumAllocator) {
       id: 'protkey',
       title: 'ProtKey read window: open, read 1 byte, close',
       target: { kind: 'cost', value: 1.6 },
-      contenders: [protKeyWindow(), sodiumWindow(), rawWindow(), protectPair()]
+      contenders: [protKeyWindow(), sodiumWindow(), rawWindow(), protectPair(), viewFloor()]
     }
   ]
   const sodiumCase = {
