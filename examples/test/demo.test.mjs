@@ -8,6 +8,7 @@
 import memlock from '@tarsjs/os-memlock'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { withoutMemfdSecret } from '../../packages/os-memlock/test/fixtures/without-syscall.mjs'
 import { canDropPrivilege, run, runUnprivileged } from './helpers.mjs'
 
 const caps = memlock.capabilities()
@@ -159,5 +160,20 @@ describe('pnpm demo', () => {
     expect(n).toBeLessThan(1000)
     expect(stdout).toContain(`${n} unlocked`)
     expect(stderr).toContain('[TARSJS_MLOCK_FAILED]')
+  })
+
+  const noSecretmem = withoutMemfdSecret()
+  it.skipIf(noSecretmem === null)('on a kernel without memfd_secret (simulated by a seccomp filter): the key is in anonymous pages and the kernel agrees', () => {
+    const { status, signal, stdout, stderr } = run('demo.mjs', ['--no-timing'], { prefix: noSecretmem })
+    expect(signal).toBe(null)
+    expect(status).toBe(0)
+    expect(stderr).toBe('')
+    expectCommonLines(stdout)
+    expect(stdout).toMatch(/\[WARN\] memfd_secret\(2\): unavailable/)
+    const kernel = section(stdout, 3)
+    expect(kernel).toMatch(/kernel: [0-9a-f]+-[0-9a-f]+ r--p 4 kB/)
+    expect(kernel).toContain('✓ before the window: ---p, no access at all')
+    expect(kernel).toContain('✓ VmFlags lo: locked in RAM')
+    expect(kernel).not.toContain('/secretmem')
   })
 })

@@ -1,0 +1,47 @@
+// ProtKey, ProtBuf and the doctor on a kernel without memfd_secret(2). This
+// kernel has it, so children run under a seccomp filter that answers the call
+// with ENOSYS, as older kernels (or ones booted without secretmem) do.
+import { spawnSync } from 'node:child_process'
+import { createHmac } from 'node:crypto'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+// The launcher is built from the addon package's test fixture (a plain .mjs module).
+import { withoutMemfdSecret } from '../../os-memlock/test/fixtures/without-syscall.mjs'
+
+const PREFIX: string[] | null = withoutMemfdSecret()
+const BIN = join(__dirname, '..', 'bin', 'tarsjs.cjs')
+
+function run(args: string[]) {
+  const argv = [...(PREFIX as string[]), process.execPath, ...args]
+  return spawnSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', timeout: 30000 })
+}
+
+describe.skipIf(PREFIX === null)('without memfd_secret(2)', () => {
+  it('ProtKey keeps its key in locked, no-dump, guarded anonymous pages, no access outside windows; ProtBuf works', () => {
+    const r = run([join(__dirname, 'fixtures', 'no-secretmem.cjs')])
+    expect(r.stderr).toBe('')
+    expect(r.status).toBe(0)
+    const out = JSON.parse(r.stdout)
+    expect(out.keyProtections).toMatchObject({ secretmem: false, locked: true, noDump: true, guardPages: true, isolated: true, access: 'none' })
+    expect(out.inside).toBe('read')
+    expect(out.mac).toBe(createHmac('sha256', Buffer.alloc(32, 0x11)).update('message').digest('hex'))
+    expect(out.bufProtections).toMatchObject({ secretmem: false, locked: true, noDump: true })
+    expect(out.warnings).toEqual([])
+  })
+
+  it('doctor reports memfd_secret unavailable with the fix, passes by default, and fails when secretmem is required strictly', () => {
+    const text = run([BIN, 'doctor'])
+    expect(text.status).toBe(0)
+    expect(text.stdout).toMatch(/\[WARN\] memfd_secret\(2\): unavailable/)
+    expect(text.stdout).toContain('secretmem.enable=1')
+
+    const json = run([BIN, 'doctor', '--json'])
+    expect(json.status).toBe(0)
+    const finding = JSON.parse(json.stdout).findings.find((f: { id: string }) => f.id === 'secretmem')
+    expect(finding).toMatchObject({ verdict: 'warn', data: { available: false } })
+
+    const strict = run([BIN, 'doctor', '--strict', '--require=secretmem'])
+    expect(strict.status).toBe(1)
+    expect(strict.stdout).toContain('Result: a required protection is missing (exit code 1).')
+  })
+})
