@@ -44,6 +44,15 @@ describe.skipIf(!HAVE_CC)('without memfd_secret(2)', () => {
     expect(out.detached).toBe(true)
   })
 
+  it('refused by a container seccomp profile instead (EPERM): the same, with EPERM', () => {
+    const out = run([launcher(), '447', '1'])
+    expect(out.caps.memfdSecret).toBe(false)
+    expect(out.secret).toMatchObject({ code: 'EPERM', errno: 1, syscall: 'memfd_secret' })
+    expect(out.secret.message).toContain('memfd_secret')
+    expect(out.plain).toEqual({ secret: false, wiped: true })
+    expect(out.detached).toBe(true)
+  })
+
   it('control: the same child without the filter sees what this kernel has', () => {
     const out = run([])
     const here = spawnSync(process.execPath, ['-p', "require('./index.js').capabilities().memfdSecret"], { cwd: PKG, encoding: 'utf8' })
