@@ -195,11 +195,10 @@ static int read_flag(napi_env env, napi_value v, const char *name, bool *out) {
   return napi_get_value_bool(env, v, out) == napi_ok;
 }
 
-static region *get_region(napi_env env, napi_value v, int must_be_mapped) {
-  napi_valuetype t;
+/* A region handle, given the value's type (`t`, from napi_typeof) already. */
+static region *region_of(napi_env env, napi_value v, napi_valuetype t, int must_be_mapped) {
   bool tagged = false;
   region *r = NULL;
-  if (napi_typeof(env, v, &t) != napi_ok) return NULL;
   if (t == napi_external && napi_check_object_type_tag(env, v, &region_tag, &tagged) != napi_ok) return NULL;
   if (!tagged || napi_get_value_external(env, v, (void **)&r) != napi_ok || r == NULL) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "The \"region\" argument must be a Region created by os-memlock");
@@ -210,6 +209,12 @@ static region *get_region(napi_env env, napi_value v, int must_be_mapped) {
     return NULL;
   }
   return r;
+}
+
+static region *get_region(napi_env env, napi_value v, int must_be_mapped) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return NULL;
+  return region_of(env, v, t, must_be_mapped);
 }
 
 /* offset + length must lie inside [0, total]; written so that it cannot overflow. */
@@ -268,7 +273,10 @@ static int read_target(napi_env env, napi_value v, napi_value off_v, napi_value 
   napi_valuetype t;
   size_t offset = 0, length, total;
   uint8_t *base;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || napi_is_dataview(env, v, &is_dv) != napi_ok) return 0;
+  /* The type first: a region (an external) then needs no other test. */
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (t == napi_object && (napi_is_typedarray(env, v, &is_ta) != napi_ok || napi_is_dataview(env, v, &is_dv) != napi_ok))
+    return 0;
   if (is_ta || is_dv) {
     napi_typedarray_type tt;
     size_t elems, byte_len;
@@ -294,12 +302,11 @@ static int read_target(napi_env env, napi_value v, napi_value off_v, napi_value 
     out->region_offset = out->r != NULL ? (size_t)(base - out->r->base) : 0;
   } else {
     region *r;
-    if (napi_typeof(env, v, &t) != napi_ok) return 0;
     if (t != napi_external) {
       napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "The target must be a Region or an ArrayBufferView");
       return 0;
     }
-    r = get_region(env, v, 1);
+    r = region_of(env, v, t, 1);
     if (r == NULL) return 0;
     base = r->base;
     total = r->length;

@@ -46,6 +46,13 @@ interface Mapped {
   readonly locked: boolean
   /** The live allocation in this mapping: a copy of a handle (spread, Object.create) is not the handle. */
   holder: PageAllocation | null
+  /**
+   * The layout (data start, byte length) whose canaries still stand in this
+   * cached mapping, or -1: free wipes the data and leaves the canaries, so the
+   * next allocation of the same size finds them in place.
+   */
+  canaryStart: number
+  canaryLength: number
 }
 
 /** An allocation of a `PageAllocator`. Opaque to everyone but its allocator. */
@@ -137,9 +144,17 @@ export class PageAllocator implements Allocator {
     const end = DATA_OFFSET + pages * PAGE_SIZE
     const start = end - roundUp(n, this.alignment)
     const front = start - this.frontCanary
+    if (mapped.canaryStart !== start || mapped.canaryLength !== n) {
+      // Another layout's canaries may stand where this one's data goes: wipe them first.
+      if (mapped.canaryStart !== -1) {
+        const from = Math.min(front, mapped.canaryStart - this.frontCanary)
+        os.wipe(region, from, end - from)
+      }
+      this.canary.write(region, front, this.frontCanary)
+      this.canary.write(region, start + n, end - start - n)
+    }
+    mapped.canaryStart = -1
     if (this.fillByte !== 0 && n > 0) os.fill(region, start, n, this.fillByte)
-    this.canary.write(region, front, this.frontCanary)
-    this.canary.write(region, start + n, end - start - n)
     this.counters.allocations++
     this.counters.bytes += n
     if (!mapped.locked) this.counters.unlocked++
@@ -169,7 +184,10 @@ export class PageAllocator implements Allocator {
     }
     // The view is detached by release(): protect('none') and unmap detach every view.
     a.ab = null
-    os.wipe(region, front, end - front)
+    // The data is wiped; the canaries stay for the next allocation of this size.
+    if (a.byteLength > 0) os.wipe(region, a.start, a.byteLength)
+    a.mapped.canaryStart = a.start
+    a.mapped.canaryLength = a.byteLength
     a.freed = true
     a.mapped.holder = null
     a.access = 'none'
@@ -302,7 +320,7 @@ export class PageAllocator implements Allocator {
     this.counters.mappings++
     this.counters.mappedPages += pages + 2
     if (locked) this.counters.lockedPages += lockedPagesOf(mapping)
-    return { mapping, locked, holder: null }
+    return { mapping, locked, holder: null, canaryStart: -1, canaryLength: 0 }
   }
 
   /** Caches a wiped mapping (PROT_NONE), or unmaps it when the cache is full. */

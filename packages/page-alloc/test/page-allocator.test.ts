@@ -194,6 +194,22 @@ describe('PageAllocator', () => {
     }
   })
 
+  it('a cached mapping reused at another size reads zero where the old canaries stood, and its own canaries hold', () => {
+    const p = new PageAllocator({ secretmem: 'off', integrity: 'throw' })
+    // 50 then 10 bytes: the old trailing canary lies inside the new data; 10 then 50: the old front canary does.
+    for (const [first, second] of [[50, 10], [10, 50], [4000, 1], [1, 4000], [64, 64]]) {
+      const a = p.alloc(first)
+      put(p, a, pattern(first, first))
+      p.free(a)
+      const hits = p.stats().cacheHits
+      const b = p.alloc(second)
+      expect(p.stats().cacheHits).toBe(hits + 1) // the same mapping
+      expect(new Uint8Array(p.view(b)).every((x) => x === 0)).toBe(true)
+      put(p, b, pattern(second + 1, second))
+      p.free(b) // canaries intact: no integrity failure
+    }
+  })
+
   it('caches freed mappings by page count and reuses them; trim unmaps the cache', () => {
     const p = new PageAllocator({ secretmem: 'off' })
     const a = p.alloc(100) // 1 page
