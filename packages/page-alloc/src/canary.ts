@@ -4,7 +4,7 @@
  * from the data; writing and checking go straight between it and the mapping.
  */
 import { randomFillSync } from 'node:crypto'
-import * as os from '@tarsjs/os-memlock'
+import os = require('@tarsjs/os-memlock')
 import type { Region } from '@tarsjs/os-memlock'
 
 const SPAN = 64

@@ -4,7 +4,7 @@
  * Both allocators build on it. Either every step succeeds or the mapping is
  * released and the error thrown: memory without guard pages is never returned.
  */
-import * as os from '@tarsjs/os-memlock'
+import os = require('@tarsjs/os-memlock')
 import type { Region } from '@tarsjs/os-memlock'
 import { AllocError } from './errors.js'
 import { WARN_MLOCK, WARN_SECRETMEM } from './policy.js'

@@ -12,7 +12,7 @@
  * The allocation owns its pages, so `protect()` is allowed.
  * Freed mappings are wiped, made PROT_NONE and cached (bounded) for reuse.
  */
-import * as os from '@tarsjs/os-memlock'
+import os = require('@tarsjs/os-memlock')
 import type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, Protections } from './allocator.js'
 import { Canary } from './canary.js'
 import { AllocError, checkByteLength, checkLive, rejectAllocation } from './errors.js'

@@ -18,7 +18,7 @@
  *
  * Requests above half a page go to an internal `PageAllocator`.
  */
-import * as os from '@tarsjs/os-memlock'
+import os = require('@tarsjs/os-memlock')
 import type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, Protections } from './allocator.js'
 import { Canary } from './canary.js'
 import { AllocError, checkByteLength, checkLive, rejectAllocation } from './errors.js'

@@ -7,6 +7,12 @@
  * The held value is the allocation itself (it knows its allocator), so
  * tracking costs one registry cell and no extra object. Disposal does not
  * unregister: the callback sees `allocation.freed` and does nothing.
+ *
+ * Most containers are disposed soon after they are made. Registering each at
+ * once would cost a registry cell per container, so new ones wait in `young`
+ * (which keeps them alive) and are registered in a batch: on the next turn of
+ * the event loop, or before every `YOUNG_LIMIT`-th new container. Those
+ * disposed by then are never registered.
  */
 import type { Allocation } from '@tarsjs/page-alloc'
 
@@ -40,9 +46,30 @@ const registry = new FinalizationRegistry<Allocation>((allocation) => {
   }
 })
 
+/** Containers and their allocations, in pairs, made since the last promotion. */
+const young: Array<object | Allocation> = []
+const YOUNG_LIMIT = 16
+let promotion: NodeJS.Immediate | undefined
+
+/** Registers the young containers that are still undisposed. */
+function promote(): void {
+  for (let i = 0; i < young.length; i += 2) {
+    const allocation = young[i + 1] as Allocation
+    if (!allocation.freed) registry.register(young[i] as object, allocation)
+  }
+  young.length = 0
+}
+
+function onTurn(): void {
+  promotion = undefined
+  promote()
+}
+
 /** Registers a container so that its allocation is freed if it is collected undisposed. */
 export function track(container: object, allocation: Allocation): void {
-  registry.register(container, allocation)
+  if (young.length >= 2 * YOUNG_LIMIT) promote()
+  young.push(container, allocation)
+  if (promotion === undefined) promotion = setImmediate(onTurn).unref()
 }
 
 /** Turns the leak warning on or off (off by default). */

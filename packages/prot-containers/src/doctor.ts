@@ -4,7 +4,7 @@
  * os-memlock), has a verdict, and says the fix a user would apply.
  */
 import { readFileSync } from 'node:fs'
-import * as os from '@tarsjs/os-memlock'
+import os = require('@tarsjs/os-memlock')
 
 /** `ok`: in place. `warn`: weaker than it could be. `fail`: a required protection is missing. `info`: context. */
 export type Verdict = 'ok' | 'warn' | 'fail' | 'info'

@@ -6,7 +6,7 @@
  */
 import { randomFillSync } from 'node:crypto'
 import type { Readable } from 'node:stream'
-import * as os from '@tarsjs/os-memlock'
+import os = require('@tarsjs/os-memlock')
 import type { Allocation, Allocator } from '@tarsjs/page-alloc'
 import { Container } from './container.js'
 import { defaultBufAllocator, pickAllocator } from './default-allocators.js'

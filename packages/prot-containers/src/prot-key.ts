@@ -15,7 +15,7 @@
 import { randomFillSync } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { inspect } from 'node:util'
-import * as os from '@tarsjs/os-memlock'
+import os = require('@tarsjs/os-memlock')
 import type { Allocation, Allocator } from '@tarsjs/page-alloc'
 import { Container } from './container.js'
 import { defaultKeyAllocator, pickAllocator } from './default-allocators.js'

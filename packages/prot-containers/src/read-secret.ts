@@ -7,7 +7,7 @@
  */
 import { ReadStream, closeSync, openSync, readSync } from 'node:fs'
 import type { Readable } from 'node:stream'
-import * as os from '@tarsjs/os-memlock'
+import os = require('@tarsjs/os-memlock')
 import type { Allocation, Allocator } from '@tarsjs/page-alloc'
 import { ContainerError, checkLength } from './errors.js'
 

@@ -4,7 +4,7 @@
  * bytes of an ArrayBufferView): the wipe is `explicit_bzero` and the
  * comparison runs in time that depends only on the length, both in native code.
  */
-import * as os from '@tarsjs/os-memlock'
+import os = require('@tarsjs/os-memlock')
 import { argc, plainError, typedArray } from './args.js'
 import { isSecureBuffer } from './secure-buffer.js'
 

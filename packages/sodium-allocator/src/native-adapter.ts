@@ -17,7 +17,7 @@
  * - `free` wipes synchronously itself before `sodium_free`, because
  *   sodium-native 5.x only detaches there and leaves the real free to the GC.
  */
-import * as os from '@tarsjs/os-memlock'
+import os = require('@tarsjs/os-memlock')
 import { AllocError, PAGE_SIZE, WARN_MLOCK, checkAccess, checkByteLength, checkLive, describeHandle, inspectCustom, rejectAllocation } from '@tarsjs/page-alloc'
 import type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, MlockPolicy, Protections } from '@tarsjs/page-alloc'
 import { plainError } from './args.js'
