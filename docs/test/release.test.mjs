@@ -93,12 +93,17 @@ describe('workflows', () => {
   const prebuild = readFileSync(join(ROOT, '.github/workflows/prebuild.yml'), 'utf8')
   const ci = readFileSync(join(ROOT, '.github/workflows/ci.yml'), 'utf8')
 
-  it('prebuild builds every target the release tarball check requires', () => {
+  it('prebuild builds and verifies every target the release tarball check requires', () => {
+    const scripts = join(ROOT, 'packages/os-memlock/scripts')
+    const buildAll = readFileSync(join(scripts, 'prebuild-all.sh'), 'utf8')
+    const verify = readFileSync(join(scripts, 'verify-prebuilds.sh'), 'utf8')
     for (const [platformDir, libc] of RELEASE_TARGETS) {
       const arch = platformDir.replace('linux-', '')
-      expect(prebuild).toMatch(new RegExp(`arch: ${arch}, libc: ${libc}`))
+      expect(buildAll).toMatch(new RegExp(`"${arch}\\s+${libc}\\s`))
+      expect(verify).toContain(`${platformDir}/$NAME.${libc}.node`)
     }
-    expect(prebuild).toContain('pnpm --filter @tarsjs/os-memlock run prebuild --tag-libc')
+    expect(buildAll).toContain('pnpm run prebuild --arch="$arch" --tag-libc="$libc"')
+    expect(prebuild).toContain('run: bash packages/os-memlock/scripts/prebuild-all.sh --verify')
     expect(prebuild).toContain('path: packages/os-memlock/prebuilds')
     expect(prebuild).toContain('publish: pnpm run release')
     const root = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
