@@ -71,7 +71,9 @@ function observations (report) {
     const pair = keyPair ? ` (the two \`mprotect\` calls alone: ${formatNs(keyPair.medianNs)} ns)` : ''
     lines.push(`A ProtKey read window costs ${formatNs(keyOurs.medianNs)} ns; the bare \`protect('read')\` + view + \`protect('none')\` ` +
       `under it costs ${formatNs(keyFloor.medianNs)} ns${pair}, ${formatRatio(keyFloor.medianNs / keyBase.medianNs)} sodium-native's ${formatNs(keyBase.medianNs)} ns. ` +
-      `ProtKey itself adds ${formatNs(Math.max(0, keyOurs.medianNs - keyFloor.medianNs))} ns to that floor. ` +
+      (keyOurs.medianNs > keyFloor.medianNs
+        ? `ProtKey itself adds ${formatNs(keyOurs.medianNs - keyFloor.medianNs)} ns to that floor. `
+        : 'ProtKey measured no slower than that floor: its own bookkeeping is lost in the noise. ') +
       'sodium-native creates no view: its Buffer stays attached while no-access, and reading it then kills the process; ' +
       'a crash-safe window has to create a view on open and detach it on close.')
     if (keyPair && keyView) {
@@ -80,7 +82,7 @@ function observations (report) {
         `(\`os.view\` + \`os.detach\`, no system call) ${formatNs(keyView.medianNs)} ns: ${formatNs(sum)} ns, ` +
         `${formatRatio(sum / keyBase.medianNs)} sodium-native's window. Together, in the bare window above, they cost ` +
         `${formatNs(keyFloor.medianNs)} ns (${formatRatio(keyFloor.medianNs / keyBase.medianNs)}): the same view costs more between two \`mprotect\` calls ` +
-        "than on its own, while sodium-native runs almost no code between its two. A ProtKey window is that floor plus ProtKey's own bookkeeping.")
+        'than on its own, while sodium-native runs almost no code between its two. A ProtKey window is made of exactly these parts.')
     }
   }
   const mem = report.memory
