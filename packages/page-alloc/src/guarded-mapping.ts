@@ -83,6 +83,24 @@ export function mapGuarded(dataPages: number, secretmem: SecretmemPolicy, warner
   }
 }
 
+/** False once mlock2(MLOCK_ONFAULT) was refused as such (not for a limit): plain mlock from then on. */
+let onFaultUsable = true
+
+/** mlock2(MLOCK_ONFAULT); false when the call itself is unavailable. Other failures throw. */
+function lockOnFault(mapping: GuardedMapping, offset: number, length: number): boolean {
+  if (!onFaultUsable) return false
+  try {
+    os.lock(mapping.region, offset, length, ON_FAULT)
+    return true
+  } catch (err) {
+    const code = (err as { code?: string }).code
+    // ENOMEM is RLIMIT_MEMLOCK (plain mlock would fail alike); these mean mlock2 is not allowed here.
+    if (code !== 'EINVAL' && code !== 'ENOSYS' && code !== 'EPERM') throw err
+    onFaultUsable = false
+    return false
+  }
+}
+
 /**
  * Locks `[offset, offset + length)` under a policy. Returns whether the range
  * is locked. secretmem is locked by the kernel already (and refuses mlock).
@@ -92,6 +110,9 @@ export function mapGuarded(dataPages: number, secretmem: SecretmemPolicy, warner
  * as with a plain mlock. The difference shows later: each time `protect` makes
  * the range writable again, a plain-locked range costs the kernel a populate
  * pass over pages that never left memory; an on-fault-locked one does not.
+ * Where mlock2(2) itself is refused (a seccomp filter that allows only mlock:
+ * glibc then reports EINVAL, the filter ENOSYS or EPERM), a plain mlock does
+ * the job, and is used from then on in this thread.
  */
 export function lockRange(
   mapping: GuardedMapping,
@@ -104,8 +125,7 @@ export function lockRange(
   if (mapping.secretmem) return true
   if (policy === 'off') return false
   try {
-    if (residentOnFault) {
-      os.lock(mapping.region, offset, length, ON_FAULT)
+    if (residentOnFault && lockOnFault(mapping, offset, length)) {
       os.wipe(mapping.region, offset, length)
     } else {
       os.lock(mapping.region, offset, length)

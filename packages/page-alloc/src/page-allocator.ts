@@ -10,7 +10,8 @@
  * checked on free. A native overflow past the data faults at once (or is
  * caught by the tail canary); an underflow hits the front canary.
  * The allocation owns its pages, so `protect()` is allowed.
- * Freed mappings are wiped, made PROT_NONE and cached (bounded) for reuse.
+ * Freed mappings have their data wiped (the canaries stay for a same-size
+ * reuse), are made PROT_NONE and cached (bounded) for reuse.
  */
 import os = require('@tarsjs/os-memlock')
 import type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, Protections } from './allocator.js'
@@ -173,7 +174,11 @@ export class PageAllocator implements Allocator {
     const { mapping } = a.mapped
     const region = mapping.region
     const pages = mapping.dataPages
-    if (a.access !== 'readwrite') os.protect(region, DATA_OFFSET, pages * PAGE_SIZE, 'readwrite')
+    if (a.access !== 'readwrite') {
+      os.protect(region, DATA_OFFSET, pages * PAGE_SIZE, 'readwrite')
+      // Recorded at once: under integrity 'throw' a failed canary check leaves the allocation live.
+      a.access = 'readwrite'
+    }
     const end = DATA_OFFSET + pages * PAGE_SIZE
     const front = a.start - this.frontCanary
     if (!this.canary.intact(region, front, this.frontCanary)) {

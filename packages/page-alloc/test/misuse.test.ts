@@ -253,6 +253,28 @@ describe("integrity failure under the 'throw' policy (for tests)", () => {
   })
 })
 
+describe('a failed canary check on free of a no-access page allocation (throw policy)', () => {
+  it('leaves the allocation live and says truly what its pages are: read-write, as free left them', () => {
+    const p = new PageAllocator({ integrity: 'throw', secretmem: 'off' })
+    const a = p.alloc(32)
+    new Uint8Array(p.view(a)).fill(0x42)
+    const { start, mapped } = a as unknown as { start: number; mapped: { mapping: { region: import('@tarsjs/os-memlock').Region } } }
+    const region = mapped.mapping.region
+    const probe = new Uint8Array(os.view(region, start - 1, 1))
+    const old = probe[0] as number
+    os.detach(probe.buffer)
+    os.fill(region, start - 1, 1, old ^ 0xff)
+    p.protect(a, 'none')
+    expectCode(() => p.free(a), 'ERR_INTEGRITY')
+    expect(a.freed).toBe(false)
+    expect(p.protections(a).access).toBe('readwrite')
+    expect(new Uint8Array(p.view(a)).every((b) => b === 0x42)).toBe(true)
+    os.fill(region, start - 1, 1, old)
+    p.free(a)
+    expect(p.stats().allocations).toBe(0)
+  })
+})
+
 describe('a PageAllocator shared as the large allocator of a SlotAllocator', () => {
   it("accepts the slot allocator's large allocations only through the slot allocator", () => {
     const large = new PageAllocator({ secretmem: 'off' })

@@ -14,6 +14,8 @@
  * the event loop, or before every `YOUNG_LIMIT`-th new container. Those
  * disposed by then are never registered.
  */
+// node:timers, not the global: fake timers in a user's tests replace only the global.
+import { setImmediate } from 'node:timers'
 import type { Allocation } from '@tarsjs/page-alloc'
 
 /** Warning code emitted for a container reclaimed without `dispose()`. */
@@ -69,7 +71,10 @@ function onTurn(): void {
 export function track(container: object, allocation: Allocation): void {
   if (young.length >= 2 * YOUNG_LIMIT) promote()
   young.push(container, allocation)
-  if (promotion === undefined) promotion = setImmediate(onTurn).unref()
+  if (promotion === undefined) {
+    promotion = setImmediate(onTurn)
+    promotion.unref()
+  }
 }
 
 /** Turns the leak warning on or off (off by default). */

@@ -23,6 +23,8 @@
  * As with sodium-native's finalizer, a secure buffer that becomes garbage
  * without `sodium_free` is freed when it is collected (see `backstop` below).
  */
+// node:timers, not the global: fake timers in a user's tests replace only the global.
+import { setImmediate } from 'node:timers'
 import { MAX_BYTE_LENGTH } from '@tarsjs/page-alloc'
 import type { Access, Allocation, PageAllocation, Protections } from '@tarsjs/page-alloc'
 import { argc, plainError, rangeError, typeError, typedArray } from './args.js'
@@ -129,7 +131,10 @@ function allocate(n: number, caller: string): SecureBuffer {
   live.set(ab, entry)
   if (young.length >= YOUNG_LIMIT) promote()
   young.push(entry)
-  if (promotion === undefined) promotion = setImmediate(onTurn).unref()
+  if (promotion === undefined) {
+    promotion = setImmediate(onTurn)
+    promotion.unref()
+  }
   return buffer
 }
 
