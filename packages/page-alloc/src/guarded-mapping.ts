@@ -4,6 +4,7 @@
  * Both allocators build on it. Either every step succeeds or the mapping is
  * released and the error thrown: memory without guard pages is never returned.
  */
+import { constants } from 'node:os'
 import os = require('@tarsjs/os-memlock')
 import type { Region } from '@tarsjs/os-memlock'
 import { AllocError } from './errors.js'
@@ -11,6 +12,7 @@ import { WARN_MLOCK, WARN_SECRETMEM } from './policy.js'
 import type { MlockPolicy, SecretmemPolicy, Warner } from './policy.js'
 
 const ON_FAULT = Object.freeze({ onFault: true })
+const { errno } = constants
 
 export interface GuardedMapping {
   readonly region: Region
@@ -83,6 +85,9 @@ export function mapGuarded(dataPages: number, secretmem: SecretmemPolicy, warner
   }
 }
 
+/** How a refused mlock2 answers: EINVAL (glibc, when the kernel said ENOSYS), ENOSYS or EPERM (a seccomp filter). */
+const REFUSED: ReadonlySet<number> = new Set([errno.EINVAL, errno.ENOSYS, errno.EPERM])
+
 /** False once mlock2(MLOCK_ONFAULT) was refused as such (not for a limit): plain mlock from then on. */
 let onFaultUsable = true
 
@@ -93,9 +98,8 @@ function lockOnFault(mapping: GuardedMapping, offset: number, length: number): b
     os.lock(mapping.region, offset, length, ON_FAULT)
     return true
   } catch (err) {
-    const code = (err as { code?: string }).code
     // ENOMEM is RLIMIT_MEMLOCK (plain mlock would fail alike); these mean mlock2 is not allowed here.
-    if (code !== 'EINVAL' && code !== 'ENOSYS' && code !== 'EPERM') throw err
+    if (!REFUSED.has((err as { errno?: number }).errno ?? 0)) throw err
     onFaultUsable = false
     return false
   }
