@@ -23,7 +23,10 @@ function unsupported (name) {
 
 let native
 if (process.platform === 'linux') {
-  native = require('node-gyp-build')(__dirname)
+  // TARSJS_OS_MEMLOCK_BINARY names a binary to load instead (tests only: the
+  // AddressSanitizer build of scripts/asan-test.sh). Never set it in production.
+  const binary = process.env.TARSJS_OS_MEMLOCK_BINARY
+  native = binary ? require(binary) : require('node-gyp-build')(__dirname)
 } else {
   native = {}
   for (const name of NAMES) native[name] = unsupported(name)
@@ -82,3 +85,5 @@ exports.copy = (src, srcOffset, dst, dstOffset, length) =>
 exports.equals = (a, aOffset, b, bOffset, length) => native.equals(handle(a), aOffset, handle(b), bOffset, length)
 exports.view = (region, offset, length) => native.view(handle(region), offset, length)
 exports.detach = native.detach
+// Test only (TARSJS_OS_MEMLOCK_TEST=1 at load): how many mappings the registry holds.
+if (typeof native.registryCount === 'function') exports.registryCount = native.registryCount

@@ -11,6 +11,31 @@
  * unmapped or PROT_NONE. protect(..., "none") and unmap() detach every view
  * overlapping the range first, and wipe/fill/copy/equals/view refuse ranges
  * whose protection would make the access fault.
+ *
+ * Threads. Worker threads load this file once per thread (one napi_env each)
+ * and share its process-wide state: the region registry. The contract:
+ *
+ * - A region belongs to the thread that mapped it. Its handle and its views
+ *   are JavaScript values of that thread and never cross to another (a clone
+ *   of a handle is a plain object; an external ArrayBuffer is copied or
+ *   refused by postMessage). So only the owner thread changes a region:
+ *   counts, views, mapped, and the access bytes (written with the registry
+ *   write lock held) are the owner's. The owner reads its own fields without
+ *   a lock: no other thread writes them.
+ * - Any thread may look a pointer up in the registry (a typed array may lie
+ *   in some region's memory). The registry lock is a rwlock: a lookup, the
+ *   access decision taken from the region it found, and the memory operation
+ *   built on that decision all happen under one read lock, so no region is
+ *   freed, unmapped or made less accessible in between. map, unmap, protect
+ *   and the release of a region take it for writing.
+ * - The registry always equals the set of live mappings: an entry is added
+ *   after mmap and removed before munmap, both under the write lock, so an
+ *   address the kernel hands out again can never match a stale entry. An
+ *   entry missing at removal is an integrity failure: one line on stderr,
+ *   then abort().
+ * - No Node-API call is made with the lock held: Node-API may run a garbage
+ *   collection, whose finalizers release regions and take the write lock.
+ *   Arguments are read first; errors are thrown after the lock is released.
  */
 #ifndef NAPI_VERSION
 #define NAPI_VERSION 8
@@ -78,12 +103,34 @@ typedef struct {
  * and equals must then honour the region's page protections, and lock/unlock
  * must refuse it, since munlock would unlock every secret sharing the page.
  */
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static void **registry;
+static pthread_rwlock_t registry_lock = PTHREAD_RWLOCK_INITIALIZER;
+static region **registry;
 static size_t registry_len, registry_cap;
 
 static const napi_type_tag region_tag = {0x7461727369736d6cULL, 0x6f636b2d72656731ULL};
+
+/* Process-wide, set once by process_init (pthread_once): every thread reads them. */
+static pthread_once_t process_once = PTHREAD_ONCE_INIT;
 static size_t page_size;
+static int test_exports;         /* TARSJS_OS_MEMLOCK_TEST=1: registryCount() for tests */
+static int simulate_no_external; /* TARSJS_OS_MEMLOCK_SIMULATE_NO_EXTERNAL_BUFFERS=1 */
+
+/* Heap metadata that cannot be trusted any more: say so once and stop. */
+static void integrity_failure(const char *what) {
+  fprintf(stderr, "os-memlock: integrity failure: %s\n", what);
+  abort();
+}
+
+/* A rwlock call fails only on misuse (EDEADLK, EAGAIN past 2^31 readers): never go on unlocked. */
+static void lock_read(void) {
+  if (pthread_rwlock_rdlock(&registry_lock) != 0) integrity_failure("registry read lock failed");
+}
+static void lock_write(void) {
+  if (pthread_rwlock_wrlock(&registry_lock) != 0) integrity_failure("registry write lock failed");
+}
+static void unlock(void) {
+  if (pthread_rwlock_unlock(&registry_lock) != 0) integrity_failure("registry unlock failed");
+}
 
 /* ---- errors ------------------------------------------------------------- */
 
@@ -235,19 +282,40 @@ static int check_aligned(napi_env env, size_t offset, size_t length) {
   return 1;
 }
 
-/* Every page of [offset, offset + length) must allow `need`. */
-static int check_access(napi_env env, region *r, size_t offset, size_t length, int need) {
+/*
+ * Why an operation on a range is refused. Decided with the registry lock held
+ * and thrown by throw_fail once it is released (throwing calls into V8).
+ */
+enum { FAIL_NONE = 0, FAIL_NOT_READABLE, FAIL_NOT_WRITABLE, FAIL_OWNED, FAIL_PAST_REGION };
+
+static napi_value throw_fail(napi_env env, int fail) {
+  switch (fail) {
+    case FAIL_NOT_READABLE: THROW("ERR_REGION_PROTECTED", "The range is not readable (protected 'none')");
+    case FAIL_NOT_WRITABLE: THROW("ERR_REGION_PROTECTED", "The range is not writable (protected 'none' or 'read')");
+    case FAIL_OWNED:
+      THROW("ERR_REGION_OWNED", "The view's memory belongs to an os-memlock region: lock and unlock it through "
+                                "its region (the layers above count locks per page, and munlock is not counted)");
+    default: THROW("ERR_OUT_OF_RANGE", "The view extends past the end of the region holding it");
+  }
+}
+
+/* Every page of [offset, offset + length) must allow `need` (lock held, or the owner thread). */
+static int access_fail(const region *r, size_t offset, size_t length, int need) {
   size_t first, last, p;
-  if (length == 0) return 1;
+  if (length == 0) return FAIL_NONE;
   first = offset / page_size;
   last = (offset + length - 1) / page_size;
-  for (p = first; p <= last; p++) {
-    if ((r->access[p] & need) != need) {
-      napi_throw_error(env, "ERR_REGION_PROTECTED",
-                       need == ACCESS_READ ? "The range is not readable (protected 'none')"
-                                           : "The range is not writable (protected 'none' or 'read')");
-      return 0;
-    }
+  for (p = first; p <= last; p++)
+    if ((r->access[p] & need) != need) return need == ACCESS_READ ? FAIL_NOT_READABLE : FAIL_NOT_WRITABLE;
+  return FAIL_NONE;
+}
+
+/* For the owner thread's own checks, outside the lock. */
+static int check_access(napi_env env, region *r, size_t offset, size_t length, int need) {
+  int fail = access_fail(r, offset, length, need);
+  if (fail != FAIL_NONE) {
+    throw_fail(env, fail);
+    return 0;
   }
   return 1;
 }
@@ -255,18 +323,34 @@ static int check_access(napi_env env, region *r, size_t offset, size_t length, i
 /*
  * A "target" is a region with (offset, length) or any ArrayBufferView, acting
  * on exactly its own bytes (offset and length then count within the view).
- * Resolves to a pointer and a length; for regions also the region.
+ * read_target reads the arguments (Node-API, no lock); resolve_target then
+ * finds the region under the registry lock.
  */
 static region *registry_find(const uint8_t *p);
 
 typedef struct {
   uint8_t *ptr;
   size_t length;
-  region *r;            /* the region holding the bytes, or NULL */
+  region *r;            /* the region holding the bytes, or NULL (set by resolve_target for views) */
   size_t offset;        /* offset of ptr within r */
-  size_t region_offset; /* offset of the view's first byte within r */
+  const uint8_t *vbase; /* a view's first byte, and its byte length */
+  size_t vlength;
   int is_view;
 } span;
+
+/* Bytes per element of each typed array kind; a kind not listed is refused, never guessed. */
+#ifndef NODE_API_HAS_FLOAT16_ARRAY
+#define napi_float16_array ((napi_typedarray_type)11) /* js_native_api_types.h of Node 24+ */
+#endif
+static size_t element_size(napi_typedarray_type tt) {
+  switch ((int)tt) {
+    case napi_int8_array: case napi_uint8_array: case napi_uint8_clamped_array: return 1;
+    case napi_int16_array: case napi_uint16_array: case napi_float16_array: return 2;
+    case napi_int32_array: case napi_uint32_array: case napi_float32_array: return 4;
+    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: return 8;
+    default: return 0;
+  }
+}
 
 static int read_target(napi_env env, napi_value v, napi_value off_v, napi_value len_v, span *out) {
   bool is_ta = false, is_dv = false;
@@ -279,27 +363,30 @@ static int read_target(napi_env env, napi_value v, napi_value off_v, napi_value 
     return 0;
   if (is_ta || is_dv) {
     napi_typedarray_type tt;
-    size_t elems, byte_len;
+    size_t elems, byte_len, size;
     void *data = NULL;
     napi_value ab;
     size_t boff;
     if (is_ta) {
       if (napi_get_typedarray_info(env, v, &tt, &elems, &data, &ab, &boff) != napi_ok) return 0;
-      switch (tt) {
-        case napi_int8_array: case napi_uint8_array: case napi_uint8_clamped_array: byte_len = elems; break;
-        case napi_int16_array: case napi_uint16_array: byte_len = elems * 2; break;
-        case napi_int32_array: case napi_uint32_array: case napi_float32_array: byte_len = elems * 4; break;
-        default: byte_len = elems * 8; break;
+      size = element_size(tt);
+      if (size == 0) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "Typed array kind %d is not supported: its element size is unknown", (int)tt);
+        napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+        return 0;
       }
+      byte_len = elems * size;
     } else {
       if (napi_get_dataview_info(env, v, &byte_len, &data, &ab, &boff) != napi_ok) return 0;
     }
     base = data;
     total = byte_len;
-    /* A view of a region is that region: its protections apply. */
     out->is_view = 1;
-    out->r = byte_len > 0 ? registry_find(base) : NULL;
-    out->region_offset = out->r != NULL ? (size_t)(base - out->r->base) : 0;
+    out->r = NULL;
+    out->vbase = base;
+    out->vlength = byte_len;
+    out->offset = 0;
   } else {
     region *r;
     if (t != napi_external) {
@@ -312,7 +399,8 @@ static int read_target(napi_env env, napi_value v, napi_value off_v, napi_value 
     total = r->length;
     out->r = r;
     out->is_view = 0;
-    out->region_offset = 0;
+    out->vbase = NULL;
+    out->vlength = 0;
   }
   if (off_v != NULL && !read_size(env, off_v, "offset", &offset)) return 0;
   if (offset > total) {
@@ -324,8 +412,24 @@ static int read_target(napi_env env, napi_value v, napi_value off_v, napi_value 
   if (!check_bounds(env, offset, length, total)) return 0;
   out->ptr = base == NULL ? NULL : base + offset;
   out->length = length;
-  out->offset = out->region_offset + offset;
+  if (!out->is_view) out->offset = offset;
   return 1;
+}
+
+/*
+ * With the registry lock held for reading: a view of a region is that region
+ * (its protections apply), then the access `need` is checked. Returns FAIL_*.
+ */
+static int resolve_target(span *s, int need) {
+  if (s->is_view) {
+    region *r = s->vlength > 0 ? registry_find(s->vbase) : NULL;
+    s->r = r;
+    if (r == NULL) return FAIL_NONE;
+    /* view() never hands out more than its region; a view that ends past it is refused, not trusted. */
+    if (s->vlength > r->length - (size_t)(s->vbase - r->base)) return FAIL_PAST_REGION;
+    s->offset = s->length == 0 ? 0 : (size_t)(s->ptr - r->base);
+  }
+  return s->r == NULL ? FAIL_NONE : access_fail(s->r, s->offset, s->length, need);
 }
 
 /* Optional trailing arguments: absent or undefined means "the rest". */
@@ -337,66 +441,72 @@ static napi_value opt(napi_env env, size_t argc, napi_value *argv, size_t i) {
 
 /* ---- region lifetime ------------------------------------------------------ */
 
-/* First index whose base is above p (registry_lock held). */
+/* First index whose base is above p (registry lock held). */
 static size_t registry_upper(const uint8_t *p) {
   size_t lo = 0, hi = registry_len;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (((region *)registry[mid])->base <= p) lo = mid + 1;
+    if (registry[mid]->base <= p) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
-static int registry_add(region *r) {
-  size_t i;
-  if (pthread_mutex_lock(&registry_lock) != 0) return 0;
-  if (registry_len == registry_cap) {
-    size_t cap = registry_cap ? registry_cap * 2 : 64;
-    void **grown = realloc(registry, cap * sizeof *grown);
-    if (grown == NULL) {
-      pthread_mutex_unlock(&registry_lock);
-      return 0;
-    }
-    registry = grown;
-    registry_cap = cap;
-  }
-  i = registry_upper(r->base);
+/* Inserts r in address order (write lock held, room for one more). */
+static void registry_insert(region *r) {
+  size_t i = registry_upper(r->base);
   memmove(registry + i + 1, registry + i, (registry_len - i) * sizeof *registry);
   registry[i] = r;
   registry_len++;
-  pthread_mutex_unlock(&registry_lock);
+}
+
+/* Room for one more entry (write lock held). Returns 0 when out of memory. */
+static int registry_reserve(void) {
+  size_t cap;
+  region **grown;
+  if (registry_len < registry_cap) return 1;
+  cap = registry_cap ? registry_cap * 2 : 64;
+  grown = realloc(registry, cap * sizeof *grown);
+  if (grown == NULL) return 0;
+  registry = grown;
+  registry_cap = cap;
   return 1;
 }
 
+/*
+ * Removes r (write lock held). A live region missing from the registry means
+ * the bookkeeping no longer matches the mappings: stop rather than guess.
+ */
 static void registry_remove(region *r) {
-  size_t i;
-  if (pthread_mutex_lock(&registry_lock) != 0) abort(); /* cannot fail for a default mutex */
-  i = registry_upper(r->base);
-  if (i > 0 && registry[i - 1] == r) {
-    memmove(registry + i - 1, registry + i, (registry_len - i) * sizeof *registry);
-    registry_len--;
-  }
-  pthread_mutex_unlock(&registry_lock);
+  size_t i = registry_upper(r->base);
+  if (i == 0 || registry[i - 1] != r) integrity_failure("a mapped region is missing from the region registry");
+  memmove(registry + i - 1, registry + i, (registry_len - i) * sizeof *registry);
+  registry_len--;
 }
 
-/* The mapped region holding p, or NULL. */
+/* The mapped region holding p, or NULL (lock held for reading or writing). */
 static region *registry_find(const uint8_t *p) {
-  region *r = NULL;
-  size_t i;
-  if (pthread_mutex_lock(&registry_lock) != 0) abort();
-  i = registry_upper(p);
-  if (i > 0 && p < ((region *)registry[i - 1])->base + ((region *)registry[i - 1])->length) r = registry[i - 1];
-  pthread_mutex_unlock(&registry_lock);
-  return r;
+  size_t i = registry_upper(p);
+  if (i > 0 && p < registry[i - 1]->base + registry[i - 1]->length) return registry[i - 1];
+  return NULL;
 }
 
+/* Drops one count (owner thread). The last one frees the region, and unmaps it if unmap() was not called. */
 static void region_release(region *r) {
+  if (r->counts == 0) integrity_failure("a region count dropped below zero");
   if (--r->counts > 0) return;
   /* Nothing in JavaScript can reach the memory any more. */
   if (r->mapped) {
+    lock_write();
     registry_remove(r);
-    munmap(r->base, r->length);
+    /*
+     * Out of the registry first, then unmapped: the address can be handed out
+     * again only once no entry names it. munmap of a whole mapping does not
+     * fail on Linux; if it did, the pages would stay mapped and unreachable.
+     */
+    (void)munmap(r->base, r->length);
+    r->mapped = 0;
+    unlock();
   }
   free(r->access);
   free(r->views);
@@ -412,10 +522,32 @@ static void region_finalize(napi_env env, void *data, void *hint) {
   region_release(r);
 }
 
+/*
+ * Each view holds one count through a token of its own. Node-API may run a
+ * finalizer inside a call that then fails (Node 20 does so for an external
+ * ArrayBuffer longer than buffer.constants.MAX_LENGTH, then throws
+ * ERR_BUFFER_TOO_LARGE), or not run it at all. js_view marks the token it is
+ * creating, so a finalizer run inside the call is recognised and the count is
+ * given back exactly once, whatever Node-API did.
+ */
+typedef struct {
+  region *r;
+  int returned; /* the count was given back already (a failed creation) */
+} view_token;
+
+static __thread view_token *creating;
+static __thread int creating_finalized;
+
 static void view_finalize(napi_env env, void *data, void *hint) {
+  view_token *t = hint;
   (void)env;
   (void)data;
-  region_release(hint);
+  if (t == creating) {
+    creating_finalized = 1; /* js_view settles it when the call returns */
+    return;
+  }
+  if (!t->returned) region_release(t->r);
+  free(t);
 }
 
 /*
@@ -464,34 +596,75 @@ static int probe_advice(uint8_t *page, int advice) {
   return madvise(page, page_size, advice) == 0;
 }
 
-/* Probed once: what this kernel and this process's limits allow right now. */
+/*
+ * The kernel's answers, probed once per process (pthread_once: worker threads
+ * may ask at the same time). probe_errno is the errno of a failed probe mmap.
+ */
+static bool caps[5];
+static int probe_errno;
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+
+static void probe_kernel(void) {
+  uint8_t *page = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  long fd;
+  if (page == MAP_FAILED) {
+    probe_errno = errno;
+    return;
+  }
+  caps[0] = mlock(page, page_size) == 0;
+  if (caps[0] && munlock(page, page_size) != 0) caps[0] = false;
+  caps[1] = probe_advice(page, MADV_DONTDUMP);
+  caps[2] = probe_advice(page, MADV_WIPEONFORK);
+  caps[3] = probe_advice(page, MADV_DONTFORK);
+  if (munmap(page, page_size) != 0) integrity_failure("munmap of a probe page failed");
+  fd = syscall(SYS_memfd_secret, (unsigned int)O_CLOEXEC);
+  caps[4] = fd >= 0;
+  if (fd >= 0 && close((int)fd) != 0) caps[4] = false;
+}
+
+static napi_value throw_no_external(napi_env env) {
+  THROW("ERR_EXTERNAL_BUFFERS_UNAVAILABLE",
+        "This runtime does not allow external ArrayBuffers (for example Electron's or V8's sandbox); "
+        "os-memlock cannot hand out views of protected memory here");
+}
+
+/*
+ * Whether this runtime hands out external ArrayBuffers: one over a static
+ * byte, detached at once (asked on every call; the runtime may differ per
+ * embedder, and it costs one allocation).
+ */
+static int probe_external(napi_env env, bool *out) {
+  static uint8_t probe_byte;
+  napi_value ab;
+  napi_status st;
+  *out = false;
+  if (simulate_no_external) return 1;
+  st = napi_create_external_arraybuffer(env, &probe_byte, 1, NULL, NULL, &ab);
+  if (st == napi_no_external_buffers_allowed) return 1;
+  if (st != napi_ok || napi_detach_arraybuffer(env, ab) != napi_ok) return 0;
+  *out = true;
+  return 1;
+}
+
 static napi_value js_capabilities(napi_env env, napi_callback_info info) {
-  static int probed = 0;
-  static bool caps[5];
   static const char *names[5] = {"mlock", "madviseDontDump", "madviseWipeOnFork", "madviseDontFork", "memfdSecret"};
   napi_value out, b;
+  bool external;
   size_t i;
   (void)info;
-  if (!probed) {
-    uint8_t *page = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    long fd;
-    if (page == MAP_FAILED) return throw_errno(env, "mmap", errno);
-    caps[0] = mlock(page, page_size) == 0;
-    if (caps[0] && munlock(page, page_size) != 0) caps[0] = false;
-    caps[1] = probe_advice(page, MADV_DONTDUMP);
-    caps[2] = probe_advice(page, MADV_WIPEONFORK);
-    caps[3] = probe_advice(page, MADV_DONTFORK);
-    if (munmap(page, page_size) != 0) return throw_errno(env, "munmap", errno);
-    fd = syscall(SYS_memfd_secret, (unsigned int)O_CLOEXEC);
-    caps[4] = fd >= 0;
-    if (fd >= 0 && close((int)fd) != 0) return throw_errno(env, "close", errno);
-    probed = 1;
-  }
+  if (pthread_once(&probe_once, probe_kernel) != 0) integrity_failure("pthread_once failed");
+  if (probe_errno != 0) return throw_errno(env, "mmap", probe_errno);
   NAPI_CALL(napi_create_object(env, &out));
   for (i = 0; i < 5; i++) {
     NAPI_CALL(napi_get_boolean(env, caps[i], &b));
     NAPI_CALL(napi_set_named_property(env, out, names[i], b));
   }
+  if (!probe_external(env, &external)) {
+    throw_napi(env);
+    return NULL;
+  }
+  NAPI_CALL(napi_get_boolean(env, external, &b));
+  NAPI_CALL(napi_set_named_property(env, out, "externalBuffers", b));
   return out;
 }
 
@@ -582,12 +755,16 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
   r->mapped = 1;
   r->counts = 1;
   memset(r->access, ACCESS_READWRITE, length / page_size);
-  if (!registry_add(r)) {
-    munmap(p, length);
+  lock_write();
+  if (!registry_reserve()) {
+    unlock();
+    if (munmap(p, length) != 0) integrity_failure("munmap of a fresh mapping failed");
     free(r->access);
     free(r);
     return throw_errno(env, "malloc", ENOMEM);
   }
+  registry_insert(r);
+  unlock();
   /*
    * The handle is a type-tagged external: reading it back is an internal-field
    * load, where an object wrap costs two private-property lookups per call,
@@ -595,13 +772,20 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
    * index.js wraps it in a frozen Region object with byteLength and secret.
    */
   if (napi_create_external(env, r, region_finalize, NULL, &out) != napi_ok) {
+    lock_write();
     registry_remove(r);
-    munmap(p, length);
+    if (munmap(p, length) != 0) integrity_failure("munmap of a fresh mapping failed");
+    unlock();
     free(r->access);
     free(r);
     throw_napi(env);
     return NULL;
   }
+  /*
+   * From here the external owns the region's one count: if tagging fails, the
+   * handle is never returned and its finalizer unmaps the region when the
+   * garbage collector takes it, as for any dropped handle.
+   */
   NAPI_CALL(napi_type_tag_object(env, out, &region_tag));
   return out;
 }
@@ -611,9 +795,17 @@ static napi_value js_unmap(napi_env env, napi_callback_info info) {
   region *r = get_region(env, argv[0], 1);
   if (r == NULL) return NULL;
   if (!sweep_views(env, r, 0, r->length)) return NULL;
-  if (munmap(r->base, r->length) != 0) return throw_errno(env, "munmap", errno);
+  /* Out of the registry before munmap, under the write lock: no thread may match a freed address. */
+  lock_write();
   registry_remove(r);
+  if (munmap(r->base, r->length) != 0) {
+    int e = errno;
+    registry_insert(r); /* the slot just freed: no allocation, cannot fail */
+    unlock();
+    return throw_errno(env, "munmap", e);
+  }
   r->mapped = 0;
+  unlock();
   return NULL;
 }
 
@@ -658,8 +850,15 @@ static napi_value js_protect(napi_env env, napi_callback_info info) {
   if (!read_flag(env, argv[4], "options.keepViews", &keep_views)) return NULL;
   /* Views go first: none may outlive the readability of its memory. */
   if (access == ACCESS_NONE && !keep_views && !sweep_views(env, r, offset, length)) return NULL;
-  if (mprotect(r->base + offset, length, prot) != 0) return throw_errno(env, "mprotect", errno);
+  /* Written lock: no other thread may be between its access decision and its memory operation. */
+  lock_write();
+  if (mprotect(r->base + offset, length, prot) != 0) {
+    int e = errno;
+    unlock();
+    return throw_errno(env, "mprotect", e);
+  }
   memset(r->access + offset / page_size, access, length / page_size);
+  unlock();
   return NULL;
 }
 
@@ -668,26 +867,29 @@ static napi_value lock_common(napi_env env, napi_callback_info info, int lock) {
   ARGS(4);
   span s;
   bool on_fault = false;
+  int fail, rc = 0, e = 0;
   if (!read_target(env, argv[0], opt(env, argc, argv, 1), opt(env, argc, argv, 2), &s)) return NULL;
   if (lock && !read_flag(env, argv[3], "options.onFault", &on_fault)) return NULL;
-  if (s.is_view && s.r != NULL)
-    THROW("ERR_REGION_OWNED", "The view's memory belongs to an os-memlock region: lock and unlock it through "
-                              "its region (the layers above count locks per page, and munlock is not counted)");
-  if (s.r != NULL && !check_aligned(env, s.offset, s.length)) return NULL;
-  if (s.length == 0) return NULL;
+  if (!s.is_view && !check_aligned(env, s.offset, s.length)) return NULL;
+  lock_read();
+  fail = resolve_target(&s, ACCESS_NONE);
+  /* A view into a region: munlock would unlock every secret sharing its pages. */
+  if (fail == FAIL_NONE && s.is_view && s.r != NULL) fail = FAIL_OWNED;
   /*
    * MLOCK_ONFAULT locks each page when it is first touched instead of faulting
    * every page in now. It also spares mprotect the populate pass it runs each
    * time a locked range becomes writable again; callers that need every page
    * resident touch the range themselves.
    */
-  if (!lock) {
-    if (munlock(s.ptr, s.length) != 0) return throw_errno(env, "munlock", errno);
-  } else if (on_fault) {
-    if (mlock2(s.ptr, s.length, MLOCK_ONFAULT) != 0) return throw_errno(env, "mlock2", errno);
-  } else if (mlock(s.ptr, s.length) != 0) {
-    return throw_errno(env, "mlock", errno);
+  if (fail == FAIL_NONE && s.length > 0) {
+    if (!lock) rc = munlock(s.ptr, s.length);
+    else if (on_fault) rc = mlock2(s.ptr, s.length, MLOCK_ONFAULT);
+    else rc = mlock(s.ptr, s.length);
+    e = errno;
   }
+  unlock();
+  if (fail != FAIL_NONE) return throw_fail(env, fail);
+  if (rc != 0) return throw_errno(env, !lock ? "munlock" : on_fault ? "mlock2" : "mlock", e);
   return NULL;
 }
 
@@ -720,10 +922,14 @@ static napi_value js_advise(napi_env env, napi_callback_info info) {
 static napi_value js_wipe(napi_env env, napi_callback_info info) {
   ARGS(3);
   span s;
+  int fail;
   if (!read_target(env, argv[0], opt(env, argc, argv, 1), opt(env, argc, argv, 2), &s)) return NULL;
-  if (s.r != NULL && !check_access(env, s.r, s.offset, s.length, ACCESS_READWRITE)) return NULL;
+  lock_read();
+  fail = resolve_target(&s, ACCESS_READWRITE);
   /* explicit_bzero: a store the compiler may not drop as dead. */
-  if (s.length > 0) explicit_bzero(s.ptr, s.length);
+  if (fail == FAIL_NONE && s.length > 0) explicit_bzero(s.ptr, s.length);
+  unlock();
+  if (fail != FAIL_NONE) return throw_fail(env, fail);
   return NULL;
 }
 
@@ -731,12 +937,16 @@ static napi_value js_fill(napi_env env, napi_callback_info info) {
   ARGS(4);
   region *r = get_region(env, argv[0], 1);
   size_t offset, length, byte;
+  int fail;
   if (r == NULL || !read_size(env, argv[1], "offset", &offset) || !read_size(env, argv[2], "length", &length) ||
       !check_bounds(env, offset, length, r->length) || !read_size(env, argv[3], "byte", &byte))
     return NULL;
   if (byte > 255) THROW_RANGE("ERR_OUT_OF_RANGE", "The value of \"byte\" is out of range. It must be >= 0 and <= 255");
-  if (!check_access(env, r, offset, length, ACCESS_READWRITE)) return NULL;
-  memset(r->base + offset, (int)byte, length);
+  lock_read();
+  fail = access_fail(r, offset, length, ACCESS_READWRITE);
+  if (fail == FAIL_NONE) memset(r->base + offset, (int)byte, length);
+  unlock();
+  if (fail != FAIL_NONE) return throw_fail(env, fail);
   return NULL;
 }
 
@@ -745,11 +955,15 @@ static napi_value js_copy(napi_env env, napi_callback_info info) {
   ARGS(5);
   span src, dst;
   size_t length;
+  int fail;
   if (!read_size(env, argv[4], "length", &length) || !read_target(env, argv[0], argv[1], argv[4], &src) || !read_target(env, argv[2], argv[3], argv[4], &dst))
     return NULL;
-  if (src.r != NULL && !check_access(env, src.r, src.offset, length, ACCESS_READ)) return NULL;
-  if (dst.r != NULL && !check_access(env, dst.r, dst.offset, length, ACCESS_READWRITE)) return NULL;
-  if (length > 0) memmove(dst.ptr, src.ptr, length);
+  lock_read();
+  fail = resolve_target(&src, ACCESS_READ);
+  if (fail == FAIL_NONE) fail = resolve_target(&dst, ACCESS_READWRITE);
+  if (fail == FAIL_NONE && length > 0) memmove(dst.ptr, src.ptr, length);
+  unlock();
+  if (fail != FAIL_NONE) return throw_fail(env, fail);
   return NULL;
 }
 
@@ -761,12 +975,18 @@ static napi_value js_equals(napi_env env, napi_callback_info info) {
   volatile uint8_t d = 0;
   const volatile uint8_t *pa, *pb;
   napi_value out;
+  int fail;
   if (!read_size(env, argv[4], "length", &length) || !read_target(env, argv[0], argv[1], argv[4], &a) || !read_target(env, argv[2], argv[3], argv[4], &b)) return NULL;
-  if (a.r != NULL && !check_access(env, a.r, a.offset, length, ACCESS_READ)) return NULL;
-  if (b.r != NULL && !check_access(env, b.r, b.offset, length, ACCESS_READ)) return NULL;
-  pa = a.ptr;
-  pb = b.ptr;
-  for (i = 0; i < length; i++) d |= pa[i] ^ pb[i];
+  lock_read();
+  fail = resolve_target(&a, ACCESS_READ);
+  if (fail == FAIL_NONE) fail = resolve_target(&b, ACCESS_READ);
+  if (fail == FAIL_NONE) {
+    pa = a.ptr;
+    pb = b.ptr;
+    for (i = 0; i < length; i++) d |= pa[i] ^ pb[i];
+  }
+  unlock();
+  if (fail != FAIL_NONE) return throw_fail(env, fail);
   NAPI_CALL(napi_get_boolean(env, d == 0, &out));
   return out;
 }
@@ -775,14 +995,17 @@ static napi_value js_view(napi_env env, napi_callback_info info) {
   ARGS(3);
   region *r = get_region(env, argv[0], 1);
   size_t offset, length;
-  napi_value ab;
+  napi_value ab = NULL;
   napi_ref ref;
   napi_status st;
+  view_token *token;
   if (r == NULL || !read_size(env, argv[1], "offset", &offset) || !read_size(env, argv[2], "length", &length) ||
       !check_bounds(env, offset, length, r->length))
     return NULL;
   if (length == 0) THROW_RANGE("ERR_OUT_OF_RANGE", "A view must be at least one byte long");
+  /* Only this thread changes r->access (see the thread contract): no lock needed to read it. */
   if (!check_access(env, r, offset, length, ACCESS_READ)) return NULL;
+  if (simulate_no_external) return throw_no_external(env);
   if (r->nviews == r->cap) {
     /* Drop collected and detached entries before growing: amortised O(1). */
     if (!sweep_views(env, r, 0, 0)) return NULL;
@@ -794,17 +1017,47 @@ static napi_value js_view(napi_env env, napi_callback_info info) {
       r->cap = cap;
     }
   }
-  st = napi_create_external_arraybuffer(env, r->base + offset, length, view_finalize, r, &ab);
-  if (st == napi_no_external_buffers_allowed)
-    THROW("ERR_EXTERNAL_BUFFERS_NOT_ALLOWED",
-          "This runtime does not allow external ArrayBuffers (for example Electron's V8 sandbox); "
-          "os-memlock cannot hand out views of protected memory here");
+  token = malloc(sizeof *token);
+  if (token == NULL) return throw_errno(env, "malloc", ENOMEM);
+  token->r = r;
+  token->returned = 0;
+  r->counts++; /* the token's; the handle in argv[0] holds another, so r outlives this call */
+  creating = token;
+  creating_finalized = 0;
+  st = napi_create_external_arraybuffer(env, r->base + offset, length, view_finalize, token, &ab);
+  creating = NULL;
+  if (creating_finalized) {
+    /* The finalizer ran inside the call and will not run again: settle the token here. */
+    region_release(r);
+    free(token);
+    if (st == napi_ok) {
+      /* A buffer whose finalizer already ran must not stay attached to the memory. */
+      if (napi_detach_arraybuffer(env, ab) != napi_ok) integrity_failure("a view without a count stayed attached");
+      THROW("ERR_NAPI", "os-memlock: Node-API finalized a view it returned");
+    }
+  } else if (st != napi_ok) {
+    /*
+     * Node checks for external buffers before creating anything, so nothing
+     * holds the token. After any other failure a finalizer may or may not
+     * come: give the count back now and leave the token to it.
+     */
+    region_release(r);
+    if (st == napi_no_external_buffers_allowed) {
+      free(token);
+      return throw_no_external(env);
+    }
+    token->returned = 1;
+  }
   if (st != napi_ok) {
     throw_napi(env);
     return NULL;
   }
-  r->counts++;
-  NAPI_CALL(napi_create_reference(env, ab, 0, &ref));
+  if (napi_create_reference(env, ab, 0, &ref) != napi_ok) {
+    /* An untracked view would survive protect('none'): detach it; its finalizer gives the count back. */
+    if (napi_detach_arraybuffer(env, ab) != napi_ok) integrity_failure("an untracked view could not be detached");
+    throw_napi(env);
+    return NULL;
+  }
   r->views[r->nviews].ref = ref;
   r->views[r->nviews].offset = offset;
   r->views[r->nviews].length = length;
@@ -812,11 +1065,32 @@ static napi_value js_view(napi_env env, napi_callback_info info) {
   return ab;
 }
 
+/*
+ * Only a view handed out by view() (or a buffer that took over one's memory,
+ * as ArrayBuffer.prototype.transfer() does) may be detached here: detaching
+ * Node's shared Buffer pool or a caller's own ArrayBuffer would break every
+ * user of it. Detaching a detached buffer changes nothing.
+ */
 static napi_value js_detach(napi_env env, napi_callback_info info) {
   ARGS(1);
-  bool is_ab = false;
+  bool is_ab = false, detached = false;
+  void *data = NULL;
+  size_t length = 0;
+  region *r = NULL;
   NAPI_CALL(napi_is_arraybuffer(env, argv[0], &is_ab));
   if (!is_ab) THROW_TYPE("ERR_INVALID_ARG_TYPE", "The \"arrayBuffer\" argument must be an ArrayBuffer");
+  NAPI_CALL(napi_is_detached_arraybuffer(env, argv[0], &detached));
+  if (detached) return NULL;
+  NAPI_CALL(napi_get_arraybuffer_info(env, argv[0], &data, &length));
+  if (length > 0) {
+    lock_read();
+    r = registry_find(data);
+    if (r != NULL && length > r->length - (size_t)((uint8_t *)data - r->base)) r = NULL;
+    unlock();
+  }
+  /* r is not read after the lock is released: only whether the memory lay in a region. */
+  if (r == NULL)
+    THROW_TYPE("ERR_INVALID_ARG_VALUE", "The ArrayBuffer is not a view of an os-memlock region; only those are detached");
   if (napi_detach_arraybuffer(env, argv[0]) != napi_ok) {
     bool pending = false;
     NAPI_CALL(napi_is_exception_pending(env, &pending));
@@ -826,10 +1100,36 @@ static napi_value js_detach(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_registry_count(napi_env env, napi_callback_info info) {
+  napi_value out;
+  size_t n;
+  (void)info;
+  lock_read();
+  n = registry_len;
+  unlock();
+  NAPI_CALL(napi_create_double(env, (double)n, &out));
+  return out;
+}
+
 #define EXPORT(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
 
-static napi_value init(napi_env env, napi_value exports) {
+static int env_is_one(const char *name) {
+  const char *v = getenv(name);
+  return v != NULL && strcmp(v, "1") == 0;
+}
+
+/*
+ * Once per process, on the first thread that loads this copy of the addon.
+ * The test switches are read here, at load, and never again.
+ */
+static void process_init(void) {
   long ps = sysconf(_SC_PAGESIZE);
+  page_size = ps > 0 ? (size_t)ps : 0;
+  test_exports = env_is_one("TARSJS_OS_MEMLOCK_TEST");
+  simulate_no_external = env_is_one("TARSJS_OS_MEMLOCK_SIMULATE_NO_EXTERNAL_BUFFERS");
+}
+
+static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       EXPORT("pageSize", js_page_size),   EXPORT("capabilities", js_capabilities),
       EXPORT("memlockLimit", js_memlock_limit), EXPORT("map", js_map),
@@ -839,13 +1139,16 @@ static napi_value init(napi_env env, napi_value exports) {
       EXPORT("wipe", js_wipe),            EXPORT("fill", js_fill),
       EXPORT("copy", js_copy),            EXPORT("equals", js_equals),
       EXPORT("view", js_view),            EXPORT("detach", js_detach),
+      EXPORT("registryCount", js_registry_count),
   };
-  if (ps <= 0) {
-    throw_errno(env, "sysconf", errno ? errno : EINVAL);
+  size_t n = sizeof props / sizeof props[0];
+  if (pthread_once(&process_once, process_init) != 0) integrity_failure("pthread_once failed");
+  if (page_size == 0) {
+    throw_errno(env, "sysconf", EINVAL);
     return NULL;
   }
-  page_size = (size_t)ps;
-  NAPI_CALL(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  /* registryCount is last: exported for tests only. */
+  NAPI_CALL(napi_define_properties(env, exports, test_exports ? n : n - 1, props));
   return exports;
 }
 

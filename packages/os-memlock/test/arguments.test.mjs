@@ -115,7 +115,7 @@ describe('ranges outside the region', () => {
     ['copy: destination range past the end', () => m.copy(r, 0, r2, SIZE - 1, 2)],
     ['copy: offset 2^53-1', () => m.copy(r, MAX, r2, 0, 1)],
     ['copy: into a buffer too small', () => m.copy(r, 0, Buffer.alloc(4), 0, 5)],
-    ['copy: from a detached buffer', () => { const ab = new ArrayBuffer(8); const u = new Uint8Array(ab); m.detach(ab); m.copy(u, 0, r, 0, 1) }],
+    ['copy: from a detached buffer', () => { const ab = new ArrayBuffer(8); const u = new Uint8Array(ab); structuredClone(ab, { transfer: [ab] }); m.copy(u, 0, r, 0, 1) }],
     ['equals: a range past the end', () => m.equals(r, SIZE - 1, r2, 0, 2)],
     ['equals: length overflow', () => m.equals(r, 0, r2, 0, MAX)],
     ['view: one byte past the end', () => m.view(r, SIZE - 1, 2)],
