@@ -10,7 +10,8 @@
  *    allocation only (never a slice of a shared buffer: `view.buffer` would expose
  *    neighbours). It must be detached before the memory is freed, reused or made
  *    inaccessible; calling `view` again while nothing changed may return the same one.
- * 3. `free(a)` wipes synchronously, detaches the view, and releases. Freeing twice,
+ * 3. `free(a)` wipes synchronously, detaches the view, and releases (after a
+ *    quarantine: freed memory must not become another secret at once). Freeing twice,
  *    or freeing another allocator's allocation, throws `ERR_DOUBLE_FREE` /
  *    `ERR_FOREIGN_ALLOCATION` and changes nothing.
  * 4. `protect(a, access)` works only when `capabilities.protect` is true (the
@@ -73,6 +74,10 @@ export interface AllocatorStats {
   cacheHits: number
   /** Live allocations that are not locked: mlock failed under `best-effort`, or mlock is `off` (without secretmem). */
   unlockedAllocations: number
+  /** Freed bytes (slots, or data pages) wiped and held in quarantine, not yet reusable. */
+  quarantinedBytes?: number
+  /** Bytes (slots, or data pages) withdrawn from reuse for good because a view of them escaped (see docs/threat-model.md). */
+  escapedBytes?: number
 }
 
 /** What a backend can do at all. */

@@ -14,6 +14,7 @@ export type AllocErrorCode =
   | 'ERR_ALLOCATION_FREED'
   | 'ERR_NOT_ISOLATED'
   | 'ERR_NO_ACCESS'
+  | 'ERR_VIEW_ESCAPED'
   | 'ERR_MLOCK_FAILED'
   | 'ERR_SECRETMEM_UNAVAILABLE'
   | 'ERR_INTEGRITY'
@@ -47,6 +48,15 @@ export function checkByteLength(value: unknown, allowZero = false, name = 'byteL
     )
   }
   return value
+}
+
+/** Checks an options argument: an object (not null) or undefined. Throws `ERR_INVALID_ARG_TYPE`. */
+export function checkOptionsObject<T extends object>(value: unknown, name = 'options'): Partial<T> {
+  if (value === undefined) return {}
+  if (value === null || typeof value !== 'object') {
+    throw new AllocError('ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type object, got ${describe(value)}`)
+  }
+  return value as Partial<T>
 }
 
 function describe(value: unknown): string {

@@ -10,17 +10,28 @@
  * checked on free. A native overflow past the data faults at once (or is
  * caught by the tail canary); an underflow hits the front canary.
  * The allocation owns its pages, so `protect()` is allowed.
- * Freed mappings have their data wiped (the canaries stay for a same-size
- * reuse), are made PROT_NONE and cached (bounded) for reuse.
+ * Freed mappings have their data wiped at once (the canaries stay for a
+ * same-size reuse) and wait in quarantine, still readable and writable (zeros),
+ * so that a native holder of the old pointer never faults and never sees
+ * another secret; after the quarantine they are made PROT_NONE and cached
+ * (bounded) for reuse. A mapping whose view escaped is never reused: it is
+ * wiped and let go, and os-memlock unmaps it once every ArrayBuffer over it
+ * has been collected.
  */
 import os = require('@tarsjs/os-memlock')
+import { AllocationHandle, handleState } from './allocation-handle.js'
+import type { HandleState } from './allocation-handle.js'
 import type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, Protections } from './allocator.js'
 import { Canary } from './canary.js'
-import { AllocError, checkByteLength, checkLive, rejectAllocation } from './errors.js'
+import { AllocError, checkByteLength, checkLive, checkOptionsObject, rejectAllocation } from './errors.js'
+import { escaped, escapedViewError, warnEscaped } from './escaped-view.js'
 import { DATA_OFFSET, PAGE_SIZE, lockRange, mapGuarded } from './guarded-mapping.js'
 import type { GuardedMapping } from './guarded-mapping.js'
+import type { Region } from '@tarsjs/os-memlock'
 import { integrityFailure } from './integrity.js'
-import { describeHandle, inspectCustom } from './redact.js'
+import { Quarantine, quarantineLimits } from './quarantine.js'
+import type { QuarantineLimits, QuarantineOptions } from './quarantine.js'
+import { describeAllocator, inspectCustom } from './redact.js'
 import { Warner, integrityPolicy, intOption, mlockPolicy, secretmemPolicy } from './policy.js'
 import type { IntegrityPolicy, MlockPolicy, SecretmemPolicy } from './policy.js'
 
@@ -40,13 +51,19 @@ export interface PageAllocatorOptions {
   fillByte?: number
   /** Freed mappings kept for reuse, 0 to 4096. Default 32. */
   cacheLimit?: number
+  /** How long freed mappings stay out of reuse. Default `{ frees: 16, bytes: 262144 }` (data bytes; see `Quarantine`). */
+  quarantine?: QuarantineOptions
+}
+
+/** Options of `PageAllocator#protect`. */
+export interface ProtectOptions {
+  /** For libsodium-compatible buffers only: the view stays attached across `'none'` (touching it then faults). */
+  keepViews?: boolean
 }
 
 interface Mapped {
   readonly mapping: GuardedMapping
   readonly locked: boolean
-  /** The live allocation in this mapping: a copy of a handle (spread, Object.create) is not the handle. */
-  holder: PageAllocation | null
   /**
    * The layout (data start, byte length) whose canaries still stand in this
    * cached mapping, or -1: free wipes the data and leaves the canaries, so the
@@ -56,38 +73,52 @@ interface Mapped {
   canaryLength: number
 }
 
-/** An allocation of a `PageAllocator`. Opaque to everyone but its allocator. */
-export class PageAllocation implements Allocation {
-  readonly byteLength: number
-  readonly allocator: Allocator
-  freed = false
-  /** @internal */ readonly home: PageAllocator
-  /** @internal */ readonly mapped: Mapped
-  /** @internal */ readonly start: number
-  /** @internal */ access: Access = 'readwrite'
-  /** @internal */ ab: ArrayBuffer | null = null
+/** What the allocator knows of one page allocation; never reachable from the handle's public side. */
+interface PageState extends HandleState {
+  readonly home: PageAllocator
+  /** The mapping holding the data; replaced when an escaped key moves (see `protectAs`). */
+  mapped: Mapped
+  readonly start: number
+  access: Access
+  /** The view handed out, kept to detach it and to notice an escape. */
+  view: ArrayBuffer | null
+  /** The view was handed over (`viewAs(..., true)`): its holder keeps it and gives it back to `freeAs`. */
+  handedOver: boolean
+  /** A view was detached by someone else: this mapping is never reused. */
+  escaped: boolean
+}
 
+/** An allocation of a `PageAllocator`. Opaque: all state is private, so spread, clone or serialize it and you get `{}`. */
+export class PageAllocation extends AllocationHandle<PageState> {
   /** @internal */
-  constructor(home: PageAllocator, owner: Allocator, mapped: Mapped, start: number, byteLength: number) {
-    this.home = home
-    this.allocator = owner
-    this.mapped = mapped
-    this.start = start
-    this.byteLength = byteLength
+  constructor(state: PageState) {
+    super(state)
   }
+}
 
-  /** Prints as `PageAllocation(32 bytes)`, never the memory. */
-  [inspectCustom](): string {
-    return describeHandle('PageAllocation', this)
-  }
+function stateOf(allocation: PageAllocation): PageState {
+  return handleState(allocation, PageAllocation) as PageState
+}
 
-  toJSON(): string {
-    return describeHandle('PageAllocation', this)
-  }
+/** @internal True for a real `PageAllocation` (a copy or `Object.create` of one is not). */
+export function isPageAllocationHandle(value: unknown): value is PageAllocation {
+  return handleState(value, PageAllocation) !== undefined
+}
+
+/**
+ * @internal Where a live page allocation's data is, for tests that simulate
+ * native corruption. Not exported from the package index.
+ */
+export function pagePlace(allocation: PageAllocation): { region: Region; start: number; dataPages: number } {
+  const { mapped, start } = stateOf(allocation)
+  return { region: mapped.mapping.region, start, dataPages: mapped.mapping.dataPages }
 }
 
 const ACCESS: readonly Access[] = ['none', 'read', 'readwrite']
 const KEEP_VIEWS = Object.freeze({ keepViews: true })
+
+/** Default quarantine: one event-loop turn and 16 later frees, at most 256 KiB of data pages held. */
+const QUARANTINE: QuarantineLimits = Object.freeze({ frees: 16, bytes: 256 * 1024 })
 
 export function checkAccess(access: unknown): Access {
   if (typeof access !== 'string' || !(ACCESS as readonly string[]).includes(access)) {
@@ -99,36 +130,36 @@ export function checkAccess(access: unknown): Access {
 export class PageAllocator implements Allocator {
   readonly name: string = 'page'
   readonly capabilities: AllocatorCapabilities
-  private readonly mlock: MlockPolicy
-  private readonly secretmem: SecretmemPolicy
-  private readonly integrity: IntegrityPolicy
-  private readonly alignment: number
-  private readonly frontCanary: number
-  private readonly fillByte: number
-  private readonly cacheLimit: number
-  private readonly canary: Canary
-  private readonly warner = new Warner()
+  readonly #mlock: MlockPolicy
+  readonly #secretmem: SecretmemPolicy
+  readonly #integrity: IntegrityPolicy
+  readonly #alignment: number
+  readonly #frontCanary: number
+  readonly #fillByte: number
+  readonly #cacheLimit: number
+  readonly #canary: Canary
+  readonly #warner = new Warner()
   /** Cached mappings by number of data pages. */
-  private readonly cache = new Map<number, Mapped[]>()
-  private cachedMappings = 0
-  private counters = { allocations: 0, bytes: 0, mappings: 0, mappedPages: 0, lockedPages: 0, cachedPages: 0, cacheHits: 0, unlocked: 0 }
+  readonly #cache = new Map<number, Mapped[]>()
+  readonly #quarantine: Quarantine<Mapped>
+  #cachedMappings = 0
+  #counters = { allocations: 0, bytes: 0, mappings: 0, mappedPages: 0, lockedPages: 0, cachedPages: 0, cacheHits: 0, unlocked: 0, escapedBytes: 0 }
 
-  constructor(options: PageAllocatorOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw new AllocError('ERR_INVALID_ARG_TYPE', 'The "options" argument must be of type object')
-    }
-    this.mlock = mlockPolicy(options.mlock)
-    this.secretmem = secretmemPolicy(options.secretmem, 'auto')
-    this.integrity = integrityPolicy(options.integrity)
-    this.alignment = intOption('alignment', options.alignment, 1, PAGE_SIZE, 16)
-    if ((this.alignment & (this.alignment - 1)) !== 0) {
+  constructor(options?: PageAllocatorOptions) {
+    const o = checkOptionsObject<PageAllocatorOptions>(options)
+    this.#mlock = mlockPolicy(o.mlock)
+    this.#secretmem = secretmemPolicy(o.secretmem, 'auto')
+    this.#integrity = integrityPolicy(o.integrity)
+    this.#alignment = intOption('alignment', o.alignment, 1, PAGE_SIZE, 16)
+    if ((this.#alignment & (this.#alignment - 1)) !== 0) {
       throw new AllocError('ERR_OUT_OF_RANGE', 'The "alignment" option must be a power of two')
     }
-    this.frontCanary = intOption('frontCanary', options.frontCanary, 0, 64, 16)
-    this.fillByte = intOption('fillByte', options.fillByte, 0, 255, 0)
-    this.cacheLimit = intOption('cacheLimit', options.cacheLimit, 0, 4096, 32)
-    this.canary = new Canary(this.alignment + this.frontCanary)
-    this.capabilities = { protect: true, alignment: this.alignment }
+    this.#frontCanary = intOption('frontCanary', o.frontCanary, 0, 64, 16)
+    this.#fillByte = intOption('fillByte', o.fillByte, 0, 255, 0)
+    this.#cacheLimit = intOption('cacheLimit', o.cacheLimit, 0, 4096, 32)
+    this.#quarantine = new Quarantine(quarantineLimits(o.quarantine, QUARANTINE), (mapped) => this.#cacheOrUnmap(mapped))
+    this.#canary = new Canary(this.#alignment + this.#frontCanary)
+    this.capabilities = { protect: true, alignment: this.#alignment }
   }
 
   /** Allocates `byteLength` bytes (0 allowed) in a mapping of its own. */
@@ -139,80 +170,105 @@ export class PageAllocator implements Allocator {
   /** @internal Allocates on behalf of another allocator (which then owns the allocation). */
   allocFor(owner: Allocator, byteLength: number): PageAllocation {
     const n = checkByteLength(byteLength, true)
-    const pages = this.pagesFor(n)
-    const mapped = this.takeCached(pages) ?? this.mapNew(pages)
-    const region = mapped.mapping.region
-    const end = DATA_OFFSET + pages * PAGE_SIZE
-    const start = end - roundUp(n, this.alignment)
-    const front = start - this.frontCanary
-    if (mapped.canaryStart !== start || mapped.canaryLength !== n) {
-      // Another layout's canaries may stand where this one's data goes: wipe them first.
-      if (mapped.canaryStart !== -1) {
-        const from = Math.min(front, mapped.canaryStart - this.frontCanary)
-        os.wipe(region, from, end - from)
-      }
-      this.canary.write(region, front, this.frontCanary)
-      this.canary.write(region, start + n, end - start - n)
-    }
-    mapped.canaryStart = -1
-    if (this.fillByte !== 0 && n > 0) os.fill(region, start, n, this.fillByte)
-    this.counters.allocations++
-    this.counters.bytes += n
-    if (!mapped.locked) this.counters.unlocked++
-    const a = new PageAllocation(this, owner, mapped, start, n)
-    mapped.holder = a
-    return a
+    const pages = this.#pagesFor(n)
+    const mapped = this.#takeCached(pages) ?? this.#mapNew(pages)
+    const start = this.#layOut(mapped, n)
+    if (this.#fillByte !== 0 && n > 0) os.fill(mapped.mapping.region, start, n, this.#fillByte)
+    this.#counters.allocations++
+    this.#counters.bytes += n
+    if (!mapped.locked) this.#counters.unlocked++
+    return new PageAllocation({
+      home: this,
+      allocator: owner,
+      mapped,
+      start,
+      byteLength: n,
+      freed: false,
+      access: 'readwrite',
+      view: null,
+      handedOver: false,
+      escaped: false
+    })
   }
 
   free(allocation: Allocation): void {
     this.freeAs(this, allocation)
   }
 
-  /** @internal Frees an allocation made by `allocFor(owner, ...)`; only its owner may. */
-  freeAs(owner: Allocator, allocation: Allocation): void {
-    const a = this.own(allocation, true, owner)
-    const { mapping } = a.mapped
+  /**
+   * @internal Frees an allocation made by `allocFor(owner, ...)`; only its owner may.
+   * Checks the canaries, detaches the view and wipes the data now; the mapping
+   * then waits in quarantine (readable zeros) before it is cached or unmapped.
+   * A system call that fails leaves the allocation live: free can be retried.
+   * `handedView` is the view handed over by `viewAs(..., true)`, when its holder still has it.
+   */
+  freeAs(owner: Allocator, allocation: Allocation, handedView?: ArrayBuffer): void {
+    const s = this.own(allocation, true, owner)
+    const { mapping } = s.mapped
     const region = mapping.region
     const pages = mapping.dataPages
-    if (a.access !== 'readwrite') {
+    if (s.access !== 'readwrite') {
       os.protect(region, DATA_OFFSET, pages * PAGE_SIZE, 'readwrite')
       // Recorded at once: under integrity 'throw' a failed canary check leaves the allocation live.
-      a.access = 'readwrite'
+      s.access = 'readwrite'
     }
     const end = DATA_OFFSET + pages * PAGE_SIZE
-    const front = a.start - this.frontCanary
-    if (!this.canary.intact(region, front, this.frontCanary)) {
-      integrityFailure(this.integrity, `canary before a ${a.byteLength}-byte page allocation was overwritten (buffer underflow)`)
+    const front = s.start - this.#frontCanary
+    if (!this.#canary.intact(region, front, this.#frontCanary)) {
+      integrityFailure(this.#integrity, `canary before a ${s.byteLength}-byte page allocation was overwritten (buffer underflow)`)
     }
-    if (!this.canary.intact(region, a.start + a.byteLength, end - a.start - a.byteLength)) {
-      integrityFailure(this.integrity, `canary after a ${a.byteLength}-byte page allocation was overwritten (buffer overflow)`)
+    if (!this.#canary.intact(region, s.start + s.byteLength, end - s.start - s.byteLength)) {
+      integrityFailure(this.#integrity, `canary after a ${s.byteLength}-byte page allocation was overwritten (buffer overflow)`)
     }
-    // The view is detached by release(): protect('none') and unmap detach every view.
-    a.ab = null
+    // A handed-over view that cannot be checked (collected): that mapping is let go rather than reused.
+    const unknown = s.handedOver && handedView === undefined
+    const view = s.view ?? handedView ?? null
+    if (escaped(view)) s.escaped = true
+    else if (view !== null) os.detach(view)
+    s.view = null
     // The data is wiped; the canaries stay for the next allocation of this size.
-    if (a.byteLength > 0) os.wipe(region, a.start, a.byteLength)
-    a.mapped.canaryStart = a.start
-    a.mapped.canaryLength = a.byteLength
-    a.freed = true
-    a.mapped.holder = null
-    a.access = 'none'
-    this.counters.allocations--
-    this.counters.bytes -= a.byteLength
-    if (!a.mapped.locked) this.counters.unlocked--
-    this.release(a.mapped)
+    if (s.byteLength > 0) os.wipe(region, s.start, s.byteLength)
+    s.mapped.canaryStart = s.start
+    s.mapped.canaryLength = s.byteLength
+    s.freed = true
+    this.#counters.allocations--
+    this.#counters.bytes -= s.byteLength
+    if (!s.mapped.locked) this.#counters.unlocked--
+    if (s.escaped) {
+      this.#letGo(s.mapped, true)
+      warnEscaped(this.#warner, s.byteLength)
+    } else if (unknown) {
+      this.#letGo(s.mapped, false)
+    } else {
+      this.#quarantine.add(s.mapped, pages * PAGE_SIZE)
+    }
   }
 
+  /** The allocation's view. Throws `ERR_NO_ACCESS` while protected `'none'`, `ERR_VIEW_ESCAPED` once a view was detached by someone else. */
   view(allocation: Allocation): ArrayBuffer {
     return this.viewAs(this, allocation)
   }
 
-  /** @internal */
-  viewAs(owner: Allocator, allocation: Allocation): ArrayBuffer {
-    const a = this.own(allocation, false, owner)
-    if (a.access === 'none') throw new AllocError('ERR_NO_ACCESS', "The allocation is protected 'none'; it has no view")
-    if (a.byteLength === 0) return new ArrayBuffer(0)
-    if (a.ab === null || a.ab.byteLength === 0) a.ab = os.view(a.mapped.mapping.region, a.start, a.byteLength)
-    return a.ab
+  /**
+   * @internal With `handOver`, the allocator does not keep the view: its
+   * holder does (a secure buffer, whose collection frees it) and passes it back
+   * to `freeAs`; freed without it, the mapping is let go instead of reused.
+   */
+  viewAs(owner: Allocator, allocation: Allocation, handOver = false): ArrayBuffer {
+    const s = this.own(allocation, false, owner)
+    if (s.access === 'none') throw new AllocError('ERR_NO_ACCESS', "The allocation is protected 'none'; it has no view")
+    if (escaped(s.view)) {
+      s.escaped = true
+      warnEscaped(this.#warner, s.byteLength)
+    }
+    if (s.escaped) throw escapedViewError()
+    if (s.byteLength === 0) return new ArrayBuffer(0)
+    if (handOver) {
+      s.handedOver = true
+      return os.view(s.mapped.mapping.region, s.start, s.byteLength)
+    }
+    s.view ??= os.view(s.mapped.mapping.region, s.start, s.byteLength)
+    return s.view
   }
 
   /**
@@ -221,22 +277,33 @@ export class PageAllocator implements Allocator {
    * then faults (SIGSEGV), as in a ProtKey read window. `{ keepViews: true }` is for libsodium-compatible buffers only:
    * the view stays attached across `'none'` and touching it then faults (SIGSEGV),
    * as with `sodium_mprotect_noaccess`.
+   *
+   * When `'none'` finds the view escaped (detached by someone else, its memory
+   * now in an ArrayBuffer the allocator cannot detach), the data first moves to
+   * fresh pages: the old ones stay mapped, wiped and readable, so the escaped
+   * buffer reads zeros and never faults.
    */
-  protect(allocation: Allocation, access: Access, options?: { keepViews?: boolean }): void {
+  protect(allocation: Allocation, access: Access, options?: ProtectOptions): void {
     this.protectAs(this, allocation, access, options)
   }
 
   /** @internal */
-  protectAs(owner: Allocator, allocation: Allocation, access: Access, options?: { keepViews?: boolean }): void {
-    const a = this.own(allocation, false, owner)
+  protectAs(owner: Allocator, allocation: Allocation, access: Access, options?: ProtectOptions): void {
+    const s = this.own(allocation, false, owner)
     const mode = checkAccess(access)
-    const keepViews = options?.keepViews === true
-    const region = a.mapped.mapping.region
-    const length = a.mapped.mapping.dataPages * PAGE_SIZE
-    if (keepViews) os.protect(region, DATA_OFFSET, length, mode, KEEP_VIEWS)
+    const keepViews = checkOptionsObject<ProtectOptions>(options).keepViews
+    if (keepViews !== undefined && typeof keepViews !== 'boolean') {
+      throw new AllocError('ERR_INVALID_ARG_TYPE', 'The "keepViews" option must be of type boolean')
+    }
+    if (mode === 'none' && keepViews !== true && s.access !== 'none' && escaped(s.view)) {
+      this.#moveAway(s)
+    }
+    const region = s.mapped.mapping.region
+    const length = s.mapped.mapping.dataPages * PAGE_SIZE
+    if (keepViews === true) os.protect(region, DATA_OFFSET, length, mode, KEEP_VIEWS)
     else os.protect(region, DATA_OFFSET, length, mode)
-    if (mode === 'none' && !keepViews) a.ab = null
-    a.access = mode
+    if (mode === 'none' && keepViews !== true) s.view = null
+    s.access = mode
   }
 
   protections(allocation: Allocation): Protections {
@@ -245,23 +312,23 @@ export class PageAllocator implements Allocator {
 
   /** @internal */
   protectionsAs(owner: Allocator, allocation: Allocation): Protections {
-    const a = this.own(allocation, false, owner)
-    const m = a.mapped.mapping
+    const s = this.own(allocation, false, owner)
+    const m = s.mapped.mapping
     return {
-      locked: a.mapped.locked,
+      locked: s.mapped.locked,
       noDump: m.noDump,
       wipeOnFork: m.wipeOnFork,
       dontFork: m.dontFork,
       guardPages: true,
-      canary: this.frontCanary > 0 || roundUp(a.byteLength, this.alignment) > a.byteLength,
+      canary: this.#frontCanary > 0 || roundUp(s.byteLength, this.#alignment) > s.byteLength,
       secretmem: m.secretmem,
       isolated: true,
-      access: a.access
+      access: s.access
     }
   }
 
   stats(): AllocatorStats {
-    const c = this.counters
+    const c = this.#counters
     return {
       allocations: c.allocations,
       bytes: c.bytes,
@@ -270,18 +337,31 @@ export class PageAllocator implements Allocator {
       cachedPages: c.cachedPages,
       mappings: c.mappings,
       cacheHits: c.cacheHits,
-      unlockedAllocations: c.unlocked
+      unlockedAllocations: c.unlocked,
+      quarantinedBytes: this.#quarantine.bytes,
+      escapedBytes: c.escapedBytes
     }
   }
 
   /** Unmaps every cached mapping. */
   trim(): void {
-    for (const list of this.cache.values()) {
-      for (const mapped of list) this.unmapMapped(mapped)
+    for (const [pages, list] of this.#cache) {
+      while (list.length > 0) {
+        this.#unmapMapped(list[list.length - 1] as Mapped)
+        list.pop()
+        this.#cachedMappings--
+        this.#counters.cachedPages -= pages
+      }
     }
-    this.cache.clear()
-    this.cachedMappings = 0
-    this.counters.cachedPages = 0
+  }
+
+  /** Prints as `PageAllocator(3 allocations, 96 bytes)`, never the memory. */
+  [inspectCustom](): string {
+    return describeAllocator('PageAllocator', this.stats())
+  }
+
+  toJSON(): string {
+    return describeAllocator('PageAllocator', this.stats())
   }
 
   /**
@@ -289,68 +369,134 @@ export class PageAllocator implements Allocator {
    * for a SlotAllocator are accepted only through it), and live unless freeing
    * (then a double free).
    */
-  own(allocation: unknown, freeing: boolean, owner: Allocator): PageAllocation {
-    if (!(allocation instanceof PageAllocation) || allocation.home !== this || allocation.allocator !== owner) {
-      rejectAllocation(allocation)
+  own(allocation: unknown, freeing: boolean, owner: Allocator): PageState {
+    const s = handleState(allocation, PageAllocation)
+    if (s === undefined || s.home !== this || s.allocator !== owner) rejectAllocation(allocation)
+    checkLive(s, freeing)
+    return s
+  }
+
+  #pagesFor(n: number): number {
+    return Math.max(1, Math.ceil((roundUp(n, this.#alignment) + this.#frontCanary) / PAGE_SIZE))
+  }
+
+  /** Writes the canaries of an `n`-byte allocation at the end of `mapped` (read-write); returns the data start. */
+  #layOut(mapped: Mapped, n: number): number {
+    const region = mapped.mapping.region
+    const end = DATA_OFFSET + mapped.mapping.dataPages * PAGE_SIZE
+    const start = end - roundUp(n, this.#alignment)
+    const front = start - this.#frontCanary
+    if (mapped.canaryStart !== start || mapped.canaryLength !== n) {
+      // Another layout's canaries may stand where this one's data goes: wipe them first.
+      if (mapped.canaryStart !== -1) {
+        const from = Math.min(front, mapped.canaryStart - this.#frontCanary)
+        os.wipe(region, from, end - from)
+      }
+      this.#canary.write(region, front, this.#frontCanary)
+      this.#canary.write(region, start + n, end - start - n)
     }
-    checkLive(allocation, freeing)
-    // A copy carries the internals but is not the live handle (see SlotAllocator).
-    if (allocation.mapped?.holder !== allocation) rejectAllocation(allocation)
-    return allocation
+    mapped.canaryStart = -1
+    return start
   }
 
-  private pagesFor(n: number): number {
-    return Math.max(1, Math.ceil((roundUp(n, this.alignment) + this.frontCanary) / PAGE_SIZE))
+  /**
+   * Moves an allocation whose view escaped to fresh pages (same layout), then
+   * wipes the old pages and lets them go, readable: the escaped buffer reads
+   * zeros from then on and never faults. If no fresh mapping can be had, the
+   * error is thrown and nothing changes (the pages stay readable).
+   */
+  #moveAway(s: PageState): void {
+    const old = s.mapped
+    const pages = old.mapping.dataPages
+    const fresh = this.#takeCached(pages) ?? this.#mapNew(pages)
+    const start = this.#layOut(fresh, s.byteLength)
+    if (start !== s.start) integrityFailure(this.#integrity, 'page allocator metadata: a moved allocation changed its layout')
+    if (s.byteLength > 0) os.copy(old.mapping.region, s.start, fresh.mapping.region, s.start, s.byteLength)
+    if (s.access !== 'readwrite') os.protect(old.mapping.region, DATA_OFFSET, pages * PAGE_SIZE, 'readwrite')
+    if (s.byteLength > 0) os.wipe(old.mapping.region, s.start, s.byteLength)
+    if (old.locked !== fresh.locked) this.#counters.unlocked += fresh.locked ? -1 : 1
+    s.mapped = fresh
+    s.view = null
+    s.access = 'readwrite'
+    this.#letGo(old, true)
+    warnEscaped(this.#warner, s.byteLength)
   }
 
-  private takeCached(pages: number): Mapped | undefined {
-    const mapped = this.cache.get(pages)?.pop()
-    if (mapped === undefined) return undefined
+  #takeCached(pages: number): Mapped | undefined {
+    const list = this.#cache.get(pages)
+    const mapped = list?.[list.length - 1]
+    if (list === undefined || mapped === undefined) return undefined
     os.protect(mapped.mapping.region, DATA_OFFSET, pages * PAGE_SIZE, 'readwrite')
-    this.cachedMappings--
-    this.counters.cachedPages -= pages
-    this.counters.cacheHits++
+    list.pop()
+    this.#cachedMappings--
+    this.#counters.cachedPages -= pages
+    this.#counters.cacheHits++
     return mapped
   }
 
-  private mapNew(pages: number): Mapped {
-    const mapping = mapGuarded(pages, this.secretmem, this.warner, false)
+  #mapNew(pages: number): Mapped {
+    const mapping = mapGuarded(pages, this.#secretmem, this.#warner, false)
     let locked: boolean
     try {
-      locked = lockRange(mapping, DATA_OFFSET, pages * PAGE_SIZE, this.mlock, this.warner, true)
+      locked = lockRange(mapping, DATA_OFFSET, pages * PAGE_SIZE, this.#mlock, this.#warner, true)
     } catch (err) {
       os.unmap(mapping.region)
       throw err
     }
-    this.counters.mappings++
-    this.counters.mappedPages += pages + 2
-    if (locked) this.counters.lockedPages += lockedPagesOf(mapping)
-    return { mapping, locked, holder: null, canaryStart: -1, canaryLength: 0 }
+    this.#counters.mappings++
+    this.#counters.mappedPages += pages + 2
+    if (locked) this.#counters.lockedPages += lockedPagesOf(mapping)
+    return { mapping, locked, canaryStart: -1, canaryLength: 0 }
   }
 
-  /** Caches a wiped mapping (PROT_NONE), or unmaps it when the cache is full. */
-  private release(mapped: Mapped): void {
+  /**
+   * Leaves quarantine: cached (PROT_NONE) or unmapped when the cache is full.
+   * Never throws: a mapping the kernel will not protect is unmapped, and one
+   * it will not unmap either is let go (os-memlock unmaps it once collected).
+   */
+  #cacheOrUnmap(mapped: Mapped): void {
     const pages = mapped.mapping.dataPages
-    if (this.cachedMappings >= this.cacheLimit) {
-      this.unmapMapped(mapped)
+    try {
+      if (this.#cachedMappings >= this.#cacheLimit) {
+        this.#unmapMapped(mapped)
+        return
+      }
+      os.protect(mapped.mapping.region, DATA_OFFSET, pages * PAGE_SIZE, 'none')
+    } catch {
+      try {
+        this.#unmapMapped(mapped)
+      } catch {
+        this.#letGo(mapped, false)
+      }
       return
     }
-    os.protect(mapped.mapping.region, DATA_OFFSET, pages * PAGE_SIZE, 'none')
-    let list = this.cache.get(pages)
+    let list = this.#cache.get(pages)
     if (list === undefined) {
       list = []
-      this.cache.set(pages, list)
+      this.#cache.set(pages, list)
     }
     list.push(mapped)
-    this.cachedMappings++
-    this.counters.cachedPages += pages
+    this.#cachedMappings++
+    this.#counters.cachedPages += pages
   }
 
-  private unmapMapped(mapped: Mapped): void {
+  /**
+   * Drops a mapping without unmapping it: os-memlock unmaps it when its handle
+   * and every ArrayBuffer over it (an escaped one included) have been collected.
+   * Until then it stays mapped, wiped and readable.
+   */
+  #letGo(mapped: Mapped, escapedView: boolean): void {
+    this.#counters.mappings--
+    this.#counters.mappedPages -= mapped.mapping.dataPages + 2
+    if (mapped.locked) this.#counters.lockedPages -= lockedPagesOf(mapped.mapping)
+    if (escapedView) this.#counters.escapedBytes += mapped.mapping.dataPages * PAGE_SIZE
+  }
+
+  #unmapMapped(mapped: Mapped): void {
     os.unmap(mapped.mapping.region)
-    this.counters.mappings--
-    this.counters.mappedPages -= mapped.mapping.dataPages + 2
-    if (mapped.locked) this.counters.lockedPages -= lockedPagesOf(mapped.mapping)
+    this.#counters.mappings--
+    this.#counters.mappedPages -= mapped.mapping.dataPages + 2
+    if (mapped.locked) this.#counters.lockedPages -= lockedPagesOf(mapped.mapping)
   }
 }
 

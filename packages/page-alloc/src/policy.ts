@@ -15,6 +15,7 @@ export type IntegrityPolicy = 'abort' | 'throw'
 /** Stable warning codes emitted through `process.emitWarning`. */
 export const WARN_MLOCK = 'TARSJS_MLOCK_FAILED'
 export const WARN_SECRETMEM = 'TARSJS_SECRETMEM_FALLBACK'
+export const WARN_ESCAPED_VIEW = 'TARSJS_ESCAPED_VIEW'
 
 const MLOCK: readonly MlockPolicy[] = ['required', 'best-effort', 'off']
 const SECRETMEM: readonly SecretmemPolicy[] = ['auto', 'required', 'off']

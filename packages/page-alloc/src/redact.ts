@@ -12,3 +12,8 @@ export const inspectCustom: typeof inspect.custom = inspect.custom
 export function describeHandle(kind: string, allocation: { readonly byteLength: number; readonly freed: boolean }): string {
   return `${kind}(${allocation.byteLength} bytes${allocation.freed ? ', freed' : ''})`
 }
+
+/** E.g. `SlotAllocator(3 allocations, 96 bytes)`: counts only, never memory. */
+export function describeAllocator(kind: string, stats: { readonly allocations: number; readonly bytes: number }): string {
+  return `${kind}(${stats.allocations} allocations, ${stats.bytes} bytes)`
+}

@@ -19,17 +19,22 @@
  * Requests above half a page go to an internal `PageAllocator`.
  */
 import os = require('@tarsjs/os-memlock')
+import { AllocationHandle, handleState } from './allocation-handle.js'
+import type { HandleState } from './allocation-handle.js'
 import type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, Protections } from './allocator.js'
 import { Canary } from './canary.js'
-import { AllocError, checkByteLength, checkLive, rejectAllocation } from './errors.js'
+import { AllocError, checkByteLength, checkLive, checkOptionsObject, rejectAllocation } from './errors.js'
+import { escaped, escapedViewError, warnEscaped } from './escaped-view.js'
 import { DATA_OFFSET, PAGE_SIZE, lockRange, mapGuarded, unlockRange } from './guarded-mapping.js'
 import type { GuardedMapping } from './guarded-mapping.js'
 import { integrityFailure } from './integrity.js'
-import { PageAllocation, PageAllocator } from './page-allocator.js'
+import { PageAllocator, isPageAllocationHandle } from './page-allocator.js'
 import { Warner, integrityPolicy, intOption, mlockPolicy, secretmemPolicy } from './policy.js'
 import type { IntegrityPolicy, MlockPolicy, SecretmemPolicy } from './policy.js'
+import { Quarantine, quarantineLimits } from './quarantine.js'
+import type { QuarantineLimits, QuarantineOptions } from './quarantine.js'
 import { RandomPool } from './random.js'
-import { describeHandle, inspectCustom } from './redact.js'
+import { describeAllocator, inspectCustom } from './redact.js'
 import { MAX_SLOT, SLOT_SIZES, classOf } from './size-classes.js'
 
 /** Options of `SlotAllocator`; every one has a safe default. */
@@ -46,6 +51,8 @@ export interface SlotAllocatorOptions {
   cacheLimit?: number
   /** Allocator for requests above half a page. Default: a `PageAllocator` with the same policies. */
   large?: PageAllocator
+  /** How long freed slots stay out of reuse. Default `{ frees: 64, bytes: 262144 }` (see `Quarantine`). */
+  quarantine?: QuarantineOptions
 }
 
 interface SlotMapping {
@@ -65,8 +72,6 @@ interface SlotPage {
   slotSize: number
   slots: number
   used: Uint32Array
-  /** The handle of each live slot: a copy of a handle (spread, Object.create) is not the handle. */
-  holders: Array<SlotAllocation | undefined>
   live: number
   locked: boolean
   /** Position in its class's `open` list, or -1. */
@@ -81,151 +86,178 @@ interface SlotClass {
   warm: number
 }
 
-/** An allocation of a `SlotAllocator` small enough for a slot. */
-export class SlotAllocation implements Allocation {
-  readonly byteLength: number
+/** What the allocator knows of one slot allocation; never reachable from the handle's public side. */
+interface SlotState extends HandleState {
   readonly allocator: SlotAllocator
-  freed = false
-  /** @internal */ readonly page: SlotPage
-  /** @internal */ readonly index: number
-  /** @internal */ ab: ArrayBuffer | null = null
+  readonly page: SlotPage
+  readonly index: number
+  /** The view handed out, kept to detach it on free and to notice an escape. */
+  view: ArrayBuffer | null
+  /** The view was detached by someone else: the slot is never reused. */
+  escaped: boolean
+}
 
+/** An allocation of a `SlotAllocator` small enough for a slot. All state is private: spread, clone or serialize it and you get `{}`. */
+export class SlotAllocation extends AllocationHandle<SlotState> {
   /** @internal */
-  constructor(allocator: SlotAllocator, page: SlotPage, index: number, byteLength: number) {
-    this.allocator = allocator
-    this.page = page
-    this.index = index
-    this.byteLength = byteLength
-  }
-
-  /** Prints as `SlotAllocation(32 bytes)`, never the memory. */
-  [inspectCustom](): string {
-    return describeHandle('SlotAllocation', this)
-  }
-
-  toJSON(): string {
-    return describeHandle('SlotAllocation', this)
+  constructor(state: SlotState) {
+    super(state)
   }
 }
 
+function stateOf(allocation: SlotAllocation): SlotState {
+  return handleState(allocation, SlotAllocation) as SlotState
+}
+
+/**
+ * @internal Where a live slot allocation's bytes are, for tests that simulate
+ * native corruption. Not exported from the package index.
+ */
+export function slotPlace(allocation: SlotAllocation): { region: os.Region; offset: number; slotSize: number; index: number } {
+  const { page, index } = stateOf(allocation)
+  return { region: page.owner.mapping.region, offset: page.offset + index * page.slotSize, slotSize: page.slotSize, index }
+}
+
 const WARM_PER_CLASS = 1
+
+/** Default quarantine: one event-loop turn and 64 later frees, at most 256 KiB held. */
+const QUARANTINE: QuarantineLimits = Object.freeze({ frees: 64, bytes: 256 * 1024 })
 
 export class SlotAllocator implements Allocator {
   readonly name: string = 'slot'
   /** Slots start at multiples of their size class (all multiples of 16); large ones at the large allocator's alignment. */
   readonly capabilities: AllocatorCapabilities
-  private readonly mlock: MlockPolicy
-  private readonly secretmem: SecretmemPolicy
-  private readonly integrity: IntegrityPolicy
-  private readonly pagesPerMapping: number
-  private readonly cacheLimit: number
-  private readonly large: PageAllocator
-  private readonly canary = new Canary(MAX_SLOT)
-  private readonly random = new RandomPool()
-  private readonly warner = new Warner()
-  private readonly classes: SlotClass[] = SLOT_SIZES.map((size) => ({ size, open: [], warm: 0 }))
-  private readonly mappings: SlotMapping[] = []
-  private counters = { allocations: 0, bytes: 0, lockedPages: 0, cachedPages: 0, cacheHits: 0, unlocked: 0 }
+  readonly #mlock: MlockPolicy
+  readonly #secretmem: SecretmemPolicy
+  readonly #integrity: IntegrityPolicy
+  readonly #pagesPerMapping: number
+  readonly #cacheLimit: number
+  readonly #large: PageAllocator
+  readonly #canary = new Canary(MAX_SLOT)
+  readonly #random = new RandomPool()
+  readonly #warner = new Warner()
+  readonly #classes: SlotClass[] = SLOT_SIZES.map((size) => ({ size, open: [], warm: 0 }))
+  readonly #mappings: SlotMapping[] = []
+  readonly #quarantine: Quarantine<SlotState>
+  #counters = { allocations: 0, bytes: 0, lockedPages: 0, cachedPages: 0, cacheHits: 0, unlocked: 0, escapedBytes: 0 }
 
-  constructor(options: SlotAllocatorOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw new AllocError('ERR_INVALID_ARG_TYPE', 'The "options" argument must be of type object')
-    }
-    this.mlock = mlockPolicy(options.mlock)
-    this.secretmem = secretmemPolicy(options.secretmem, 'off')
-    this.integrity = integrityPolicy(options.integrity)
-    this.pagesPerMapping = intOption('pagesPerMapping', options.pagesPerMapping, 1, 1024, 16)
-    this.cacheLimit = intOption('cacheLimit', options.cacheLimit, 0, 65536, 64)
-    if (options.large !== undefined && !(options.large instanceof PageAllocator)) {
+  constructor(options?: SlotAllocatorOptions) {
+    const o = checkOptionsObject<SlotAllocatorOptions>(options)
+    this.#mlock = mlockPolicy(o.mlock)
+    this.#secretmem = secretmemPolicy(o.secretmem, 'off')
+    this.#integrity = integrityPolicy(o.integrity)
+    this.#pagesPerMapping = intOption('pagesPerMapping', o.pagesPerMapping, 1, 1024, 16)
+    this.#cacheLimit = intOption('cacheLimit', o.cacheLimit, 0, 65536, 64)
+    const limits = quarantineLimits(o.quarantine, QUARANTINE)
+    if (o.large !== undefined && !(o.large instanceof PageAllocator)) {
       throw new AllocError('ERR_INVALID_ARG_TYPE', 'The "large" option must be a PageAllocator')
     }
-    this.large =
-      options.large ?? new PageAllocator({ mlock: this.mlock, integrity: this.integrity, secretmem: options.secretmem === undefined ? 'auto' : this.secretmem })
-    this.capabilities = { protect: false, alignment: Math.min(16, this.large.capabilities.alignment ?? 1) }
+    this.#large =
+      o.large ??
+      new PageAllocator({ mlock: this.#mlock, integrity: this.#integrity, secretmem: o.secretmem === undefined ? 'auto' : this.#secretmem, quarantine: o.quarantine })
+    this.#quarantine = new Quarantine(limits, (state) => this.#releaseSlot(state))
+    this.capabilities = { protect: false, alignment: Math.min(16, this.#large.capabilities.alignment ?? 1) }
   }
 
+  /**
+   * Allocates `byteLength` bytes in the smallest class that holds them; the
+   * slack after the data (if any) holds the canary. A length equal to its class
+   * size (16, 32, 48 ...) has no slack and so no canary: `protections().canary`
+   * says which. Requests above half a page go to the large allocator.
+   */
   alloc(byteLength: number): Allocation {
     const n = checkByteLength(byteLength)
-    if (n > MAX_SLOT) return this.large.allocFor(this, n)
-    const cls = this.classes[classOf(n)] as SlotClass
-    const page = this.openPage(cls)
-    const index = this.takeSlot(page)
+    if (n > MAX_SLOT) return this.#large.allocFor(this, n)
+    const cls = this.#classes[classOf(n)] as SlotClass
+    const page = this.#openPage(cls)
+    const index = this.#takeSlot(page)
     const offset = page.offset + index * page.slotSize
-    this.canary.write(page.owner.mapping.region, offset + n, page.slotSize - n)
+    this.#canary.write(page.owner.mapping.region, offset + n, page.slotSize - n)
     if (page.live++ === 0) cls.warm--
-    if (page.live === page.slots) this.closePage(cls, page)
-    this.counters.allocations++
-    this.counters.bytes += n
-    if (!page.locked) this.counters.unlocked++
-    const a = new SlotAllocation(this, page, index, n)
-    page.holders[index] = a
+    if (page.live === page.slots) this.#closePage(cls, page)
+    this.#counters.allocations++
+    this.#counters.bytes += n
+    if (!page.locked) this.#counters.unlocked++
+    const a = new SlotAllocation({ allocator: this, page, index, byteLength: n, freed: false, view: null, escaped: false })
     return a
   }
 
+  /**
+   * Checks the canary, detaches the view and wipes the slot now; the slot then
+   * waits in quarantine before another allocation may take it. A slot whose
+   * view escaped is wiped and never reused.
+   */
   free(allocation: Allocation): void {
-    if (allocation instanceof PageAllocation && allocation.allocator === this) {
-      this.large.freeAs(this, allocation)
+    if (isPageAllocationHandle(allocation) && allocation.allocator === this) {
+      this.#large.freeAs(this, allocation)
       return
     }
-    const a = this.own(allocation, true)
-    const page = a.page
+    const s = this.#own(allocation, true)
+    const page = s.page
     const region = page.owner.mapping.region
-    const offset = page.offset + a.index * page.slotSize
-    const word = a.index >>> 5
-    const bit = 1 << (a.index & 31)
+    const offset = page.offset + s.index * page.slotSize
+    const word = s.index >>> 5
+    const bit = 1 << (s.index & 31)
     if (page.cls < 0 || ((page.used[word] as number) & bit) === 0 || page.live <= 0) {
-      integrityFailure(this.integrity, 'slot allocator metadata does not match a live allocation')
+      integrityFailure(this.#integrity, 'slot allocator metadata does not match a live allocation')
     }
-    if (!this.canary.intact(region, offset + a.byteLength, page.slotSize - a.byteLength)) {
-      integrityFailure(this.integrity, `canary after a ${a.byteLength}-byte slot was overwritten (buffer overflow)`)
+    if (!this.#canary.intact(region, offset + s.byteLength, page.slotSize - s.byteLength)) {
+      integrityFailure(this.#integrity, `canary after a ${s.byteLength}-byte slot was overwritten (buffer overflow)`)
     }
-    if (a.ab !== null) os.detach(a.ab)
-    a.ab = null
+    if (escaped(s.view)) s.escaped = true
+    else if (s.view !== null) os.detach(s.view)
+    s.view = null
     os.wipe(region, offset, page.slotSize)
-    a.freed = true
-    page.holders[a.index] = undefined
-    page.used[word] = (page.used[word] as number) & ~bit
-    const cls = this.classes[page.cls] as SlotClass
-    if (page.live-- === page.slots) this.reopenPage(cls, page)
-    this.counters.allocations--
-    this.counters.bytes -= a.byteLength
-    if (!page.locked) this.counters.unlocked--
-    if (page.live === 0) {
-      if (cls.warm < WARM_PER_CLASS) cls.warm++
-      else this.retirePage(cls, page)
-    }
-  }
-
-  view(allocation: Allocation): ArrayBuffer {
-    if (allocation instanceof PageAllocation && allocation.allocator === this) return this.large.viewAs(this, allocation)
-    const a = this.own(allocation, false)
-    if (a.ab === null) {
-      const page = a.page
-      a.ab = os.view(page.owner.mapping.region, page.offset + a.index * page.slotSize, a.byteLength)
-    }
-    return a.ab
-  }
-
-  protect(allocation: Allocation, access: Access): void {
-    if (allocation instanceof PageAllocation && allocation.allocator === this) {
-      this.large.protectAs(this, allocation, access)
+    s.freed = true
+    this.#counters.allocations--
+    this.#counters.bytes -= s.byteLength
+    if (!page.locked) this.#counters.unlocked--
+    if (s.escaped) {
+      // Its bit stays set and it still counts in `live`: the page stays mapped,
+      // readable and locked, and never retires.
+      this.#counters.escapedBytes += page.slotSize
+      warnEscaped(this.#warner, s.byteLength)
       return
     }
-    this.own(allocation, false)
+    this.#quarantine.add(s, page.slotSize)
+  }
+
+  /** The slot's view (the same one each time). Throws `ERR_VIEW_ESCAPED` once it was detached by someone else. */
+  view(allocation: Allocation): ArrayBuffer {
+    if (isPageAllocationHandle(allocation) && allocation.allocator === this) return this.#large.viewAs(this, allocation)
+    const s = this.#own(allocation, false)
+    if (escaped(s.view)) {
+      s.escaped = true
+      warnEscaped(this.#warner, s.byteLength)
+    }
+    if (s.escaped) throw escapedViewError()
+    if (s.view === null) {
+      const page = s.page
+      s.view = os.view(page.owner.mapping.region, page.offset + s.index * page.slotSize, s.byteLength)
+    }
+    return s.view
+  }
+
+  protect(allocation: Allocation, access: Access, options?: { keepViews?: boolean }): void {
+    if (isPageAllocationHandle(allocation) && allocation.allocator === this) {
+      this.#large.protectAs(this, allocation, access, options)
+      return
+    }
+    this.#own(allocation, false)
     throw new AllocError('ERR_NOT_ISOLATED', 'A slot allocation shares its page with other secrets and cannot be protected')
   }
 
   protections(allocation: Allocation): Protections {
-    if (allocation instanceof PageAllocation && allocation.allocator === this) return this.large.protectionsAs(this, allocation)
-    const a = this.own(allocation, false)
-    const m = a.page.owner.mapping
+    if (isPageAllocationHandle(allocation) && allocation.allocator === this) return this.#large.protectionsAs(this, allocation)
+    const s = this.#own(allocation, false)
+    const m = s.page.owner.mapping
     return {
-      locked: a.page.locked,
+      locked: s.page.locked,
       noDump: m.noDump,
       wipeOnFork: m.wipeOnFork,
       dontFork: m.dontFork,
       guardPages: true,
-      canary: a.page.slotSize > a.byteLength,
+      canary: s.page.slotSize > s.byteLength,
       secretmem: m.secretmem,
       isolated: false,
       access: 'readwrite'
@@ -233,43 +265,65 @@ export class SlotAllocator implements Allocator {
   }
 
   stats(): AllocatorStats {
-    const c = this.counters
-    const large = this.large.stats()
-    const mappedPages = this.mappings.length * (this.pagesPerMapping + 2)
+    const c = this.#counters
+    const large = this.#large.stats()
+    const mappedPages = this.#mappings.length * (this.#pagesPerMapping + 2)
     return {
       allocations: c.allocations + large.allocations,
       bytes: c.bytes + large.bytes,
       mappedBytes: mappedPages * PAGE_SIZE + large.mappedBytes,
       lockedBytes: c.lockedPages * PAGE_SIZE + large.lockedBytes,
       cachedPages: c.cachedPages + large.cachedPages,
-      mappings: this.mappings.length + large.mappings,
+      mappings: this.#mappings.length + large.mappings,
       cacheHits: c.cacheHits + large.cacheHits,
-      unlockedAllocations: c.unlocked + large.unlockedAllocations
+      unlockedAllocations: c.unlocked + large.unlockedAllocations,
+      quarantinedBytes: this.#quarantine.bytes + (large.quarantinedBytes ?? 0),
+      escapedBytes: c.escapedBytes + (large.escapedBytes ?? 0)
     }
   }
 
   /** Releases every mapping whose pages are all cached, and the large allocator's cache. */
   trim(): void {
-    for (const m of this.mappings.slice()) {
-      if (m.cached === m.pages.length) this.unmapMapping(m)
+    for (const m of this.#mappings.slice()) {
+      if (m.cached === m.pages.length) this.#unmapMapping(m)
     }
-    this.large.trim()
+    this.#large.trim()
   }
 
-  private own(allocation: unknown, freeing: boolean): SlotAllocation {
-    if (!(allocation instanceof SlotAllocation) || allocation.allocator !== this) rejectAllocation(allocation)
-    checkLive(allocation, freeing)
-    // A copy carries the internals but is not the live handle: freeing it would free
-    // the original's slot (or, once reused, another secret's) behind its back.
-    if (allocation.page?.holders[allocation.index] !== allocation) rejectAllocation(allocation)
-    return allocation
+  /** Prints as `SlotAllocator(3 allocations, 96 bytes)`, never the memory. */
+  [inspectCustom](): string {
+    return describeAllocator('SlotAllocator', this.stats())
+  }
+
+  toJSON(): string {
+    return describeAllocator('SlotAllocator', this.stats())
+  }
+
+  #own(allocation: unknown, freeing: boolean): SlotState {
+    const s = handleState(allocation, SlotAllocation)
+    if (s === undefined || s.allocator !== this) rejectAllocation(allocation)
+    checkLive(s, freeing)
+    return s
+  }
+
+  /** A quarantined slot becomes free again. Never throws: a page that cannot retire stays warm. */
+  #releaseSlot(s: SlotState): void {
+    const page = s.page
+    const word = s.index >>> 5
+    page.used[word] = (page.used[word] as number) & ~(1 << (s.index & 31))
+    const cls = this.#classes[page.cls] as SlotClass
+    if (page.live-- === page.slots) this.#reopenPage(cls, page)
+    if (page.live === 0) {
+      if (cls.warm < WARM_PER_CLASS) cls.warm++
+      else this.#retirePage(cls, page)
+    }
   }
 
   /** A random page of the class with a free slot, activating a cached or new page if none. */
-  private openPage(cls: SlotClass): SlotPage {
+  #openPage(cls: SlotClass): SlotPage {
     const n = cls.open.length
-    if (n > 0) return cls.open[this.random.below(n)] as SlotPage
-    const page = this.activate(cls)
+    if (n > 0) return cls.open[this.#random.below(n)] as SlotPage
+    const page = this.#activate(cls)
     page.openIndex = cls.open.length
     cls.open.push(page)
     cls.warm++
@@ -277,9 +331,9 @@ export class SlotAllocator implements Allocator {
   }
 
   /** A random free slot of the page, marked used. */
-  private takeSlot(page: SlotPage): number {
+  #takeSlot(page: SlotPage): number {
     const slots = page.slots
-    let i = this.random.below(slots)
+    let i = this.#random.below(slots)
     for (let tries = 0; tries < slots; tries++) {
       const word = i >>> 5
       const bit = 1 << (i & 31)
@@ -290,10 +344,10 @@ export class SlotAllocator implements Allocator {
       }
       i = i + 1 === slots ? 0 : i + 1
     }
-    return integrityFailure(this.integrity, 'slot allocator metadata: an open page has no free slot')
+    return integrityFailure(this.#integrity, 'slot allocator metadata: an open page has no free slot')
   }
 
-  private closePage(cls: SlotClass, page: SlotPage): void {
+  #closePage(cls: SlotClass, page: SlotPage): void {
     const last = cls.open.pop() as SlotPage
     if (last !== page) {
       cls.open[page.openIndex] = last
@@ -302,67 +356,86 @@ export class SlotAllocator implements Allocator {
     page.openIndex = -1
   }
 
-  private reopenPage(cls: SlotClass, page: SlotPage): void {
+  #reopenPage(cls: SlotClass, page: SlotPage): void {
     page.openIndex = cls.open.length
     cls.open.push(page)
   }
 
   /** Takes the lowest cached page (packing mappings), or maps a new group; makes it read-write and locks it. */
-  private activate(cls: SlotClass): SlotPage {
+  #activate(cls: SlotClass): SlotPage {
     let page: SlotPage | undefined
-    for (const m of this.mappings) {
+    for (const m of this.#mappings) {
       if (m.cached === 0) continue
       page = m.pages.find((p) => p.cls < 0)
       break
     }
     const fresh = page === undefined
-    if (page === undefined) page = this.mapGroup().pages[0] as SlotPage
+    if (page === undefined) page = this.#mapGroup().pages[0] as SlotPage
     const mapping = page.owner.mapping
     os.protect(mapping.region, page.offset, PAGE_SIZE, 'readwrite')
     try {
-      page.locked = lockRange(mapping, page.offset, PAGE_SIZE, this.mlock, this.warner)
+      // A page whose munlock failed when it retired is still locked.
+      if (!page.locked) {
+        page.locked = lockRange(mapping, page.offset, PAGE_SIZE, this.#mlock, this.#warner)
+        if (page.locked && !mapping.secretmem) this.#counters.lockedPages++
+      }
     } catch (err) {
       os.protect(mapping.region, page.offset, PAGE_SIZE, 'none')
       // A failed alloc leaves nothing behind: a group mapped for it goes with it.
-      if (fresh) this.unmapMapping(page.owner)
+      if (fresh) this.#unmapMapping(page.owner)
       throw err
     }
-    if (!fresh) this.counters.cacheHits++
-    // secretmem pages are counted locked by the mapping (the kernel locks all of it).
-    if (page.locked && !mapping.secretmem) this.counters.lockedPages++
+    if (!fresh) this.#counters.cacheHits++
     page.owner.cached--
-    this.counters.cachedPages--
-    page.cls = this.classes.indexOf(cls)
+    this.#counters.cachedPages--
+    page.cls = this.#classes.indexOf(cls)
     page.slotSize = cls.size
     page.slots = Math.floor(PAGE_SIZE / cls.size)
     page.used = new Uint32Array(Math.ceil(page.slots / 32))
-    page.holders = new Array<SlotAllocation | undefined>(page.slots).fill(undefined)
     page.live = 0
     return page
   }
 
-  /** An empty page leaves its class: PROT_NONE, unlocked, cached; whole mappings go when over the limit. */
-  private retirePage(cls: SlotClass, page: SlotPage): void {
-    this.closePage(cls, page)
+  /**
+   * An empty page leaves its class: PROT_NONE, unlocked, cached; whole mappings
+   * go when over the limit. Called from quarantine release, so it never throws:
+   * when the kernel refuses (ENOMEM near vm.max_map_count), the page stays in
+   * its class, empty, read-write and locked, as a warm page would.
+   */
+  #retirePage(cls: SlotClass, page: SlotPage): void {
     const mapping = page.owner.mapping
-    os.protect(mapping.region, page.offset, PAGE_SIZE, 'none')
+    try {
+      os.protect(mapping.region, page.offset, PAGE_SIZE, 'none')
+    } catch {
+      cls.warm++
+      return
+    }
+    this.#closePage(cls, page)
     if (page.locked) {
-      unlockRange(mapping, page.offset, PAGE_SIZE)
-      if (!mapping.secretmem) this.counters.lockedPages--
-      page.locked = false
+      try {
+        unlockRange(mapping, page.offset, PAGE_SIZE)
+        if (!mapping.secretmem) this.#counters.lockedPages--
+        page.locked = false
+      } catch {
+        // Still locked (and counted): activate() finds it locked and does not lock it twice.
+      }
     }
     page.cls = -1
     page.owner.cached++
-    this.counters.cachedPages++
-    if (this.counters.cachedPages > this.cacheLimit && page.owner.cached === page.owner.pages.length) {
-      this.unmapMapping(page.owner)
+    this.#counters.cachedPages++
+    if (this.#counters.cachedPages > this.#cacheLimit && page.owner.cached === page.owner.pages.length) {
+      try {
+        this.#unmapMapping(page.owner)
+      } catch {
+        // Left mapped and cached; trim() or a later retirement tries again.
+      }
     }
   }
 
-  private mapGroup(): SlotMapping {
-    const mapping = mapGuarded(this.pagesPerMapping, this.secretmem, this.warner, true)
-    const group: SlotMapping = { mapping, pages: [], cached: this.pagesPerMapping, alive: true }
-    for (let i = 0; i < this.pagesPerMapping; i++) {
+  #mapGroup(): SlotMapping {
+    const mapping = mapGuarded(this.#pagesPerMapping, this.#secretmem, this.#warner, true)
+    const group: SlotMapping = { mapping, pages: [], cached: this.#pagesPerMapping, alive: true }
+    for (let i = 0; i < this.#pagesPerMapping; i++) {
       group.pages.push({
         owner: group,
         offset: DATA_OFFSET + i * PAGE_SIZE,
@@ -370,25 +443,24 @@ export class SlotAllocator implements Allocator {
         slotSize: 0,
         slots: 0,
         used: new Uint32Array(0),
-        holders: [],
         live: 0,
         locked: false,
         openIndex: -1
       })
     }
-    this.mappings.push(group)
-    this.counters.cachedPages += this.pagesPerMapping
+    this.#mappings.push(group)
+    this.#counters.cachedPages += this.#pagesPerMapping
     // memfd_secret memory is locked by the kernel from mmap on, guard pages included
     // (VmLck and RLIMIT_MEMLOCK count the whole mapping).
-    if (mapping.secretmem) this.counters.lockedPages += this.pagesPerMapping + 2
+    if (mapping.secretmem) this.#counters.lockedPages += this.#pagesPerMapping + 2
     return group
   }
 
-  private unmapMapping(m: SlotMapping): void {
+  #unmapMapping(m: SlotMapping): void {
     os.unmap(m.mapping.region)
     m.alive = false
-    this.mappings.splice(this.mappings.indexOf(m), 1)
-    this.counters.cachedPages -= m.pages.length
-    if (m.mapping.secretmem) this.counters.lockedPages -= m.pages.length + 2
+    this.#mappings.splice(this.#mappings.indexOf(m), 1)
+    this.#counters.cachedPages -= m.pages.length
+    if (m.mapping.secretmem) this.#counters.lockedPages -= m.pages.length + 2
   }
 }

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'vitest'
+import type * as PA from '../src/index.js'
 
 const require = createRequire(import.meta.url)
 
@@ -22,6 +23,8 @@ for (const file of readdirSync(join(PKG, 'src'))) {
 }
 
 export const pa: typeof import('../src/index.js') = require('../dist/index.js')
+const slotInternals: typeof import('../src/slot-allocator.js') = require('../dist/slot-allocator.js')
+const pageInternals: typeof import('../src/page-allocator.js') = require('../dist/page-allocator.js')
 export const os: typeof import('@tarsjs/os-memlock') = require('@tarsjs/os-memlock')
 
 export interface Vma {
@@ -47,6 +50,31 @@ export const kernel: {
 } = require('./smaps.cjs')
 
 export const PAGE = pa.PAGE_SIZE
+
+/** Quarantine off: freed memory is reusable at once (the cache and page mechanics, which a quarantine only delays). */
+export const NO_QUARANTINE = Object.freeze({ frees: 0, bytes: 0 })
+
+function withoutQuarantine(options: unknown): unknown {
+  return options === undefined ? { quarantine: NO_QUARANTINE } : typeof options === 'object' && options !== null ? { quarantine: NO_QUARANTINE, ...options } : options
+}
+
+/**
+ * The allocators with the quarantine off unless an option says otherwise, for
+ * the tests of the cache, retirement and reuse mechanics written before the
+ * quarantine; test/quarantine.test.ts covers the default.
+ */
+export const immediate = {
+  SlotAllocator: class SlotAllocator extends pa.SlotAllocator {
+    constructor(options?: PA.SlotAllocatorOptions) {
+      super(withoutQuarantine(options) as PA.SlotAllocatorOptions)
+    }
+  },
+  PageAllocator: class PageAllocator extends pa.PageAllocator {
+    constructor(options?: PA.PageAllocatorOptions) {
+      super(withoutQuarantine(options) as PA.PageAllocatorOptions)
+    }
+  }
+}
 
 /** Calls fn, expects an `AllocError` with `code`; returns it. */
 export function expectCode(fn: () => unknown, code: string): Error & { code: string; cause?: unknown } {
@@ -93,9 +121,13 @@ export function holds(allocator: { view(a: never): ArrayBuffer }, a: unknown, by
 }
 
 /** Internals of a slot allocation, for the tests that simulate native corruption. */
-export function slotPlace(a: unknown): { region: import('@tarsjs/os-memlock').Region; offset: number; slotSize: number } {
-  const s = a as { page: { owner: { mapping: { region: import('@tarsjs/os-memlock').Region } }; offset: number; slotSize: number }; index: number }
-  return { region: s.page.owner.mapping.region, offset: s.page.offset + s.index * s.page.slotSize, slotSize: s.page.slotSize }
+export function slotPlace(a: unknown): { region: import('@tarsjs/os-memlock').Region; offset: number; slotSize: number; index: number } {
+  return slotInternals.slotPlace(a as never)
+}
+
+/** Internals of a page allocation, for the tests that simulate native corruption. */
+export function pagePlace(a: unknown): { region: import('@tarsjs/os-memlock').Region; start: number; dataPages: number } {
+  return pageInternals.pagePlace(a as never)
 }
 
 export function which(cmd: string): string | null {

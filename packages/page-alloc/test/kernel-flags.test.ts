@@ -4,10 +4,10 @@
 // random marker and finding it through /proc/self/mem.
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { PAGE, type Vma, kernel, os, pa } from './helpers.js'
+import { PAGE, type Vma, kernel, os, pa, immediate } from './helpers.js'
 import type * as PA from '../src/index.js'
 
-const { SlotAllocator, PageAllocator } = pa
+const { SlotAllocator, PageAllocator } = immediate
 const P = BigInt(PAGE)
 const SECRETMEM = os.capabilities().memfdSecret
 

@@ -3,13 +3,13 @@
 // where one-mapping-per-secret (libsodium) would take 400,000.
 import { createRequire } from 'node:module'
 import { describe, expect, it } from 'vitest'
-import { PAGE, kernel, pa } from './helpers.js'
+import { NO_QUARANTINE, PAGE, kernel, pa } from './helpers.js'
 
 const require = createRequire(import.meta.url)
 
 describe('kernel mappings used by 100,000 live 32-byte slots', () => {
   it('stay in the low hundreds (printed)', () => {
-    const s = new pa.SlotAllocator()
+    const s = new pa.SlotAllocator({ quarantine: NO_QUARANTINE })
     const maps0 = kernel.mapCount()
     const ours0 = kernel.allocatorVmas()
     const live = []

@@ -69,7 +69,7 @@ describe.runIf(CAN_RUN_UNPRIVILEGED)('unprivileged, RLIMIT_MEMLOCK 8 MiB', () =>
     const res = r.rec.RESULT
     expect(res.env.ipcLock).toBe(false)
     expect(res.slots).toBe((LIMIT / PAGE) * PER_PAGE)
-    const empty = { allocations: 0, bytes: 0, mappedBytes: 0, lockedBytes: 0, cachedPages: 0, mappings: 0, cacheHits: 0, unlockedAllocations: 0 }
+    const empty = { allocations: 0, bytes: 0, mappedBytes: 0, lockedBytes: 0, cachedPages: 0, mappings: 0, cacheHits: 0, unlockedAllocations: 0, quarantinedBytes: 0, escapedBytes: 0 }
     expect(res.required).toEqual({ ok: false, code: 'ERR_MLOCK_FAILED', causeCode: 'ENOMEM', stats: empty, vmasDelta: 0, vmLckDelta: 0 })
     // memfd_secret memory counts against RLIMIT_MEMLOCK too: the kernel refuses the mapping.
     expect(res.secretRequired).toEqual({ ok: false, code: 'ERR_SECRETMEM_UNAVAILABLE', causeCode: 'EAGAIN', stats: empty, vmasDelta: 0, vmLckDelta: 0 })

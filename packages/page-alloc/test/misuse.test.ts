@@ -2,10 +2,11 @@
 // double free, foreign allocations, use after free, protect on a slot, a view
 // of an inaccessible allocation. Integrity failures under the 'throw' policy.
 import { describe, expect, it } from 'vitest'
-import { expectCode, expectUnchanged, holds, os, pa, pattern, put, slotPlace } from './helpers.js'
+import { expectCode, expectUnchanged, holds, os, pa, pattern, put, slotPlace, immediate, pagePlace } from './helpers.js'
 import type * as PA from '../src/index.js'
 
-const { SlotAllocator, PageAllocator, MAX_SLOT } = pa
+const { MAX_SLOT } = pa
+const { SlotAllocator, PageAllocator } = immediate
 type Any = PA.SlotAllocator | PA.PageAllocator
 
 /** An allocator with live, patterned allocations (the bystanders that must survive). */
@@ -38,7 +39,7 @@ describe('double free (ERR_DOUBLE_FREE)', () => {
     s.free(a)
     // Fill every slot of the page: one of them is a's old slot.
     const { live } = setup(s, Array(128).fill(32))
-    expect(live.some(([b]) => (b as unknown as { index: number }).index === (a as unknown as { index: number }).index)).toBe(true)
+    expect(live.some(([b]) => slotPlace(b).index === slotPlace(a).index)).toBe(true)
     expectUnchanged(s, live, () => expectCode(() => s.free(a), 'ERR_DOUBLE_FREE'))
   })
 
@@ -98,7 +99,10 @@ describe('foreign allocations (ERR_FOREIGN_ALLOCATION)', () => {
     const real = live[2]?.[0] as PA.Allocation
     const realPage = pLive[2]?.[0] as PA.Allocation
     // Objects of the right class, with the right allocator, but no internals of their own.
-    const forged = (proto: object, allocator: object) => Object.assign(Object.create(proto), { byteLength: 32, allocator, home: allocator, freed: false })
+    // (The handles' public fields are getters on the prototype: own data properties shadow them.)
+    const own = (value: unknown) => ({ value, enumerable: true })
+    const forged = (proto: object, allocator: object) =>
+      Object.create(proto, { byteLength: own(32), allocator: own(allocator), home: own(allocator), freed: own(false) }) as object
     const fakes = [{}, { byteLength: 32, allocator: s, freed: false }, { ...real }, Object.create(real), new Uint8Array(32), []]
     const slotFakes = [...fakes, forged(Object.getPrototypeOf(real), s)]
     const pageFakes = [...fakes, { ...realPage }, Object.create(realPage), forged(Object.getPrototypeOf(realPage), p)]
@@ -232,7 +236,8 @@ describe("integrity failure under the 'throw' policy (for tests)", () => {
   it('page canaries (front and tail) under the throw policy', () => {
     const p = new PageAllocator({ integrity: 'throw' })
     const a = p.alloc(100)
-    const { start, mapped } = a as unknown as { start: number; mapped: { mapping: { region: import('@tarsjs/os-memlock').Region } } }
+    const { start, region: mappedRegion } = pagePlace(a)
+    const mapped = { mapping: { region: mappedRegion } }
     const region = mapped.mapping.region
     for (const [at, what] of [
       [start - 1, 'before a 100-byte page allocation was overwritten (buffer underflow)'],
@@ -258,7 +263,8 @@ describe('a failed canary check on free of a no-access page allocation (throw po
     const p = new PageAllocator({ integrity: 'throw', secretmem: 'off' })
     const a = p.alloc(32)
     new Uint8Array(p.view(a)).fill(0x42)
-    const { start, mapped } = a as unknown as { start: number; mapped: { mapping: { region: import('@tarsjs/os-memlock').Region } } }
+    const { start, region: mappedRegion } = pagePlace(a)
+    const mapped = { mapping: { region: mappedRegion } }
     const region = mapped.mapping.region
     const probe = new Uint8Array(os.view(region, start - 1, 1))
     const old = probe[0] as number

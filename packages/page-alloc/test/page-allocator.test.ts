@@ -1,21 +1,21 @@
 // PageAllocator: every method, the layout (data ending at the trailing guard
 // page), protection, the mapping cache.
 import { describe, expect, it } from 'vitest'
-import { PAGE, expectCode, holds, os, pa, pattern, put } from './helpers.js'
+import { PAGE, expectCode, holds, os, pa, pattern, put, immediate, pagePlace } from './helpers.js'
 
-const { PageAllocator, PageAllocation } = pa
+const { PageAllocation } = pa
+const { PageAllocator } = immediate
 const SECRETMEM = os.capabilities().memfdSecret
-const ZERO_STATS = { allocations: 0, bytes: 0, mappedBytes: 0, lockedBytes: 0, cachedPages: 0, mappings: 0, cacheHits: 0, unlockedAllocations: 0 }
+const ZERO_STATS = { allocations: 0, bytes: 0, mappedBytes: 0, lockedBytes: 0, cachedPages: 0, mappings: 0, cacheHits: 0, unlockedAllocations: 0, quarantinedBytes: 0, escapedBytes: 0 }
 
 const roundUp = (n: number, k: number) => Math.ceil(n / k) * k
 /** Data pages of an allocation: the data rounded up to the alignment, plus the front canary. */
 const pagesFor = (n: number, alignment = 16, front = 16) => Math.max(1, Math.ceil((roundUp(n, alignment) + front) / PAGE))
 
-interface Internals {
-  start: number
-  mapped: { mapping: { dataPages: number; region: import('@tarsjs/os-memlock').Region } }
+const inner = (a: unknown) => {
+  const { start, dataPages, region } = pagePlace(a)
+  return { start, mapped: { mapping: { dataPages, region } } }
 }
-const inner = (a: unknown) => a as Internals
 
 describe('PageAllocator', () => {
   it('has a name, the protect capability, its alignment, and empty stats when new', () => {
@@ -51,7 +51,9 @@ describe('PageAllocator', () => {
       cachedPages: 0,
       mappings: sizes.length,
       cacheHits: 0,
-      unlockedAllocations: 0
+      unlockedAllocations: 0,
+      quarantinedBytes: 0,
+      escapedBytes: 0
     })
   })
 
@@ -218,7 +220,7 @@ describe('PageAllocator', () => {
     p.free(b)
     expect(p.stats()).toEqual({ ...ZERO_STATS, mappedBytes: (3 + 4) * PAGE, lockedBytes: 3 * PAGE, cachedPages: 3, mappings: 2 })
     const c = p.alloc(7000) // 2 pages: the cached mapping of b
-    expect(p.stats()).toEqual({ allocations: 1, bytes: 7000, mappedBytes: 7 * PAGE, lockedBytes: 3 * PAGE, cachedPages: 1, mappings: 2, cacheHits: 1, unlockedAllocations: 0 })
+    expect(p.stats()).toEqual({ allocations: 1, bytes: 7000, mappedBytes: 7 * PAGE, lockedBytes: 3 * PAGE, cachedPages: 1, mappings: 2, cacheHits: 1, unlockedAllocations: 0, quarantinedBytes: 0, escapedBytes: 0 })
     const d = p.alloc(9000) // 3 pages: nothing cached of that size, a new mapping
     expect(p.stats().mappings).toBe(3)
     expect(p.stats().cacheHits).toBe(1)

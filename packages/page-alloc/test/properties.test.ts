@@ -24,10 +24,11 @@
 //   ceil(W / pagesPerMapping) and W otherwise, as the kernel also counts).
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { PAGE, kernel, os, pa, pattern } from './helpers.js'
+import { PAGE, kernel, os, pa, pattern, immediate } from './helpers.js'
 import type * as PA from '../src/index.js'
 
-const { SlotAllocator, PageAllocator, SLOT_SIZES, MAX_SLOT } = pa
+const { SLOT_SIZES, MAX_SLOT } = pa
+const { SlotAllocator, PageAllocator } = immediate
 const SECRETMEM = os.capabilities().memfdSecret
 const SEED = Number(process.env.PROPERTY_SEED ?? 20251123)
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 100)
@@ -123,7 +124,9 @@ class PageModel {
       cachedPages: this.cachedPages,
       mappings: this.mappings,
       cacheHits: this.cacheHits,
-      unlockedAllocations: 0
+      unlockedAllocations: 0,
+      quarantinedBytes: 0,
+      escapedBytes: 0
     }
   }
 }
@@ -347,7 +350,7 @@ describe('property: random alloc/write/free sequences', () => {
           }
           p.trim()
           model.trim()
-          expect(p.stats()).toEqual({ allocations: 0, bytes: 0, mappedBytes: 0, lockedBytes: 0, cachedPages: 0, mappings: 0, cacheHits: model.cacheHits, unlockedAllocations: 0 })
+          expect(p.stats()).toEqual({ allocations: 0, bytes: 0, mappedBytes: 0, lockedBytes: 0, cachedPages: 0, mappings: 0, cacheHits: model.cacheHits, unlockedAllocations: 0, quarantinedBytes: 0, escapedBytes: 0 })
           expect(kernel.status('VmLck')).toBe(v0)
         }
       ),

@@ -1,9 +1,10 @@
 // Size classes: 16-byte steps to 128, then four per doubling to half a page;
 // each request goes to the smallest class that holds it, the rest is canary.
 import { describe, expect, it } from 'vitest'
-import { PAGE, pa } from './helpers.js'
+import { PAGE, pa, immediate, slotPlace, pagePlace } from './helpers.js'
 
-const { SlotAllocator, SLOT_SIZES, MAX_SLOT, PageAllocation, SlotAllocation } = pa
+const { SLOT_SIZES, MAX_SLOT, PageAllocation, SlotAllocation } = pa
+const { SlotAllocator } = immediate
 
 function expectedClasses(max: number): number[] {
   const out = [16, 32, 48, 64, 80, 96, 112, 128]
@@ -11,7 +12,7 @@ function expectedClasses(max: number): number[] {
   return out.filter((n) => n <= max)
 }
 
-const slotSize = (a: unknown) => (a as { page: { slotSize: number } }).page.slotSize
+const slotSize = (a: unknown) => slotPlace(a).slotSize
 
 describe('size classes', () => {
   it('are 16..128 by 16, then four per doubling, up to MAX_SLOT = half a page', () => {
@@ -51,7 +52,7 @@ describe('size classes', () => {
       const s = new SlotAllocator()
       const per = Math.floor(PAGE / size)
       const all = Array.from({ length: per }, () => s.alloc(size))
-      const indices = new Set(all.map((a) => (a as unknown as { index: number }).index))
+      const indices = new Set(all.map((a) => slotPlace(a).index))
       expect(indices.size).toBe(per)
       expect(Math.max(...indices)).toBe(per - 1)
       expect(s.stats().lockedBytes).toBe(PAGE) // all on one page
@@ -68,9 +69,8 @@ describe('size classes', () => {
       const a = s.alloc(n)
       const start =
         a instanceof SlotAllocation
-          ? (a as unknown as { page: { offset: number; slotSize: number }; index: number }).page.offset +
-            (a as unknown as { index: number }).index * slotSize(a)
-          : (a as unknown as { start: number }).start
+          ? slotPlace(a).offset
+          : pagePlace(a).start
       expect(start % 16).toBe(0)
       s.free(a)
     }

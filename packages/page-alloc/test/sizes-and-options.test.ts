@@ -79,6 +79,13 @@ describe('bad options', () => {
     ['null', null, 'ERR_INVALID_ARG_TYPE'],
     ['a string', 'fast', 'ERR_INVALID_ARG_TYPE'],
     ['a number', 16, 'ERR_INVALID_ARG_TYPE'],
+    ['true', true, 'ERR_INVALID_ARG_TYPE'],
+    ['a Symbol', Symbol('options'), 'ERR_INVALID_ARG_TYPE'],
+    ['a bigint', 1n, 'ERR_INVALID_ARG_TYPE'],
+    ['quarantine: a number', { quarantine: 42 }, 'ERR_INVALID_ARG_TYPE'],
+    ['quarantine: null', { quarantine: null }, 'ERR_INVALID_ARG_TYPE'],
+    ['quarantine.frees: negative', { quarantine: { frees: -1 } }, 'ERR_OUT_OF_RANGE'],
+    ['quarantine.bytes: fractional', { quarantine: { bytes: 0.5 } }, 'ERR_OUT_OF_RANGE'],
     ['mlock: unknown', { mlock: 'sometimes' }, 'ERR_INVALID_ARG_VALUE'],
     ['mlock: boolean', { mlock: true }, 'ERR_INVALID_ARG_VALUE'],
     ['mlock: wrong case', { mlock: 'Required' }, 'ERR_INVALID_ARG_VALUE'],
@@ -134,6 +141,20 @@ describe('bad options', () => {
       const p = new PageAllocator(options)
       p.free(p.alloc(16))
     }
+  })
+
+  it('protect options must be an object or undefined; keepViews a boolean; nothing changes on refusal', () => {
+    const p = new PageAllocator()
+    const a = p.alloc(32)
+    put(p, a, pattern(3, 32))
+    for (const bad of [42, 'x', true, Symbol('s'), null, 1n, () => ({})]) {
+      expectUnchanged(p, [[a, pattern(3, 32)]], () => expectCode(() => p.protect(a, 'none', bad as never), 'ERR_INVALID_ARG_TYPE'))
+    }
+    expectCode(() => p.protect(a, 'none', { keepViews: 'yes' } as never), 'ERR_INVALID_ARG_TYPE')
+    expect(p.protections(a).access).toBe('readwrite')
+    p.protect(a, 'read', {})
+    p.protect(a, 'readwrite', undefined)
+    p.free(a)
   })
 
   it('checkAccess accepts only none, read and readwrite', () => {

@@ -1,10 +1,11 @@
 // SlotAllocator: every method, what it returns and what it costs.
 import { describe, expect, it } from 'vitest'
-import { PAGE, kernel, pa, pattern, put, holds } from './helpers.js'
+import { PAGE, kernel, pa, pattern, put, holds, immediate, slotPlace } from './helpers.js'
 
-const { SlotAllocator, SlotAllocation, PageAllocation, MAX_SLOT, SLOT_SIZES } = pa
+const { SlotAllocation, PageAllocation, MAX_SLOT, SLOT_SIZES } = pa
+const { SlotAllocator } = immediate
 const PPM = 16 // default pages per mapping
-const ZERO_STATS = { allocations: 0, bytes: 0, mappedBytes: 0, lockedBytes: 0, cachedPages: 0, mappings: 0, cacheHits: 0, unlockedAllocations: 0 }
+const ZERO_STATS = { allocations: 0, bytes: 0, mappedBytes: 0, lockedBytes: 0, cachedPages: 0, mappings: 0, cacheHits: 0, unlockedAllocations: 0, quarantinedBytes: 0, escapedBytes: 0 }
 
 describe('SlotAllocator', () => {
   it('has a name, no protect capability, and empty stats when new (nothing mapped yet)', () => {
@@ -53,7 +54,9 @@ describe('SlotAllocator', () => {
       cachedPages: PPM - 1,
       mappings: 1,
       cacheHits: 0,
-      unlockedAllocations: 0
+      unlockedAllocations: 0,
+      quarantinedBytes: 0,
+      escapedBytes: 0
     })
     const c = s.alloc(100) // another class: another page, taken from the mapping's cache
     expect(s.stats()).toEqual({
@@ -64,7 +67,9 @@ describe('SlotAllocator', () => {
       cachedPages: PPM - 2,
       mappings: 1,
       cacheHits: 1,
-      unlockedAllocations: 0
+      unlockedAllocations: 0,
+      quarantinedBytes: 0,
+      escapedBytes: 0
     })
     for (const x of [a, b, c]) s.free(x)
     // Each class keeps one empty page warm (locked, read-write) for its next allocation.
@@ -96,12 +101,12 @@ describe('SlotAllocator', () => {
   it('slot choice is random (CSPRNG), not sequential', () => {
     const s = new SlotAllocator()
     const taken = Array.from({ length: 64 }, () => s.alloc(32))
-    const indices = taken.map((a) => (a as unknown as { index: number }).index)
+    const indices = taken.map((a) => slotPlace(a).index)
     expect(new Set(indices).size).toBe(64)
     // Sequential placement (0, 1, 2...) has probability (1/128)^63 with random choice.
     expect(indices).not.toEqual(indices.slice().sort((x, y) => x - y))
     const other = new SlotAllocator()
-    const otherIndices = Array.from({ length: 64 }, () => (other.alloc(32) as unknown as { index: number }).index)
+    const otherIndices = Array.from({ length: 64 }, () => slotPlace(other.alloc(32)).index)
     expect(otherIndices).not.toEqual(indices)
     for (const a of taken) s.free(a)
   })

@@ -26,8 +26,8 @@ describe('dispose', () => {
   })
 
   it('wipes before the memory is reused: the next allocation of the same pages reads zero', () => {
-    // A page allocator with a cache hands the same mapping back; it was wiped on free.
-    const inner = new PageAllocator({ secretmem: 'off', cacheLimit: 4 })
+    // A page allocator with a cache (and no quarantine) hands the same mapping back; it was wiped on free.
+    const inner = new PageAllocator({ secretmem: 'off', cacheLimit: 4, quarantine: { frees: 0, bytes: 0 } })
     const secret = Buffer.alloc(64, 0x5a)
     const key = ProtKey.from(secret, { allocator: inner })
     key.dispose()

@@ -18,8 +18,22 @@
  *   sodium-native 5.x only detaches there and leaves the real free to the GC.
  */
 import os = require('@tarsjs/os-memlock')
-import { AllocError, PAGE_SIZE, WARN_MLOCK, checkAccess, checkByteLength, checkLive, describeHandle, inspectCustom, rejectAllocation } from '@tarsjs/page-alloc'
-import type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, MlockPolicy, Protections } from '@tarsjs/page-alloc'
+import {
+  AllocError,
+  PAGE_SIZE,
+  WARN_ESCAPED_VIEW,
+  WARN_MLOCK,
+  checkAccess,
+  checkByteLength,
+  checkLive,
+  checkOptionsObject,
+  AllocationHandle,
+  describeAllocator,
+  handleState,
+  inspectCustom,
+  rejectAllocation
+} from '@tarsjs/page-alloc'
+import type { Access, Allocation, Allocator, HandleState, AllocatorCapabilities, AllocatorStats, MlockPolicy, Protections } from '@tarsjs/page-alloc'
 import { plainError } from './args.js'
 
 /** The part of sodium-native this adapter uses. */
@@ -49,29 +63,17 @@ export function loadSodiumNative(): SodiumNativeMemory | undefined {
   }
 }
 
-/** An allocation of `SodiumNativeAllocator`. */
-export class SodiumNativeAllocation implements Allocation {
-  readonly byteLength: number
+interface NativeState extends HandleState {
   readonly allocator: SodiumNativeAllocator
-  freed = false
-  /** @internal */ readonly buffer: Buffer
-  /** @internal */ readonly locked: boolean
+  readonly buffer: Buffer
+  readonly locked: boolean
+}
 
+/** An allocation of `SodiumNativeAllocator`. All state is private: spread, clone or serialize it and you get `{}`. */
+export class SodiumNativeAllocation extends AllocationHandle<NativeState> {
   /** @internal */
-  constructor(allocator: SodiumNativeAllocator, buffer: Buffer, locked: boolean) {
-    this.allocator = allocator
-    this.buffer = buffer
-    this.byteLength = buffer.byteLength
-    this.locked = locked
-  }
-
-  /** Prints as `SodiumNativeAllocation(32 bytes)`, never the memory. */
-  [inspectCustom](): string {
-    return describeHandle('SodiumNativeAllocation', this)
-  }
-
-  toJSON(): string {
-    return describeHandle('SodiumNativeAllocation', this)
+  constructor(state: NativeState) {
+    super(state)
   }
 }
 
@@ -80,39 +82,38 @@ export class SodiumNativeAllocator implements Allocator {
   static readonly unverifiable: readonly (keyof Protections)[] = ['guardPages', 'noDump']
 
   readonly name: string = 'sodium-native'
-  /** The live handles, by identity. */
-  private readonly live = new WeakSet<SodiumNativeAllocation>()
   readonly capabilities: AllocatorCapabilities = { protect: false, alignment: 1 }
-  private readonly sodium: SodiumNativeMemory
-  private readonly mlock: MlockPolicy
-  private warned = false
-  private counters = { allocations: 0, bytes: 0, mappedPages: 0, lockedPages: 0, unlocked: 0 }
+  readonly #sodium: SodiumNativeMemory
+  readonly #mlock: MlockPolicy
+  #warned = false
+  #warnedEscape = false
+  #counters = { allocations: 0, bytes: 0, mappedPages: 0, lockedPages: 0, unlocked: 0, escapedBytes: 0 }
 
-  constructor(options: SodiumNativeAllocatorOptions = {}) {
-    const sodium = options.sodium ?? loadSodiumNative()
+  constructor(options?: SodiumNativeAllocatorOptions) {
+    const o = checkOptionsObject<SodiumNativeAllocatorOptions>(options)
+    const sodium = o.sodium ?? loadSodiumNative()
     if (sodium === undefined) {
       throw plainError('ERR_SODIUM_NATIVE_MISSING', 'sodium-native is not installed; install it to use SodiumNativeAllocator')
     }
-    this.sodium = sodium
-    const mlock = options.mlock ?? 'best-effort'
+    this.#sodium = sodium
+    const mlock = o.mlock ?? 'best-effort'
     if (mlock !== 'required' && mlock !== 'best-effort' && mlock !== 'off') {
       throw new AllocError('ERR_INVALID_ARG_VALUE', "The \"mlock\" option must be one of 'required', 'best-effort', 'off'")
     }
-    this.mlock = mlock
+    this.#mlock = mlock
   }
 
   /** `sodium_malloc(byteLength)`; 0 allowed. Filled with 0xdb by libsodium. */
   alloc(byteLength: number): Allocation {
     const n = checkByteLength(byteLength, true)
-    const buffer = this.sodium.sodium_malloc(n)
+    const buffer = this.#sodium.sodium_malloc(n)
     if (buffer.byteOffset !== 0 || buffer.buffer.byteLength !== n) {
-      this.sodium.sodium_free(buffer)
+      this.#sodium.sodium_free(buffer)
       throw new AllocError('ERR_INVALID_ARG_VALUE', 'sodium_malloc returned a Buffer that does not own its ArrayBuffer')
     }
-    const locked = this.lock(buffer)
-    const a = new SodiumNativeAllocation(this, buffer, locked)
-    this.live.add(a)
-    const c = this.counters
+    const locked = this.#lock(buffer)
+    const a = new SodiumNativeAllocation({ allocator: this, buffer, byteLength: n, locked, freed: false })
+    const c = this.#counters
     c.allocations++
     c.bytes += n
     c.mappedPages += libsodiumPages(n)
@@ -121,16 +122,32 @@ export class SodiumNativeAllocator implements Allocator {
     return a
   }
 
-  /** Wipes (synchronously, here), then `sodium_free`: libsodium checks its canary and unmaps. */
+  /**
+   * Wipes (synchronously, here), then `sodium_free`: libsodium checks its canary
+   * and unmaps. A buffer found detached by someone else (its memory moved by
+   * `transfer()`) is neither wiped (its only view moved away) nor freed: it
+   * stays mapped for good, so the escaped buffer never faults and never sees
+   * another secret; it is counted in `stats().escapedBytes` and warned about.
+   */
   free(allocation: Allocation): void {
-    const a = this.own(allocation, true)
+    const a = this.#own(allocation, true)
     const ab = a.buffer.buffer
-    if (a.byteLength > 0) os.wipe(a.buffer)
-    this.sodium.sodium_free(a.buffer)
-    if (ab.byteLength !== 0) os.detach(ab as ArrayBuffer)
+    const c = this.#counters
+    if (a.byteLength > 0 && ab.byteLength === 0) {
+      c.escapedBytes += a.byteLength
+      if (!this.#warnedEscape) {
+        this.#warnedEscape = true
+        process.emitWarning('tarsjs: a sodium-native secure buffer was detached outside the allocator; its memory is never freed', {
+          type: 'TarsjsWarning',
+          code: WARN_ESCAPED_VIEW
+        })
+      }
+    } else {
+      if (a.byteLength > 0) os.wipe(a.buffer)
+      this.#sodium.sodium_free(a.buffer)
+      if (ab.byteLength !== 0) os.detach(ab as ArrayBuffer)
+    }
     a.freed = true
-    this.live.delete(a)
-    const c = this.counters
     c.allocations--
     c.bytes -= a.byteLength
     c.mappedPages -= libsodiumPages(a.byteLength)
@@ -139,11 +156,15 @@ export class SodiumNativeAllocator implements Allocator {
   }
 
   view(allocation: Allocation): ArrayBuffer {
-    return this.own(allocation, false).buffer.buffer as ArrayBuffer
+    const ab = this.#own(allocation, false).buffer.buffer as ArrayBuffer
+    if (ab.byteLength === 0 && allocation.byteLength > 0) {
+      throw new AllocError('ERR_VIEW_ESCAPED', "The allocation's view was detached outside the allocator; it has no view any more. Free it.")
+    }
+    return ab
   }
 
   protect(allocation: Allocation, access: Access): void {
-    this.own(allocation, false)
+    this.#own(allocation, false)
     checkAccess(access)
     throw new AllocError(
       'ERR_NOT_ISOLATED',
@@ -152,7 +173,7 @@ export class SodiumNativeAllocator implements Allocator {
   }
 
   protections(allocation: Allocation): Protections {
-    const a = this.own(allocation, false)
+    const a = this.#own(allocation, false)
     return {
       locked: a.locked,
       noDump: false,
@@ -168,7 +189,7 @@ export class SodiumNativeAllocator implements Allocator {
 
   /** Counters of live allocations; mappings are libsodium's (one per allocation, as 4.x frees them at once). */
   stats(): AllocatorStats {
-    const c = this.counters
+    const c = this.#counters
     return {
       allocations: c.allocations,
       bytes: c.bytes,
@@ -177,24 +198,34 @@ export class SodiumNativeAllocator implements Allocator {
       cachedPages: 0,
       mappings: c.allocations,
       cacheHits: 0,
-      unlockedAllocations: c.unlocked
+      unlockedAllocations: c.unlocked,
+      escapedBytes: c.escapedBytes
     }
   }
 
-  private lock(buffer: Buffer): boolean {
+  /** Prints as `SodiumNativeAllocator(3 allocations, 96 bytes)`, never the memory. */
+  [inspectCustom](): string {
+    return describeAllocator('SodiumNativeAllocator', this.stats())
+  }
+
+  toJSON(): string {
+    return describeAllocator('SodiumNativeAllocator', this.stats())
+  }
+
+  #lock(buffer: Buffer): boolean {
     if (buffer.byteLength === 0) return true
-    if (this.mlock === 'off') return false
+    if (this.#mlock === 'off') return false
     try {
       os.lock(buffer)
       return true
     } catch (cause) {
       const code = (cause as { code?: string }).code ?? 'unknown'
-      if (this.mlock === 'required') {
-        this.sodium.sodium_free(buffer)
+      if (this.#mlock === 'required') {
+        this.#sodium.sodium_free(buffer)
         throw new AllocError('ERR_MLOCK_FAILED', `mlock failed (${code}): raise RLIMIT_MEMLOCK or use mlock: 'best-effort'`, { cause })
       }
-      if (!this.warned) {
-        this.warned = true
+      if (!this.#warned) {
+        this.#warned = true
         process.emitWarning(`tarsjs: mlock of a sodium-native buffer failed (${code}); secrets may be swapped`, {
           type: 'TarsjsWarning',
           code: WARN_MLOCK
@@ -204,12 +235,11 @@ export class SodiumNativeAllocator implements Allocator {
     }
   }
 
-  private own(allocation: unknown, freeing: boolean): SodiumNativeAllocation {
-    if (!(allocation instanceof SodiumNativeAllocation) || allocation.allocator !== this) rejectAllocation(allocation)
-    checkLive(allocation, freeing)
-    // A copy (Object.create, a clone) carries the buffer but is not the live handle.
-    if (!this.live.has(allocation)) rejectAllocation(allocation)
-    return allocation
+  #own(allocation: unknown, freeing: boolean): NativeState {
+    const a = handleState(allocation, SodiumNativeAllocation)
+    if (a === undefined || a.allocator !== this) rejectAllocation(allocation)
+    checkLive(a, freeing)
+    return a
   }
 }
 

@@ -26,7 +26,7 @@
 // node:timers, not the global: fake timers in a user's tests replace only the global.
 import { setImmediate } from 'node:timers'
 import { MAX_BYTE_LENGTH } from '@tarsjs/page-alloc'
-import type { Access, Allocation, PageAllocation, Protections } from '@tarsjs/page-alloc'
+import type { Access, Allocation, Protections } from '@tarsjs/page-alloc'
 import { argc, plainError, rangeError, typeError, typedArray } from './args.js'
 import type { CodedError } from './args.js'
 import { SodiumAllocator } from './sodium-allocator.js'
@@ -116,15 +116,14 @@ function allocate(n: number, caller: string): SecureBuffer {
   }
   let ab: ArrayBuffer
   try {
-    ab = sodium.view(allocation)
+    // Not kept by the allocator, so that the ArrayBuffer can be collected (and
+    // the backstop below can run) when the program forgets it; sodium_free
+    // gives it back, so that the allocator can tell whether it escaped.
+    ab = sodium.handOverView(allocation)
   } catch (err) {
     sodium.free(allocation)
     throw err
   }
-  // page-alloc caches the view on the allocation; drop that strong reference so
-  // the ArrayBuffer can be collected (and the backstop below can run) when the
-  // program forgets it. The mapping still tracks the view and detaches it on free.
-  ;(allocation as PageAllocation).ab = null
   const buffer = Buffer.from(ab) as SecureBuffer
   buffer.secure = true
   const entry: Entry = { allocation, buffer, registered: false }
@@ -153,8 +152,9 @@ function promote(): void {
   young.length = 0
 }
 
+/** The buffer was collected: its view cannot be checked for an escape, so its mapping is let go, never reused. */
 function collected(allocation: Allocation): void {
-  if (!allocation.freed) allocation.allocator.free(allocation)
+  if (!allocation.freed) (allocation.allocator as SodiumAllocator).freeHandedOver(allocation, undefined)
 }
 
 function isResourceError(err: unknown): err is CodedError {
@@ -192,7 +192,7 @@ export function sodium_free(buf: NodeJS.TypedArray): void {
     if (view.byteLength === 0) return
     throw plainError('ERR_NOT_SECURE_BUFFER', 'failed to remove wrap')
   }
-  entry.allocation.allocator.free(entry.allocation)
+  ;(entry.allocation.allocator as SodiumAllocator).freeHandedOver(entry.allocation, ab)
   if (entry.registered) backstop.unregister(entry.allocation)
   live.delete(ab)
   entry.buffer.secure = false
@@ -203,6 +203,9 @@ function mprotect(buf: unknown, access: Access, failure: string): void {
   const view = typedArray(buf, 'buf')
   const entry = live.get(view.buffer as ArrayBuffer)
   if (entry === undefined) throw plainError('ERR_NOT_SECURE_BUFFER', failure)
+  // Moved out by transfer(): a no-access page under the moved buffer would kill
+  // the process when it is read. Such a buffer can only be freed.
+  if (entry.buffer.buffer.byteLength === 0 && entry.allocation.byteLength > 0) throw plainError('ERR_VIEW_ESCAPED', failure)
   try {
     ;(entry.allocation.allocator as SodiumAllocator).protect(entry.allocation, access, { keepViews: true })
   } catch (cause) {

@@ -17,7 +17,7 @@
  * cannot be set up is released and the error thrown, where libsodium returns
  * the memory without them.
  */
-import { PageAllocator } from '@tarsjs/page-alloc'
+import { PageAllocator, checkOptionsObject, describeAllocator, inspectCustom } from '@tarsjs/page-alloc'
 import type {
   Access,
   Allocation,
@@ -27,6 +27,8 @@ import type {
   IntegrityPolicy,
   MlockPolicy,
   Protections,
+  ProtectOptions,
+  QuarantineOptions,
   SecretmemPolicy
 } from '@tarsjs/page-alloc'
 
@@ -49,20 +51,24 @@ export interface SodiumAllocatorOptions {
   secretmem?: SecretmemPolicy
   /** Freed mappings kept for reuse, 0 to 4096. Default 64. */
   cacheLimit?: number
+  /** How long freed mappings stay out of reuse (see page-alloc's `Quarantine`). Default `{ frees: 16, bytes: 262144 }`. */
+  quarantine?: QuarantineOptions
 }
 
 export class SodiumAllocator implements Allocator {
   readonly name: string = 'sodium'
   readonly capabilities: AllocatorCapabilities = { protect: true, alignment: 1 }
-  private readonly pages: PageAllocator
+  readonly #pages: PageAllocator
 
-  constructor(options: SodiumAllocatorOptions = {}) {
-    const o = options ?? {}
-    this.pages = new PageAllocator({
+  /** `options` must be an object or undefined (`ERR_INVALID_ARG_TYPE`). */
+  constructor(options?: SodiumAllocatorOptions) {
+    const o = checkOptionsObject<SodiumAllocatorOptions>(options)
+    this.#pages = new PageAllocator({
       mlock: o.mlock ?? 'best-effort',
       integrity: o.integrity ?? 'abort',
       secretmem: o.secretmem ?? 'off',
       cacheLimit: o.cacheLimit ?? 64,
+      quarantine: o.quarantine,
       alignment: 1,
       frontCanary: CANARY_BYTES,
       fillByte: GARBAGE_BYTE
@@ -71,16 +77,30 @@ export class SodiumAllocator implements Allocator {
 
   /** `byteLength` bytes (0 allowed, as `sodium_malloc(0)`), filled with 0xdb. */
   alloc(byteLength: number): Allocation {
-    return this.pages.allocFor(this, byteLength)
+    return this.#pages.allocFor(this, byteLength)
   }
 
   /** Checks the canary (a mismatch ends the process), wipes, detaches the view, caches the mapping. */
   free(allocation: Allocation): void {
-    this.pages.freeAs(this, allocation)
+    this.#pages.freeAs(this, allocation)
   }
 
   view(allocation: Allocation): ArrayBuffer {
-    return this.pages.viewAs(this, allocation)
+    return this.#pages.viewAs(this, allocation)
+  }
+
+  /**
+   * @internal The view of a secure buffer, handed over: the allocator does not
+   * keep it, so that a buffer the program forgets can be collected (and freed
+   * by the backstop). Give it back to `freeHandedOver`.
+   */
+  handOverView(allocation: Allocation): ArrayBuffer {
+    return this.#pages.viewAs(this, allocation, true)
+  }
+
+  /** @internal Frees a secure buffer's allocation; `view` is its handed-over view (checked for an escape), undefined once collected. */
+  freeHandedOver(allocation: Allocation, view: ArrayBuffer | undefined): void {
+    this.#pages.freeAs(this, allocation, view)
   }
 
   /**
@@ -89,20 +109,29 @@ export class SodiumAllocator implements Allocator {
    * `sodium_mprotect_noaccess` uses: the view stays attached and touching it
    * faults, as in libsodium.
    */
-  protect(allocation: Allocation, access: Access, options?: { keepViews?: boolean }): void {
-    this.pages.protectAs(this, allocation, access, options)
+  protect(allocation: Allocation, access: Access, options?: ProtectOptions): void {
+    this.#pages.protectAs(this, allocation, access, options)
   }
 
   protections(allocation: Allocation): Protections {
-    return this.pages.protectionsAs(this, allocation)
+    return this.#pages.protectionsAs(this, allocation)
   }
 
   stats(): AllocatorStats {
-    return this.pages.stats()
+    return this.#pages.stats()
   }
 
   /** Unmaps every cached (freed) mapping. */
   trim(): void {
-    this.pages.trim()
+    this.#pages.trim()
+  }
+
+  /** Prints as `SodiumAllocator(3 allocations, 96 bytes)`, never the memory. */
+  [inspectCustom](): string {
+    return describeAllocator('SodiumAllocator', this.stats())
+  }
+
+  toJSON(): string {
+    return describeAllocator('SodiumAllocator', this.stats())
   }
 }

@@ -1,7 +1,7 @@
 // SodiumAllocator as an Allocator backend: libsodium's layout for any
 // container, its options, and what it reports.
 import { describe, expect, it } from 'vitest'
-import { expectCode, kernel, ours } from './helpers.js'
+import { PAGE, expectCode, kernel, ours } from './helpers.js'
 
 describe('SodiumAllocator', () => {
   it('puts the data at the end of its pages with a 16-byte canary before it', () => {
@@ -16,8 +16,9 @@ describe('SodiumAllocator', () => {
     expect(a.capabilities).toEqual({ protect: true, alignment: 1 })
     expect([ours.CANARY_BYTES, ours.GARBAGE_BYTE]).toEqual([16, 0xdb])
     a.free(x)
+    // Freed: wiped and quarantined (still mapped, readable zeros); trim unmaps only the cache.
     a.trim()
-    expect(a.stats()).toMatchObject({ allocations: 0, mappings: 0, cachedPages: 0 })
+    expect(a.stats()).toMatchObject({ allocations: 0, mappings: 1, cachedPages: 0, quarantinedBytes: PAGE })
   })
 
   it('detaches views on protect(none) through the Allocator interface (keepViews only when asked)', () => {
@@ -52,7 +53,7 @@ describe('SodiumAllocator', () => {
   })
 
   it('honours its options and rejects bad ones', () => {
-    const a = new ours.SodiumAllocator({ mlock: 'off', cacheLimit: 0 })
+    const a = new ours.SodiumAllocator({ mlock: 'off', cacheLimit: 0, quarantine: { frees: 0, bytes: 0 } })
     const x = a.alloc(10)
     expect(a.protections(x).locked).toBe(false)
     expect(a.stats().unlockedAllocations).toBe(1)
@@ -60,6 +61,14 @@ describe('SodiumAllocator', () => {
     expect(a.stats().mappings).toBe(0)
     expectCode(() => new ours.SodiumAllocator({ mlock: 'never' as never }), 'ERR_INVALID_ARG_VALUE')
     expectCode(() => new ours.SodiumAllocator({ cacheLimit: -1 }), 'ERR_OUT_OF_RANGE')
+    // Options are an object or undefined, nothing else.
+    for (const bad of [42, 'x', true, Symbol('s'), null, 0n]) expectCode(() => new ours.SodiumAllocator(bad as never), 'ERR_INVALID_ARG_TYPE')
+    expectCode(() => new ours.SodiumAllocator({ quarantine: 42 as never }), 'ERR_INVALID_ARG_TYPE')
+    const y = a.alloc(1)
+    for (const bad of [42, 'x', true, Symbol('s'), null]) expectCode(() => a.protect(y, 'read', bad as never), 'ERR_INVALID_ARG_TYPE')
+    expectCode(() => a.protect(y, 'read', { keepViews: 1 as never }), 'ERR_INVALID_ARG_TYPE')
+    expect(a.protections(y).access).toBe('readwrite')
+    a.free(y)
     const secret = new ours.SodiumAllocator({ secretmem: 'auto' })
     const s = secret.alloc(32)
     expect(typeof secret.protections(s).secretmem).toBe('boolean')

@@ -2,7 +2,7 @@
 // running out of kernel mappings, running out of lockable memory, and the GC
 // backstop for buffers that are never freed.
 import { describe, expect, it } from 'vitest'
-import { report, runFixture } from './helpers.js'
+import { PAGE, report, runFixture } from './helpers.js'
 
 interface Sample {
   maps: number
@@ -18,15 +18,18 @@ interface Loop {
 }
 
 describe('a synchronous loop of 1,000,000 sodium_malloc(32) + sodium_free', () => {
-  it('keeps the mapping count and locked memory flat; resident memory is reused once the event loop turns', () => {
+  it('keeps the mapping count and locked memory bounded and flat; resident memory is reused once the event loop turns', () => {
     const run = runFixture('loop', ['1000000', '200000'], { nodeArgs: ['--expose-gc'], timeout: 120_000 })
     expect([run.status, run.signal, run.stderr]).toEqual([0, null, ''])
     const r = report<{ before: Sample; first: Loop; settled: Sample; second: Loop; end: Sample }>(run)
     const all = [...r.first.checkpoints, r.first.after, r.settled, ...r.second.checkpoints, r.end]
-    // The allocator itself holds one mapping throughout (one cached, reused mapping).
-    expect([r.first.mappings, r.second.mappings]).toEqual([1, 1])
-    // Locked memory: flat to the kB.
-    for (const s of all) expect(s.vmLck).toBe(r.before.vmLck)
+    // The allocator holds one mapping in use plus the quarantine's bound (256 KiB
+    // of one-page mappings: 64), the same after both loops: bounded, never one per cycle.
+    const QUARANTINED = (256 * 1024) / PAGE
+    expect([r.first.mappings, r.second.mappings]).toEqual([1 + QUARANTINED, 1 + QUARANTINED])
+    // Locked memory: the quarantined pages stay locked (they hold zeros); flat to the kB from the first checkpoint on.
+    expect(all[0]!.vmLck - r.before.vmLck).toBeLessThanOrEqual((1 + QUARANTINED) * (PAGE / 1024))
+    for (const s of all) expect(s.vmLck).toBe(all[0]!.vmLck)
     // The process's mappings: flat after warm-up (V8 may add a few heap pages, never one per cycle).
     const maps = all.map((s) => s.maps)
     expect(Math.max(...maps) - r.before.maps).toBeLessThan(64)
