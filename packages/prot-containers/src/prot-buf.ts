@@ -149,7 +149,8 @@ export class ProtBuf extends Container {
 
   /** Moves the content into a new ProtKey (no access by default) and disposes this buffer. */
   toKey(options?: KeyOptions): ProtKey {
-    const key = ProtKey.from(this.bytes, options)
+    // Only `allocator` is read (once); the bytes are taken after it, inside ProtKey.from.
+    const key = ProtKey.from(this.bytes, { allocator: allocOptions(options).allocator as Allocator | undefined })
     this.dispose()
     return key
   }
