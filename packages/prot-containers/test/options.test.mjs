@@ -5,24 +5,16 @@
 // so a resizable ArrayBuffer shrunk (or a buffer detached) by an allocator's
 // code is ERR_SOURCE_CHANGED, never a short or zero-filled container.
 import { randomBytes } from 'node:crypto'
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { closeSync, openSync } from 'node:fs'
 import { Readable } from 'node:stream'
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { CountingAllocator, PageAllocator, ProtBuf, ProtKey, SlotAllocator, expectCode, expectReject, live, pc } from './helpers.mjs'
+import { describe, expect, it } from 'vitest'
+import { CountingAllocator, PageAllocator, ProtBuf, ProtKey, SlotAllocator, expectCode, expectReject, keepsNothing, pc, tempFiles } from './helpers.mjs'
 
-const dir = mkdtempSync(join(tmpdir(), 'prot-containers-opts-'))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
-const file = join(dir, 'secret')
-writeFileSync(file, randomBytes(40))
+const file = tempFiles('prot-containers-opts-')(randomBytes(40))
 
 const pageA = new PageAllocator({ secretmem: 'off' })
 const slotA = new SlotAllocator()
-const watched = () => [pageA, slotA, pc.defaultBufAllocator(), pc.defaultKeyAllocator()].map(live)
-let before
-beforeEach(() => { before = watched() })
-afterEach(() => { expect(watched()).toEqual(before) })
+keepsNothing(() => [pageA, slotA, pc.defaultBufAllocator(), pc.defaultKeyAllocator()])
 
 /** Options whose every property read is counted (a Proxy sees each get, own or inherited). */
 function counted (values) {

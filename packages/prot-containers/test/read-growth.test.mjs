@@ -3,21 +3,12 @@
 // maximum (2^30) is accepted. An allocator wrapper records every size asked
 // for and the most memory the allocator had locked at any moment.
 import { randomBytes } from 'node:crypto'
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { closeSync, openSync } from 'node:fs'
 import { Readable } from 'node:stream'
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { PS, PageAllocator, ProtBuf, ProtKey, SlotAllocator, expectCode, expectReject, live } from './helpers.mjs'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { PS, PageAllocator, ProtBuf, ProtKey, SlotAllocator, expectCode, expectReject, live, tempFiles } from './helpers.mjs'
 
-const dir = mkdtempSync(join(tmpdir(), 'prot-containers-grow-'))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
-let n = 0
-function fileWith (bytes) {
-  const p = join(dir, `secret-${n++}`)
-  writeFileSync(p, bytes)
-  return p
-}
+const fileWith = tempFiles('prot-containers-grow-')
 
 /** Delegates to `inner`; records each alloc size and the peak of the inner allocator's locked and live bytes. */
 class PeakAllocator {

@@ -5,21 +5,14 @@
 // chunks still buffered are wiped too. Chunks are held by the test, so each
 // one can be checked afterwards.
 import { randomBytes } from 'node:crypto'
-import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { createReadStream } from 'node:fs'
 import { PassThrough, Readable, Transform } from 'node:stream'
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { PageAllocator, ProtBuf, ProtKey, expectReject, live, pc } from './helpers.mjs'
+import { describe, expect, it } from 'vitest'
+import { PageAllocator, ProtBuf, ProtKey, expectReject, keepsNothing, pc, tempFiles } from './helpers.mjs'
 
-const dir = mkdtempSync(join(tmpdir(), 'prot-containers-chunks-'))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
+const fileWith = tempFiles('prot-containers-chunks-')
 const pageA = new PageAllocator({ secretmem: 'off' })
-const watched = () => [pageA, pc.defaultBufAllocator(), pc.defaultKeyAllocator()].map(live)
-let before
-beforeEach(() => { before = watched() })
-afterEach(() => { expect(watched()).toEqual(before) })
+keepsNothing(() => [pageA, pc.defaultBufAllocator(), pc.defaultKeyAllocator()])
 
 const CLASSES = [['ProtBuf', ProtBuf], ['ProtKey', ProtKey]]
 const isZero = (bytes) => bytes.every((b) => b === 0)
@@ -64,8 +57,7 @@ describe('every chunk handed over is wiped', () => {
 
     it(`${name}: an fs.ReadStream behind a pass-through: each chunk that reaches the reader is wiped`, async () => {
       const secret = randomBytes(200)
-      const file = join(dir, `secret-${name}`)
-      writeFileSync(file, secret)
+      const file = fileWith(secret)
       const seen = []
       const spy = new Transform({ transform (chunk, _enc, done) { seen.push(chunk); done(null, chunk) } })
       createReadStream(file, { highWaterMark: 32 }).pipe(spy)
