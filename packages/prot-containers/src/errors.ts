@@ -17,13 +17,14 @@ export type ContainerErrorCode =
   | 'ERR_NOT_ISOLATED'
   | 'ERR_SECRET_TOO_LONG'
   | 'ERR_SOURCE_CHANGED'
+  | 'ERR_ILLEGAL_CONSTRUCTOR'
 
 export class ContainerError extends Error {
   readonly code: ContainerErrorCode
   constructor(code: ContainerErrorCode, message: string) {
     super(message)
     this.code = code
-    this.name = code === 'ERR_INVALID_ARG_TYPE' ? 'TypeError' : code === 'ERR_OUT_OF_RANGE' ? 'RangeError' : 'ContainerError'
+    this.name = code === 'ERR_INVALID_ARG_TYPE' || code === 'ERR_ILLEGAL_CONSTRUCTOR' ? 'TypeError' : code === 'ERR_OUT_OF_RANGE' ? 'RangeError' : 'ContainerError'
   }
 }
 

@@ -8,7 +8,7 @@ import { randomFillSync } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import os = require('@tarsjs/os-memlock')
 import type { Allocation, Allocator } from '@tarsjs/page-alloc'
-import { Container } from './container.js'
+import { CONSTRUCT, Container } from './container.js'
 import { defaultBufAllocator, pickAllocator } from './default-allocators.js'
 import { ContainerError, checkLength } from './errors.js'
 import { allocOptions, fromOptions, readOptions } from './options.js'
@@ -50,15 +50,15 @@ const TYPED: readonly TypedArrayConstructor[] = [
 export class ProtBuf extends Container {
   #bytes: Uint8Array | null = null
 
-  private constructor(allocator: Allocator, allocation: Allocation) {
-    super(allocator, allocation)
+  private constructor(token: unknown, allocator: Allocator, allocation: Allocation) {
+    super(token, allocator, allocation)
   }
 
   /** A zero-filled buffer of `length` bytes. */
   static alloc(length: number, options?: BufOptions): ProtBuf {
     checkLength(length)
     const allocator = pickAllocator(allocOptions(options).allocator, defaultBufAllocator)
-    return new ProtBuf(allocator, allocator.alloc(length))
+    return new ProtBuf(CONSTRUCT, allocator, allocator.alloc(length))
   }
 
   /** `length` bytes from the CSPRNG, written directly into protected memory. */
@@ -75,28 +75,28 @@ export class ProtBuf extends Container {
   static from(source: ArrayBufferView | ArrayBuffer, options?: BufOptions & { wipeSource?: boolean }): ProtBuf {
     const opts = fromOptions(options)
     const allocator = pickAllocator(opts.allocator, defaultBufAllocator)
-    return new ProtBuf(allocator, allocCopy(allocator, source, opts.wipeSource))
+    return new ProtBuf(CONSTRUCT, allocator, allocCopy(allocator, source, opts.wipeSource))
   }
 
   /** Reads a file descriptor to its end straight into protected memory. */
   static fromFd(fd: number, options?: ReadOptions): ProtBuf {
     const opts = readOptions(options)
     const allocator = pickAllocator(opts.allocator, defaultBufAllocator)
-    return new ProtBuf(allocator, readFd(allocator, fd, opts.maxLength))
+    return new ProtBuf(CONSTRUCT, allocator, readFd(allocator, fd, opts.maxLength))
   }
 
   /** Reads a whole file straight into protected memory. */
   static fromFile(path: string | URL, options?: ReadOptions): ProtBuf {
     const opts = readOptions(options)
     const allocator = pickAllocator(opts.allocator, defaultBufAllocator)
-    return new ProtBuf(allocator, readFile(allocator, path, opts.maxLength))
+    return new ProtBuf(CONSTRUCT, allocator, readFile(allocator, path, opts.maxLength))
   }
 
   /** Consumes a byte stream into protected memory; each chunk is wiped once copied. */
   static async fromStream(stream: Readable, options?: ReadOptions): Promise<ProtBuf> {
     const opts = readOptions(options)
     const allocator = pickAllocator(opts.allocator, defaultBufAllocator)
-    return new ProtBuf(allocator, await readStream(allocator, stream, opts.maxLength))
+    return new ProtBuf(CONSTRUCT, allocator, await readStream(allocator, stream, opts.maxLength))
   }
 
   /** The bytes, read-write. The same view every time; length 0 after dispose. */

@@ -17,7 +17,7 @@ import type { Readable } from 'node:stream'
 import { inspect } from 'node:util'
 import os = require('@tarsjs/os-memlock')
 import type { Allocation, Allocator } from '@tarsjs/page-alloc'
-import { Container } from './container.js'
+import { CONSTRUCT, Container } from './container.js'
 import { defaultKeyAllocator, pickAllocator } from './default-allocators.js'
 import { ContainerError, checkFunction, checkLength } from './errors.js'
 import { allocOptions, fromOptions, readOptions } from './options.js'
@@ -68,8 +68,8 @@ export class ProtKey extends Container {
   #writer = false
   #bytes: Uint8Array | null = null
 
-  private constructor(allocator: Allocator, allocation: Allocation) {
-    super(allocator, allocation)
+  private constructor(token: unknown, allocator: Allocator, allocation: Allocation) {
+    super(token, allocator, allocation)
     allocator.protect(allocation, 'none')
   }
 
@@ -77,7 +77,7 @@ export class ProtKey extends Container {
   static alloc(length: number, options?: KeyOptions): ProtKey {
     checkLength(length)
     const allocator = keyAllocator(allocOptions(options).allocator)
-    return new ProtKey(allocator, allocator.alloc(length))
+    return new ProtKey(CONSTRUCT, allocator, allocator.alloc(length))
   }
 
   /** `length` bytes from the CSPRNG, written directly into the key's pages. */
@@ -86,7 +86,7 @@ export class ProtKey extends Container {
     const allocator = keyAllocator(allocOptions(options).allocator)
     const allocation = allocator.alloc(length)
     randomFillSync(new Uint8Array(allocator.view(allocation)))
-    return new ProtKey(allocator, allocation)
+    return new ProtKey(CONSTRUCT, allocator, allocation)
   }
 
   /**
@@ -96,28 +96,28 @@ export class ProtKey extends Container {
   static from(source: ArrayBufferView | ArrayBuffer, options?: KeyOptions & { wipeSource?: boolean }): ProtKey {
     const opts = fromOptions(options)
     const allocator = keyAllocator(opts.allocator)
-    return new ProtKey(allocator, allocCopy(allocator, source, opts.wipeSource))
+    return new ProtKey(CONSTRUCT, allocator, allocCopy(allocator, source, opts.wipeSource))
   }
 
   /** Reads a file descriptor to its end straight into the key's pages. */
   static fromFd(fd: number, options?: KeyReadOptions): ProtKey {
     const opts = readOptions(options)
     const allocator = keyAllocator(opts.allocator)
-    return new ProtKey(allocator, readFd(allocator, fd, opts.maxLength))
+    return new ProtKey(CONSTRUCT, allocator, readFd(allocator, fd, opts.maxLength))
   }
 
   /** Reads a whole file straight into the key's pages. */
   static fromFile(path: string | URL, options?: KeyReadOptions): ProtKey {
     const opts = readOptions(options)
     const allocator = keyAllocator(opts.allocator)
-    return new ProtKey(allocator, readFile(allocator, path, opts.maxLength))
+    return new ProtKey(CONSTRUCT, allocator, readFile(allocator, path, opts.maxLength))
   }
 
   /** Consumes a byte stream into the key's pages; each chunk is wiped once copied. */
   static async fromStream(stream: Readable, options?: KeyReadOptions): Promise<ProtKey> {
     const opts = readOptions(options)
     const allocator = keyAllocator(opts.allocator)
-    return new ProtKey(allocator, await readStream(allocator, stream, opts.maxLength))
+    return new ProtKey(CONSTRUCT, allocator, await readStream(allocator, stream, opts.maxLength))
   }
 
   /** Runs `fn` with the key readable; nested reads share the window. Returns what `fn` returns. */

@@ -4,11 +4,12 @@
 // getters after all option code ran, and checked again right before the copy,
 // so a resizable ArrayBuffer shrunk (or a buffer detached) by an allocator's
 // code is ERR_SOURCE_CHANGED, never a short or zero-filled container.
+import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { closeSync, openSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { CountingAllocator, PageAllocator, ProtBuf, ProtKey, SlotAllocator, expectCode, expectReject, keepsNothing, pc, tempFiles } from './helpers.mjs'
+import { CountingAllocator, HERE, PageAllocator, ProtBuf, ProtKey, SlotAllocator, expectCode, expectReject, keepsNothing, pc, tempFiles } from './helpers.mjs'
 
 const file = tempFiles('prot-containers-opts-')(randomBytes(40))
 
@@ -80,6 +81,26 @@ describe('options are objects or undefined', () => {
       })
     }
   }
+
+  it('the constructors refuse any call from outside with ERR_ILLEGAL_CONSTRUCTOR; the process lives on (child process)', () => {
+    // Before, `new ProtBuf()` was accepted and the GC backstop threw an uncaught TypeError a turn later.
+    const code = `
+      const { ProtBuf, ProtKey } = require('../dist/index.js')
+      const pageA = ProtKey.alloc(1).allocator
+      const seen = []
+      for (const C of [ProtBuf, ProtKey]) {
+        for (const args of [[], [42], ['x'], [null], [{}, {}], [pageA, pageA.alloc(8)], [Symbol('construct'), pageA, {}]]) {
+          try { new C(...args); seen.push('constructed') } catch (e) { seen.push(e.code + ' ' + e.name) }
+        }
+      }
+      setTimeout(() => setImmediate(() => { console.log(JSON.stringify(seen)); console.log(JSON.stringify(pageA.stats().allocations)) }), 20)
+    `
+    const res = spawnSync(process.execPath, ['-e', code], { cwd: HERE, encoding: 'utf8', timeout: 30000 })
+    expect(res.status, res.stderr).toBe(0)
+    const [seen, live] = res.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    expect(seen).toEqual(Array(14).fill('ERR_ILLEGAL_CONSTRUCTOR TypeError'))
+    expect(live).toBe(3) // the 1-byte key and the two allocations made by hand: nothing else
+  })
 
   it('diagnose: required must be an array of check ids, strict a boolean', () => {
     for (const r of [42, 'memlock', null, {}, [1], true]) expectCode(() => pc.diagnose(r), 'ERR_INVALID_ARG_TYPE', 'TypeError')
