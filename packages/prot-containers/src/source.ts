@@ -34,6 +34,7 @@ const dataViewBuffer = getter(DataView.prototype, 'buffer')
 const dataViewOffset = getter(DataView.prototype, 'byteOffset')
 const dataViewLength = getter(DataView.prototype, 'byteLength')
 const arrayBufferLength = getter(ArrayBuffer.prototype, 'byteLength')
+const sharedArrayBufferLength = getter(SharedArrayBuffer.prototype, 'byteLength')
 const isView = ArrayBuffer.isView
 
 const EMPTY = new Uint8Array(0)
@@ -43,13 +44,16 @@ function isTypedArray(value: unknown): boolean {
   return typedArrayTag.call(value) !== undefined
 }
 
-/** The byte length of an ArrayBuffer (0 when detached), or -1 when `value` is not one (SharedArrayBuffer included). */
+/** The byte length of an ArrayBuffer (0 when detached) or a SharedArrayBuffer, or -1 when `value` is neither. */
 function arrayBufferBytes(value: unknown): number {
-  try {
-    return arrayBufferLength.call(value) as number
-  } catch {
-    return -1
+  for (const length of [arrayBufferLength, sharedArrayBufferLength]) {
+    try {
+      return length.call(value) as number
+    } catch {
+      // not this kind of buffer
+    }
   }
+  return -1
 }
 
 /** A view over a DataView's bytes; empty when it is detached or out of bounds. */
@@ -65,7 +69,7 @@ function dataViewBytes(view: unknown): Uint8Array {
 }
 
 /**
- * Source bytes: an ArrayBufferView or ArrayBuffer, never a string. Returns a
+ * Source bytes: an ArrayBufferView, ArrayBuffer or SharedArrayBuffer, never a string. Returns a
  * fixed-length byte view of exactly its bytes (empty when detached).
  */
 export function sourceBytes(source: unknown): Uint8Array {
@@ -77,7 +81,7 @@ export function sourceBytes(source: unknown): Uint8Array {
   if (isView(source)) return dataViewBytes(source)
   const length = arrayBufferBytes(source)
   if (length === 0) return EMPTY
-  if (length > 0) return new Uint8Array(source as ArrayBuffer, 0, length)
+  if (length > 0) return new Uint8Array(source as ArrayBufferLike, 0, length)
   const got = typeof source === 'string' ? 'a string (secrets must not pass through strings)' : `type ${typeof source}`
   throw new ContainerError('ERR_INVALID_ARG_TYPE', `The "source" argument must be an ArrayBufferView or ArrayBuffer, got ${got}`)
 }

@@ -170,7 +170,7 @@ describe('sources: resizable and detachable buffers', () => {
       expectCode(() => C.from(plain, { allocator: detaching }), 'ERR_SOURCE_CHANGED')
     })
 
-    it(`${name}.from: a growable SharedArrayBuffer grown meanwhile gives the bytes as they were when taken`, () => {
+    it(`${name}.from: a growable SharedArrayBuffer (or a view of one) grown meanwhile gives the bytes as they were when taken`, () => {
       const sab = new SharedArrayBuffer(16, { maxByteLength: 64 })
       const secret = randomBytes(16)
       new Uint8Array(sab).set(secret)
@@ -180,6 +180,13 @@ describe('sources: resizable and detachable buffers', () => {
       expect(c.byteLength).toBe(16)
       expect(c.equals(secret)).toBe(true)
       c.dispose()
+      // The SharedArrayBuffer itself is a source too: its length after the option getters.
+      const bare = new SharedArrayBuffer(8, { maxByteLength: 32 })
+      new Uint8Array(bare).set(secret.subarray(0, 8))
+      const d = C.from(bare, { get allocator () { bare.grow(12); return allocator } })
+      expect(d.byteLength).toBe(12)
+      expect(d.equals(Buffer.concat([secret.subarray(0, 8), Buffer.alloc(4)]))).toBe(true)
+      d.dispose()
     })
 
     it(`${name}.from: a view's own buffer/byteOffset/byteLength getters are never called`, () => {
