@@ -156,8 +156,9 @@ export function startFixture (name, args = [], { nodeArgs = [], input } = {}) {
   let stderr = ''
   child.stdout.setEncoding('utf8')
   child.stderr.setEncoding('utf8')
+  // 'close', not 'exit': 'exit' can come before the last of stdout has been read.
   const exited = new Promise((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal }))
+    child.on('close', (code, signal) => resolve({ code, signal }))
   })
   return new Promise((resolve, reject) => {
     child.on('error', reject)

@@ -1,8 +1,10 @@
 // fromStream over a real unix socket: secrets sent in several chunks, with
 // pauses, so that more than one chunk waits in each socket's read buffer when
-// the container starts reading. A core dump of the reading process holds no
-// copy of either secret, nor any 8-byte run of one, while a control secret read
-// from the same kind of socket into a heap Buffer is found.
+// the container starts reading — from the socket itself (ProtBuf, ProtKey), and
+// from an object-mode stream and an async generator that pass the socket's
+// chunks on. A core dump of the reading process holds no copy of any of these
+// secrets, nor any 8-byte run of one, while a control secret read from the same
+// kind of socket into a heap Buffer is found.
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
@@ -46,7 +48,8 @@ function serve (path, secrets) {
 
 describe('fromStream from a unix socket', () => {
   it.skipIf(!CAN_GCORE)('several buffered chunks: no copy of the secret nor 8 bytes of it in a core dump; the control is found', async () => {
-    const secrets = { B: randomBytes(LENGTH), K: randomBytes(LENGTH), C: randomBytes(LENGTH) }
+    const secrets = { B: randomBytes(LENGTH), K: randomBytes(LENGTH), O: randomBytes(LENGTH), I: randomBytes(LENGTH), C: randomBytes(LENGTH) }
+    const labels = { B: 'ProtBuf from the socket', K: 'ProtKey from the socket', O: 'ProtBuf from an object-mode stream', I: 'ProtBuf from an async generator' }
     const path = join(dir, 'secret.sock')
     const core = join(dir, 'core')
     const server = await serve(path, secrets)
@@ -55,22 +58,25 @@ describe('fromStream from a unix socket', () => {
       run = await startFixture('socket-secret.cjs', [path, String(LENGTH)])
       const { ready } = run
       // The premise: more than one chunk was waiting in each socket when reading began.
-      expect(ready.chunks.buf).toBeGreaterThan(1)
-      expect(ready.chunks.key).toBeGreaterThan(1)
-      expect(ready.chunks.control).toBeGreaterThan(1)
+      for (const n of Object.values(ready.chunks)) expect(n).toBeGreaterThan(1)
       // The containers hold exactly the secrets.
       expect(ready.buf).toBe(sha256(secrets.B))
       expect(ready.key).toBe(sha256(secrets.K))
+      expect(ready.objectMode).toBe(sha256(secrets.O))
+      expect(ready.iterable).toBe(sha256(secrets.I))
       expect(ready.control).toBe(sha256(secrets.C))
       expect(ready.keyAccess).toBe('none')
 
       gcore(ready.pid, core)
-      const bufRuns = runsOf(secrets.B)
-      const keyRuns = runsOf(secrets.K)
-      const found = findInFile(core, [secrets.C, ...bufRuns, ...keyRuns])
+      const needles = [secrets.C]
+      const names = ['control']
+      for (const [role, label] of Object.entries(labels)) {
+        runsOf(secrets[role]).forEach((run, i) => { needles.push(run); names.push(`${label}, run ${i}`) })
+      }
+      const found = findInFile(core, needles)
       rmSync(core)
       expect(found.has(0), 'the control secret is in the core').toBe(true)
-      const leaked = [...found].filter((i) => i > 0).map((i) => (i <= bufRuns.length ? `ProtBuf run ${i - 1}` : `ProtKey run ${i - 1 - bufRuns.length}`))
+      const leaked = [...found].filter((i) => i > 0).map((i) => names[i])
       expect(leaked, 'runs of the secrets in the core (run 0 is the whole secret)').toEqual([])
 
       const end = await run.finish()
