@@ -116,6 +116,16 @@ describe('every chunk handed over is wiped', () => {
       expect(isZero(more[1])).toBe(true) // the chunk that did not fit is wiped too
     })
 
+    it(`${name}: a web ReadableStream (an async iterable): each chunk wiped`, async () => {
+      const secret = randomBytes(50)
+      const chunks = split(secret, [20, 30])
+      const web = new ReadableStream({ start (controller) { for (const chunk of chunks) controller.enqueue(chunk); controller.close() } })
+      const c = await C.fromStream(web, { allocator: pageA })
+      holds(c, secret)
+      for (const chunk of chunks) expect(isZero(chunk)).toBe(true)
+      c.dispose()
+    })
+
     it(`${name}: after a failure, chunks still buffered are wiped before the stream is destroyed`, async () => {
       const tooLong = split(randomBytes(40), [10, 10, 10, 10])
       const s1 = buffered(tooLong)
