@@ -8,12 +8,22 @@ import type { Allocation, Allocator, Protections } from '@tarsjs/page-alloc'
 import { track } from './backstop.js'
 import { ContainerError } from './errors.js'
 
+/**
+ * Passed by this package's static constructors. A container made any other
+ * way (`new ProtBuf(...)` from outside) would hold an allocation nobody
+ * checked, so the constructor refuses it before anything else happens.
+ */
+export const CONSTRUCT: unique symbol = Symbol('tarsjs container')
+
 export abstract class Container {
   readonly #allocator: Allocator
   readonly #allocation: Allocation
   #disposed = false
 
-  protected constructor(allocator: Allocator, allocation: Allocation) {
+  protected constructor(token: unknown, allocator: Allocator, allocation: Allocation) {
+    if (token !== CONSTRUCT) {
+      throw new ContainerError('ERR_ILLEGAL_CONSTRUCTOR', `${new.target.name} has no public constructor: use ${new.target.name}.alloc, random, from, fromFd, fromFile or fromStream`)
+    }
     this.#allocator = allocator
     this.#allocation = allocation
     track(this, allocation)

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs'
 import os = require('@tarsjs/os-memlock')
+import { ContainerError } from './errors.js'
 
 /** `ok`: in place. `warn`: weaker than it could be. `fail`: a required protection is missing. `info`: context. */
 export type Verdict = 'ok' | 'warn' | 'fail' | 'info'
@@ -211,6 +212,12 @@ function externalBuffers(): Finding {
  * `fail` (or, with `strict`, also `warn`).
  */
 export function diagnose(required: readonly string[] = DEFAULT_REQUIRED, strict = false): Report {
+  if (!Array.isArray(required) || !required.every((id) => typeof id === 'string')) {
+    throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "required" argument must be an array of check ids (strings)')
+  }
+  if (typeof strict !== 'boolean') {
+    throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "strict" argument must be of type boolean')
+  }
   const status = read('/proc/self/status')
   const findings = [memlock(status), secretmem(), madvise(), externalBuffers(), mapCount(), coreDumps(), swap(status), ptrace()]
   const bad = (f: Finding): boolean => required.includes(f.id) && (f.verdict === 'fail' || (strict && f.verdict === 'warn'))

@@ -8,10 +8,12 @@ import { randomFillSync } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import os = require('@tarsjs/os-memlock')
 import type { Allocation, Allocator } from '@tarsjs/page-alloc'
-import { Container } from './container.js'
+import { CONSTRUCT, Container } from './container.js'
 import { defaultBufAllocator, pickAllocator } from './default-allocators.js'
-import { ContainerError, checkLength, checkOptions, sourceBytes } from './errors.js'
-import { DEFAULT_MAX_LENGTH, readFd, readFile, readStream } from './read-secret.js'
+import { ContainerError, checkLength } from './errors.js'
+import { allocOptions, fromOptions, readOptions } from './options.js'
+import { readFd, readFile, readStream } from './read-secret.js'
+import { allocCopy, sourceBytes } from './source.js'
 import { ProtKey } from './prot-key.js'
 import type { KeyOptions } from './prot-key.js'
 
@@ -48,15 +50,15 @@ const TYPED: readonly TypedArrayConstructor[] = [
 export class ProtBuf extends Container {
   #bytes: Uint8Array | null = null
 
-  private constructor(allocator: Allocator, allocation: Allocation) {
-    super(allocator, allocation)
+  private constructor(token: unknown, allocator: Allocator, allocation: Allocation) {
+    super(token, allocator, allocation)
   }
 
   /** A zero-filled buffer of `length` bytes. */
   static alloc(length: number, options?: BufOptions): ProtBuf {
     checkLength(length)
-    const allocator = pickAllocator(checkOptions<BufOptions>(options).allocator, defaultBufAllocator)
-    return new ProtBuf(allocator, allocator.alloc(length))
+    const allocator = pickAllocator(allocOptions(options).allocator, defaultBufAllocator)
+    return new ProtBuf(CONSTRUCT, allocator, allocator.alloc(length))
   }
 
   /** `length` bytes from the CSPRNG, written directly into protected memory. */
@@ -66,44 +68,35 @@ export class ProtBuf extends Container {
     return buf
   }
 
-  /** A copy of `source`; with `wipeSource: true` the source is wiped afterwards. */
+  /**
+   * A copy of `source`; with `wipeSource: true` the source is wiped afterwards.
+   * The options are read first (each once); the source's bytes are taken after.
+   */
   static from(source: ArrayBufferView | ArrayBuffer, options?: BufOptions & { wipeSource?: boolean }): ProtBuf {
-    const from = sourceBytes(source)
-    const opts = checkOptions<BufOptions & { wipeSource?: boolean }>(options)
-    if (opts.wipeSource !== undefined && typeof opts.wipeSource !== 'boolean') {
-      throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "wipeSource" option must be of type boolean')
-    }
-    const buf = ProtBuf.alloc(from.byteLength, opts)
-    buf.bytes.set(from)
-    try {
-      // Throws ERR_REGION_PROTECTED for a read-only source (a ProtKey read window, say).
-      if (opts.wipeSource === true) os.wipe(from)
-    } catch (err) {
-      buf.dispose()
-      throw err
-    }
-    return buf
+    const opts = fromOptions(options)
+    const allocator = pickAllocator(opts.allocator, defaultBufAllocator)
+    return new ProtBuf(CONSTRUCT, allocator, allocCopy(allocator, source, opts.wipeSource))
   }
 
   /** Reads a file descriptor to its end straight into protected memory. */
   static fromFd(fd: number, options?: ReadOptions): ProtBuf {
-    const opts = checkOptions<ReadOptions>(options)
+    const opts = readOptions(options)
     const allocator = pickAllocator(opts.allocator, defaultBufAllocator)
-    return new ProtBuf(allocator, readFd(allocator, fd, opts.maxLength ?? DEFAULT_MAX_LENGTH))
+    return new ProtBuf(CONSTRUCT, allocator, readFd(allocator, fd, opts.maxLength))
   }
 
   /** Reads a whole file straight into protected memory. */
   static fromFile(path: string | URL, options?: ReadOptions): ProtBuf {
-    const opts = checkOptions<ReadOptions>(options)
+    const opts = readOptions(options)
     const allocator = pickAllocator(opts.allocator, defaultBufAllocator)
-    return new ProtBuf(allocator, readFile(allocator, path, opts.maxLength ?? DEFAULT_MAX_LENGTH))
+    return new ProtBuf(CONSTRUCT, allocator, readFile(allocator, path, opts.maxLength))
   }
 
   /** Consumes a byte stream into protected memory; each chunk is wiped once copied. */
   static async fromStream(stream: Readable, options?: ReadOptions): Promise<ProtBuf> {
-    const opts = checkOptions<ReadOptions>(options)
+    const opts = readOptions(options)
     const allocator = pickAllocator(opts.allocator, defaultBufAllocator)
-    return new ProtBuf(allocator, await readStream(allocator, stream, opts.maxLength ?? DEFAULT_MAX_LENGTH))
+    return new ProtBuf(CONSTRUCT, allocator, await readStream(allocator, stream, opts.maxLength))
   }
 
   /** The bytes, read-write. The same view every time; length 0 after dispose. */
@@ -156,7 +149,8 @@ export class ProtBuf extends Container {
 
   /** Moves the content into a new ProtKey (no access by default) and disposes this buffer. */
   toKey(options?: KeyOptions): ProtKey {
-    const key = ProtKey.from(this.bytes, options)
+    // Only `allocator` is read (once); the bytes are taken after it, inside ProtKey.from.
+    const key = ProtKey.from(this.bytes, { allocator: allocOptions(options).allocator as Allocator | undefined })
     this.dispose()
     return key
   }

@@ -17,10 +17,12 @@ import type { Readable } from 'node:stream'
 import { inspect } from 'node:util'
 import os = require('@tarsjs/os-memlock')
 import type { Allocation, Allocator } from '@tarsjs/page-alloc'
-import { Container } from './container.js'
+import { CONSTRUCT, Container } from './container.js'
 import { defaultKeyAllocator, pickAllocator } from './default-allocators.js'
-import { ContainerError, checkFunction, checkLength, checkOptions, sourceBytes } from './errors.js'
-import { DEFAULT_MAX_LENGTH, readFd, readFile, readStream } from './read-secret.js'
+import { ContainerError, checkFunction, checkLength } from './errors.js'
+import { allocOptions, fromOptions, readOptions } from './options.js'
+import { readFd, readFile, readStream } from './read-secret.js'
+import { allocCopy, sourceBytes } from './source.js'
 
 /** Options of every ProtKey constructor. */
 export interface KeyOptions {
@@ -66,67 +68,56 @@ export class ProtKey extends Container {
   #writer = false
   #bytes: Uint8Array | null = null
 
-  private constructor(allocator: Allocator, allocation: Allocation) {
-    super(allocator, allocation)
+  private constructor(token: unknown, allocator: Allocator, allocation: Allocation) {
+    super(token, allocator, allocation)
     allocator.protect(allocation, 'none')
   }
 
   /** A zero-filled key of `length` bytes, no access. */
   static alloc(length: number, options?: KeyOptions): ProtKey {
     checkLength(length)
-    const allocator = keyAllocator(checkOptions<KeyOptions>(options).allocator)
-    return new ProtKey(allocator, allocator.alloc(length))
+    const allocator = keyAllocator(allocOptions(options).allocator)
+    return new ProtKey(CONSTRUCT, allocator, allocator.alloc(length))
   }
 
   /** `length` bytes from the CSPRNG, written directly into the key's pages. */
   static random(length: number, options?: KeyOptions): ProtKey {
     checkLength(length)
-    const allocator = keyAllocator(checkOptions<KeyOptions>(options).allocator)
+    const allocator = keyAllocator(allocOptions(options).allocator)
     const allocation = allocator.alloc(length)
     randomFillSync(new Uint8Array(allocator.view(allocation)))
-    return new ProtKey(allocator, allocation)
+    return new ProtKey(CONSTRUCT, allocator, allocation)
   }
 
-  /** A copy of `source`; with `wipeSource: true` the source is wiped afterwards. */
+  /**
+   * A copy of `source`; with `wipeSource: true` the source is wiped afterwards.
+   * The options are read first (each once); the source's bytes are taken after.
+   */
   static from(source: ArrayBufferView | ArrayBuffer, options?: KeyOptions & { wipeSource?: boolean }): ProtKey {
-    const from = sourceBytes(source)
-    const opts = checkOptions<KeyOptions & { wipeSource?: boolean }>(options)
-    if (opts.wipeSource !== undefined && typeof opts.wipeSource !== 'boolean') {
-      throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "wipeSource" option must be of type boolean')
-    }
-    checkLength(from.byteLength, 'source.byteLength')
+    const opts = fromOptions(options)
     const allocator = keyAllocator(opts.allocator)
-    const allocation = allocator.alloc(from.byteLength)
-    new Uint8Array(allocator.view(allocation)).set(from)
-    try {
-      // Throws ERR_REGION_PROTECTED for a read-only source (a ProtKey read window, say).
-      if (opts.wipeSource === true) os.wipe(from)
-    } catch (err) {
-      allocator.free(allocation)
-      throw err
-    }
-    return new ProtKey(allocator, allocation)
+    return new ProtKey(CONSTRUCT, allocator, allocCopy(allocator, source, opts.wipeSource))
   }
 
   /** Reads a file descriptor to its end straight into the key's pages. */
   static fromFd(fd: number, options?: KeyReadOptions): ProtKey {
-    const opts = checkOptions<KeyReadOptions>(options)
+    const opts = readOptions(options)
     const allocator = keyAllocator(opts.allocator)
-    return new ProtKey(allocator, readFd(allocator, fd, opts.maxLength ?? DEFAULT_MAX_LENGTH))
+    return new ProtKey(CONSTRUCT, allocator, readFd(allocator, fd, opts.maxLength))
   }
 
   /** Reads a whole file straight into the key's pages. */
   static fromFile(path: string | URL, options?: KeyReadOptions): ProtKey {
-    const opts = checkOptions<KeyReadOptions>(options)
+    const opts = readOptions(options)
     const allocator = keyAllocator(opts.allocator)
-    return new ProtKey(allocator, readFile(allocator, path, opts.maxLength ?? DEFAULT_MAX_LENGTH))
+    return new ProtKey(CONSTRUCT, allocator, readFile(allocator, path, opts.maxLength))
   }
 
   /** Consumes a byte stream into the key's pages; each chunk is wiped once copied. */
   static async fromStream(stream: Readable, options?: KeyReadOptions): Promise<ProtKey> {
-    const opts = checkOptions<KeyReadOptions>(options)
+    const opts = readOptions(options)
     const allocator = keyAllocator(opts.allocator)
-    return new ProtKey(allocator, await readStream(allocator, stream, opts.maxLength ?? DEFAULT_MAX_LENGTH))
+    return new ProtKey(CONSTRUCT, allocator, await readStream(allocator, stream, opts.maxLength))
   }
 
   /** Runs `fn` with the key readable; nested reads share the window. Returns what `fn` returns. */

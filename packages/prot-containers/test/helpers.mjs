@@ -1,11 +1,12 @@
 // Shared test helpers: the built package (the same code child fixtures load),
 // error assertions, allocator bookkeeping and child-process runs.
 import { spawn, spawnSync } from 'node:child_process'
-import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs'
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { expect } from 'vitest'
+import { afterAll, afterEach, beforeEach, expect } from 'vitest'
 
 const require = createRequire(import.meta.url)
 
@@ -60,6 +61,31 @@ export async function expectReject (promise, code) {
 export function live (allocator) {
   const s = allocator.stats()
   return { allocations: s.allocations, bytes: s.bytes }
+}
+
+/**
+ * Checks around every test of the calling file that the live allocations of
+ * `allocators()` are the same after the test as before it.
+ */
+export function keepsNothing (allocators) {
+  let before
+  beforeEach(() => { before = allocators().map(live) })
+  afterEach(() => { expect(allocators().map(live)).toEqual(before) })
+}
+
+/**
+ * A temporary directory for the calling test file, removed after its tests;
+ * returns `fileWith(bytes)`, which writes a new file there and returns its path.
+ */
+export function tempFiles (prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  let n = 0
+  return function fileWith (bytes) {
+    const path = join(dir, `secret-${n++}`)
+    writeFileSync(path, bytes)
+    return path
+  }
 }
 
 /** Bytes as lowercase hex, built byte by byte (never Buffer#toString on a copy of a secret). */
@@ -130,8 +156,9 @@ export function startFixture (name, args = [], { nodeArgs = [], input } = {}) {
   let stderr = ''
   child.stdout.setEncoding('utf8')
   child.stderr.setEncoding('utf8')
+  // 'close', not 'exit': 'exit' can come before the last of stdout has been read.
   const exited = new Promise((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal }))
+    child.on('close', (code, signal) => resolve({ code, signal }))
   })
   return new Promise((resolve, reject) => {
     child.on('error', reject)
