@@ -16,6 +16,8 @@ export type ContainerErrorCode =
   | 'ERR_ALIGNMENT'
   | 'ERR_NOT_ISOLATED'
   | 'ERR_SECRET_TOO_LONG'
+  | 'ERR_SEALED_KEY_TAMPERED'
+  | 'ERR_SODIUM_UNAVAILABLE'
 
 export class ContainerError extends Error {
   readonly code: ContainerErrorCode

@@ -21,6 +21,8 @@ import { Container } from './container.js'
 import { defaultKeyAllocator, pickAllocator } from './default-allocators.js'
 import { ContainerError, checkFunction, checkLength, checkOptions, sourceBytes } from './errors.js'
 import { DEFAULT_MAX_LENGTH, readFd, readFile, readStream } from './read-secret.js'
+import { SealedKey } from './sealed-key.js'
+import type { SealedOptions } from './sealed-key.js'
 
 /** Options of every ProtKey constructor. */
 export interface KeyOptions {
@@ -181,6 +183,13 @@ export class ProtKey extends Container {
   /** Open windows: readers and whether a writer is open. */
   get windows(): { readers: number; writer: boolean } {
     return { readers: this.#readers, writer: this.#writer }
+  }
+
+  /** Moves the key into a new SealedKey (encrypted straight from its pages) and disposes this ProtKey. */
+  seal(options?: SealedOptions): SealedKey {
+    const sealed = SealedKey.fromKey(this, options)
+    this.dispose()
+    return sealed
   }
 
   protected override beforeDispose(): void {
