@@ -24,10 +24,11 @@ import { ProtKey } from './prot-key.js'
 import type { KeyOptions, Window } from './prot-key.js'
 import { onPurge } from './purge.js'
 import { DEFAULT_MAX_LENGTH, readFd, readFile, readStream } from './read-secret.js'
-import { atRestAllocator, windowAllocator } from './sealed-allocators.js'
+import { atRestAllocator, windowAllocator, windowPageAllocator } from './sealed-allocators.js'
 import { SEAL_OVERHEAD, SealingKey, currentSealingKey, replaceSealingKey } from './sealing-key.js'
 import type { SealingKeyProtections } from './sealing-key.js'
 import { aead } from './sodium.js'
+import { dropSpareWindows, returnWindow, takeWindow } from './window-buffers.js'
 
 /** Options of every SealedKey constructor. */
 export interface SealedOptions {
@@ -65,9 +66,10 @@ const sealedLive = new Set<Allocation>()
 const openWindows = new Set<Allocation>()
 
 onPurge(() => {
-  const plain = windowAllocator()
-  for (const a of openWindows) if (!a.freed) plain.free(a)
+  const pages = windowPageAllocator()
+  for (const a of openWindows) if (!a.freed) pages.free(a)
   openWindows.clear()
+  dropSpareWindows()
   sealedLive.clear()
 })
 
@@ -113,12 +115,12 @@ export class SealedKey {
   static random(length: number, options?: SealedOptions): SealedKey {
     checkLength(length)
     const allocator = sealedAllocator(checkOptions<SealedOptions>(options).allocator)
-    const plain = plaintextSlot(length)
+    const plain = takeWindow(length)
     try {
       aead().randombytes_buf(plain.bytes)
       return new SealedKey(allocator, plain.bytes)
     } finally {
-      windowAllocator().free(plain.allocation)
+      returnWindow(plain.allocation, plain.bytes)
     }
   }
 
@@ -322,7 +324,7 @@ export class SealedKey {
   /** What the memory actually has: the ciphertext's memory, the open window's, the sealing key's. */
   protections(): SealedProtections {
     const allocation = this.live()
-    const window = this.#window === null ? null : windowAllocator().protections(this.#window)
+    const window = this.#window === null ? null : windowPageAllocator().protections(this.#window)
     return {
       ...this.#allocator.protections(allocation),
       sealed: this.#window === null,
@@ -378,11 +380,11 @@ export class SealedKey {
 
   /** A plaintext window: window memory, decrypted into. */
   private openWindow(): Uint8Array {
-    const plain = plaintextSlot(this.#length)
+    const plain = takeWindow(this.#length)
     try {
       this.decryptInto(plain.bytes)
     } catch (err) {
-      windowAllocator().free(plain.allocation)
+      returnWindow(plain.allocation, plain.bytes)
       throw err
     }
     this.#window = plain.allocation
@@ -391,14 +393,15 @@ export class SealedKey {
     return plain.bytes
   }
 
-  /** Wipes the plaintext and detaches its view (free does both). */
+  /** Wipes the plaintext and detaches its view. */
   private closeWindow(): void {
     const window = this.#window
+    const bytes = this.#bytes
     this.#window = null
     this.#bytes = null
-    if (window === null) return
+    if (window === null || bytes === null) return
     openWindows.delete(window)
-    if (!window.freed) windowAllocator().free(window)
+    returnWindow(window, bytes)
   }
 
   private openRead(): Uint8Array {

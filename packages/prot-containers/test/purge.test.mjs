@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { ProtBuf, ProtKey, expectCode, live, pc, startFixture } from './helpers.mjs'
 
 const { SealedKey, purge, catchSignals, defaultBufAllocator, defaultKeyAllocator } = pc
-const { windowAllocator, atRestAllocator } = await import('../dist/sealed-allocators.js')
+const { windowAllocator, windowPageAllocator, atRestAllocator } = await import('../dist/sealed-allocators.js')
 
 describe('purge()', () => {
   it('wipes and frees every live container of the thread, open windows included; they then throw ERR_DISPOSED', () => {
@@ -31,7 +31,7 @@ describe('purge()', () => {
     expectCode(() => sealed.read(() => {}), 'ERR_DISPOSED')
     expectCode(() => keyWindow.close(), 'ERR_DISPOSED')
     sealedWindow.close()
-    for (const a of [defaultBufAllocator(), defaultKeyAllocator(), windowAllocator(), atRestAllocator()]) {
+    for (const a of [defaultBufAllocator(), defaultKeyAllocator(), windowAllocator(), windowPageAllocator(), atRestAllocator()]) {
       expect(live(a)).toEqual({ allocations: 0, bytes: 0 })
     }
   })
