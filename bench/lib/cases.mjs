@@ -139,16 +139,17 @@ function guardedKeyPage () {
   return { region, page, offset: page }
 }
 
-function protKeyWindow () {
+/** A key container's read window in a loop: `make()` gives a key holding KEY_BYTE, `read(fn)` opens and closes the window. */
+function keyWindow ({ id, label, short, note, make }) {
   let key = null
   return {
-    id: 'protkey',
-    label: 'ProtKey.read(fn): open read window, read 1 byte, close',
-    short: 'ProtKey.read(fn)',
+    id,
+    label,
+    short,
     role: 'ours',
-    note: 'a stale view after close has length 0: no crash',
+    note,
     setup () {
-      key = containers.ProtKey.from(Buffer.alloc(SIZE, KEY_BYTE))
+      key = make()
     },
     run (n) {
       const k = key
@@ -166,6 +167,16 @@ function protKeyWindow () {
     },
     expect: (n) => n * KEY_BYTE
   }
+}
+
+function protKeyWindow () {
+  return keyWindow({
+    id: 'protkey',
+    label: 'ProtKey.read(fn): open read window, read 1 byte, close',
+    short: 'ProtKey.read(fn)',
+    note: 'a stale view after close has length 0: no crash',
+    make: () => containers.ProtKey.from(Buffer.alloc(SIZE, KEY_BYTE))
+  })
 }
 
 /** What ProtKey's window is made of, with no container around it. */
@@ -262,32 +273,13 @@ function sodiumWindow () {
 
 /** SealedKey's window: decrypt into locked window memory, read, wipe and detach. */
 function sealedKeyWindow () {
-  let key = null
-  return {
+  return keyWindow({
     id: 'sealedkey',
     label: 'SealedKey.read(fn): decrypt into a window, read 1 byte, wipe + detach',
     short: 'SealedKey.read(fn)',
-    role: 'ours',
     note: 'at rest only ciphertext; the plaintext exists in locked window memory during fn only',
-    setup () {
-      key = containers.SealedKey.from(Buffer.alloc(SIZE, KEY_BYTE))
-    },
-    run (n) {
-      const k = key
-      const read0 = (bytes) => bytes[0]
-      let acc = 0
-      for (let i = 0; i < n; i++) acc += k.read(read0)
-      return acc
-    },
-    details () {
-      return { protections: key.protections() }
-    },
-    teardown () {
-      key.dispose()
-      key = null
-    },
-    expect: (n) => n * KEY_BYTE
-  }
+    make: () => containers.SealedKey.from(Buffer.alloc(SIZE, KEY_BYTE))
+  })
 }
 
 /** The decrypt part of a SealedKey window: combine the split sealing key, XChaCha20-Poly1305 open, wipe the key, into a window view that stays. */
