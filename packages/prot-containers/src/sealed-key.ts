@@ -65,6 +65,17 @@ const sealedLive = new Set<Allocation>()
 /** Plaintext allocations of open windows, for purge(). */
 const openWindows = new Set<Allocation>()
 
+/**
+ * The backstop for a key collected while a guard (`reader()`/`writer()`) was
+ * never closed: its window's plaintext is wiped and freed. Each guard
+ * registers the key, and unregisters when it is closed.
+ */
+const abandonedWindows = new FinalizationRegistry<Allocation>((window) => {
+  if (window.freed || !openWindows.has(window)) return
+  openWindows.delete(window)
+  windowPageAllocator().free(window)
+})
+
 onPurge(() => {
   const pages = windowPageAllocator()
   for (const a of openWindows) if (!a.freed) pages.free(a)
@@ -285,12 +296,12 @@ export class SealedKey {
 
   /** A read window to close by hand or with `using`. */
   reader(): Window {
-    return new SealedWindow(this.openRead(), 'read', () => this.closeRead())
+    return this.guard(this.openRead(), 'read')
   }
 
   /** A write window to close by hand or with `using`; closing it seals the key again. */
   writer(): Window {
-    return new SealedWindow(this.openWrite(), 'write', () => this.closeWrite())
+    return this.guard(this.openWrite(), 'write')
   }
 
   /** Constant-time comparison with another SealedKey, a ProtKey or bytes (a length mismatch returns false at once). */
@@ -365,6 +376,17 @@ export class SealedKey {
 
   [inspect.custom](): string {
     return this.toString()
+  }
+
+  /** A guard over the open window; the key is registered so that an abandoned window is wiped when the key is collected. */
+  private guard(bytes: Uint8Array, kind: 'read' | 'write'): Window {
+    const token = {}
+    const close = kind === 'read' ? () => this.closeRead() : () => this.closeWrite()
+    abandonedWindows.register(this, this.#window as Allocation, token)
+    return new SealedWindow(bytes, kind, () => {
+      abandonedWindows.unregister(token)
+      close()
+    })
   }
 
   private live(): Allocation {

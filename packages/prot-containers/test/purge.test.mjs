@@ -2,6 +2,8 @@
 // in a child process, after a signal or an uncaught exception, the process's
 // memory read at the last moment (/proc/PID/mem) holds none of the secrets.
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import { ProtBuf, ProtKey, expectCode, live, pc, startFixture } from './helpers.mjs'
 
@@ -43,6 +45,30 @@ describe('purge()', () => {
     expect(sealed.protections().sealingKey.split).toBe(true)
     purge()
     expect(sealed.disposed).toBe(true)
+  })
+
+  it('is per thread: a worker purges its own containers and leaves the main thread\'s alone', async () => {
+    const mine = SealedKey.random(32)
+    const mineToo = ProtBuf.random(16)
+    const dist = createRequire(import.meta.url).resolve('../dist/index.js')
+    const code = `
+      const { parentPort } = require('node:worker_threads')
+      const { ProtBuf, ProtKey, SealedKey, purge } = require(${JSON.stringify(dist)})
+      const cs = [ProtBuf.random(32), ProtKey.random(32), SealedKey.random(32)]
+      const w = cs[2].reader()
+      const r = purge()
+      parentPort.postMessage({ freed: r.freed, failed: r.failed, disposed: cs.map((c) => c.disposed), view: w.bytes.byteLength })
+    `
+    const result = await new Promise((resolve, reject) => {
+      const worker = new Worker(code, { eval: true })
+      worker.once('message', resolve)
+      worker.once('error', reject)
+    })
+    expect(result).toEqual({ freed: 3, failed: 0, disposed: [true, true, true], view: 0 })
+    expect(mine.read((b) => b.byteLength)).toBe(32)
+    expect(mineToo.bytes.byteLength).toBe(16)
+    mine.dispose()
+    mineToo.dispose()
   })
 
   it('catchSignals() is idempotent and stop() removes its listeners', () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { inspect } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ProtKey, SECRETMEM, SlotAllocator, expectCode, expectReject, hexOf, live, pc } from './helpers.mjs'
+import { ProtKey, SECRETMEM, SlotAllocator, expectCode, expectReject, hexOf, live, pc, records, runFixture } from './helpers.mjs'
 
 const { SealedKey } = pc
 const { windowAllocator, windowPageAllocator, atRestAllocator } = await import('../dist/sealed-allocators.js')
@@ -320,5 +320,18 @@ describe('SealedKey.rekey()', () => {
     expect(hexOf(rec.atRest())).toBe(after)
     expect(key.read(hexOf)).toBe(hex)
     key.dispose()
+  })
+})
+
+describe('SealedKey: GC backstop', () => {
+  it('frees undisposed keys once collected, and wipes the window of a guard that was never closed', () => {
+    const res = runFixture('sealed-backstop.cjs', [], { nodeArgs: ['--expose-gc'] })
+    expect(res.status, res.stderr).toBe(0)
+    const r = records(res.stdout).RESULT
+    expect(r.before.atRest).toBe(r.dropped + 1)
+    expect(r.before.windows).toBe(r.windowsWarm + 1)
+    expect(r.after.reclaimed).toBe(r.dropped)
+    expect(r.after.atRest).toBe(1)
+    expect(r.after.windows).toBe(r.windowsWarm)
   })
 })
