@@ -4,7 +4,7 @@
 // detached by free) inside the loop, exactly as sodium_malloc hands out a
 // Buffer and sodium_free detaches it.
 import { byteFor, expectedSum, pairedRatio } from './measure.mjs'
-import { containers, os, pageAlloc, sodium } from './load.mjs'
+import { containers, os, pageAlloc, sealedAllocators, sealedInternals, sealedWindowBuffers, sodium } from './load.mjs'
 
 const SIZE = 32
 
@@ -139,16 +139,17 @@ function guardedKeyPage () {
   return { region, page, offset: page }
 }
 
-function protKeyWindow () {
+/** A key container's read window in a loop: `make()` gives a key holding KEY_BYTE, `read(fn)` opens and closes the window. */
+function keyWindow ({ id, label, short, note, make }) {
   let key = null
   return {
-    id: 'protkey',
-    label: 'ProtKey.read(fn): open read window, read 1 byte, close',
-    short: 'ProtKey.read(fn)',
+    id,
+    label,
+    short,
     role: 'ours',
-    note: 'a stale view after close has length 0: no crash',
+    note,
     setup () {
-      key = containers.ProtKey.from(Buffer.alloc(SIZE, KEY_BYTE))
+      key = make()
     },
     run (n) {
       const k = key
@@ -166,6 +167,16 @@ function protKeyWindow () {
     },
     expect: (n) => n * KEY_BYTE
   }
+}
+
+function protKeyWindow () {
+  return keyWindow({
+    id: 'protkey',
+    label: 'ProtKey.read(fn): open read window, read 1 byte, close',
+    short: 'ProtKey.read(fn)',
+    note: 'a stale view after close has length 0: no crash',
+    make: () => containers.ProtKey.from(Buffer.alloc(SIZE, KEY_BYTE))
+  })
 }
 
 /** What ProtKey's window is made of, with no container around it. */
@@ -260,6 +271,79 @@ function sodiumWindow () {
   }
 }
 
+/** SealedKey's window: decrypt into locked window memory, read, wipe and detach. */
+function sealedKeyWindow () {
+  return keyWindow({
+    id: 'sealedkey',
+    label: 'SealedKey.read(fn): decrypt into a window, read 1 byte, wipe + detach',
+    short: 'SealedKey.read(fn)',
+    note: 'at rest only ciphertext; the plaintext exists in locked window memory during fn only',
+    make: () => containers.SealedKey.from(Buffer.alloc(SIZE, KEY_BYTE))
+  })
+}
+
+/** The decrypt part of a SealedKey window: combine the split sealing key, XChaCha20-Poly1305 open, wipe the key, into a window view that stays. */
+function sealedDecrypt () {
+  let parts = null
+  return {
+    id: 'sealed-decrypt',
+    label: 'sealing key open(): AEAD decrypt of 32 bytes into a kept view (no window memory, no view)',
+    short: 'decrypt part',
+    role: 'reference',
+    note: 'the crypto part of the SealedKey window, including the sodium-native call',
+    setup () {
+      const { currentSealingKey } = sealedInternals()
+      const { windowAllocator } = sealedAllocators()
+      const plain = windowAllocator().alloc(SIZE)
+      const sealed = windowAllocator().alloc(SIZE + 40)
+      const into = new Uint8Array(windowAllocator().view(plain))
+      into.fill(KEY_BYTE)
+      const sealedAb = windowAllocator().view(sealed)
+      currentSealingKey().seal(into, sealedAb)
+      parts = { plain, sealed, into, sealedAb, key: currentSealingKey() }
+    },
+    run (n) {
+      const { key, into, sealedAb } = parts
+      let acc = 0
+      for (let i = 0; i < n; i++) {
+        key.open(sealedAb, into)
+        acc += into[0]
+      }
+      return acc
+    },
+    teardown () {
+      const { windowAllocator } = sealedAllocators()
+      windowAllocator().free(parts.plain)
+      windowAllocator().free(parts.sealed)
+      parts = null
+    },
+    expect: (n) => n * KEY_BYTE
+  }
+}
+
+/** The view and wipe parts of a SealedKey window: a window buffer taken with a fresh view, read, then wiped and detached. */
+function sealedWindowMemory () {
+  return {
+    id: 'sealed-window-memory',
+    label: 'window memory: take buffer + view + read + wipe + detach, no decrypt',
+    short: 'view + wipe parts',
+    role: 'reference',
+    note: 'the memory part of the SealedKey window (a reused locked window buffer of the key\'s length)',
+    run (n) {
+      const { takeWindow, returnWindow } = sealedWindowBuffers()
+      let acc = 0
+      for (let i = 0; i < n; i++) {
+        const w = takeWindow(SIZE)
+        w.bytes[0] = byteFor(i)
+        acc += w.bytes[0]
+        returnWindow(w.allocation, w.bytes)
+      }
+      return acc
+    },
+    expect: expectedSum
+  }
+}
+
 function protBufLoop () {
   return {
     id: 'protbuf',
@@ -329,6 +413,12 @@ export function timedCases (sodiumAllocator) {
       title: 'ProtKey read window: open, read 1 byte, close',
       target: { kind: 'cost', value: 1.6 },
       contenders: [protKeyWindow(), sodiumWindow(), rawWindow(), protectPair(), viewFloor()]
+    },
+    {
+      id: 'sealedkey',
+      title: 'SealedKey read window: decrypt, read 1 byte, wipe',
+      target: { kind: 'cost', value: 1.5 },
+      contenders: [sealedKeyWindow(), sodiumWindow(), sealedDecrypt(), sealedWindowMemory(), viewFloor()]
     }
   ]
   const sodiumCase = {

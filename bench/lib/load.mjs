@@ -14,6 +14,11 @@ export const pageAlloc = require('@tarsjs/page-alloc')
 export const containers = require('@tarsjs/prot-containers')
 export const sodium = require('sodium-native')
 
+/** SealedKey's internals, for the parts of its window (decrypt; window memory). */
+export const sealedInternals = () => require('@tarsjs/prot-containers/dist/sealing-key.js')
+export const sealedAllocators = () => require('@tarsjs/prot-containers/dist/sealed-allocators.js')
+export const sealedWindowBuffers = () => require('@tarsjs/prot-containers/dist/window-buffers.js')
+
 /**
  * `{ available: true, api, version }` when @tarsjs/sodium-allocator is built and
  * its sodium_malloc/sodium_free work; otherwise `{ available: false, reason }`.

@@ -53,6 +53,36 @@ function containerContender (id, label, role, Container, makeAllocator, note) {
   }
 }
 
+/** Live SealedKeys: ciphertexts in unlocked slots, the split sealing key in secretmem (counted once it exists). */
+function sealedContender () {
+  return {
+    id: 'sealedkey',
+    label: 'SealedKey (sealed at rest)',
+    role: 'other',
+    note: 'ciphertext in unlocked slot memory; only the sealing key and open windows are locked',
+    allocate (count) {
+      const items = new Array(count)
+      for (let i = 0; i < count; i++) items[i] = containers.SealedKey.random(SIZE)
+      return { items }
+    },
+    write ({ items }, i, v) {
+      items[i].write((bytes) => { bytes[0] = v })
+    },
+    read ({ items }, i) {
+      return items[i].read((bytes) => bytes[0])
+    },
+    stats ({ items }) {
+      const s = items[0].allocator.stats()
+      return { lockedBytes: s.lockedBytes, mappings: s.mappings, mappedBytes: s.mappedBytes, protections: items[0].protections() }
+    },
+    free ({ items }) {
+      const allocator = items[0]?.allocator
+      for (const item of items) item.dispose()
+      allocator?.trim()
+    }
+  }
+}
+
 function sodiumContender (api, id, label, role, note) {
   return {
     id,
@@ -81,7 +111,8 @@ export function memoryContenders (sodiumAllocator) {
   const list = [
     containerContender('protbuf', 'ProtBuf (slot allocator)', 'ours', containers.ProtBuf, () => new SlotAllocator(), 'secrets packed into locked slot pages'),
     sodiumContender(sodium, 'sodium-native', 'sodium-native sodium_malloc', 'baseline', 'one guarded mapping per secret'),
-    containerContender('protkey', 'ProtKey (page allocator)', 'other', containers.ProtKey, () => new PageAllocator(), 'one guarded mapping per key, by design (own pages for windows)')
+    containerContender('protkey', 'ProtKey (page allocator)', 'other', containers.ProtKey, () => new PageAllocator(), 'one guarded mapping per key, by design (own pages for windows)'),
+    sealedContender()
   ]
   if (sodiumAllocator.available) {
     list.push(sodiumContender(sodiumAllocator.api, 'sodium-allocator', '@tarsjs/sodium-allocator sodium_malloc', 'other', "libsodium's layout: one guarded mapping per secret"))

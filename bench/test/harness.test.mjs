@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { byteFor, expectedSum, measureCase, median, pairedRatio } from '../lib/measure.mjs'
 
 const benchDir = fileURLToPath(new URL('..', import.meta.url))
-const TIMED = ['slot', 'page', 'protbuf', 'protkey', 'sodium-allocator']
+const TIMED = ['slot', 'page', 'protbuf', 'protkey', 'sealedkey', 'sodium-allocator']
 const WITH_BUFFER = ['slot', 'page', 'protbuf', 'sodium-allocator']
 
 describe('measurement helpers', () => {

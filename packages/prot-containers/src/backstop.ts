@@ -17,6 +17,7 @@
 // node:timers, not the global: fake timers in a user's tests replace only the global.
 import { setImmediate } from 'node:timers'
 import type { Allocation } from '@tarsjs/page-alloc'
+import { remember } from './purge.js'
 
 /** Warning code emitted for a container reclaimed without `dispose()`. */
 export const WARN_LEAK = 'TARSJS_CONTAINER_LEAKED'
@@ -69,6 +70,7 @@ function onTurn(): void {
 
 /** Registers a container so that its allocation is freed if it is collected undisposed. */
 export function track(container: object, allocation: Allocation): void {
+  remember(allocation)
   if (young.length >= 2 * YOUNG_LIMIT) promote()
   young.push(container, allocation)
   if (promotion === undefined) {

@@ -36,7 +36,7 @@ export abstract class Container {
 
   /** True once disposed. */
   get disposed(): boolean {
-    return this.#disposed
+    return this.#disposed || this.#allocation.freed
   }
 
   /** The allocator that holds the secret. */
@@ -51,6 +51,8 @@ export abstract class Container {
 
   /** Wipes and frees the memory now; every view given out is detached. Idempotent. */
   dispose(): void {
+    // After purge() the allocation is already freed: nothing is left to dispose.
+    if (this.#allocation.freed) this.#disposed = true
     if (this.#disposed) return
     this.beforeDispose()
     // Disposed only once the memory is really freed: if free throws, dispose() can be retried.
@@ -64,7 +66,7 @@ export abstract class Container {
 
   /** A redacted description such as `ProtKey(32 bytes, no access)`. */
   toString(): string {
-    const state = this.#disposed ? 'disposed' : this.describeState()
+    const state = this.disposed ? 'disposed' : this.describeState()
     return `${this.constructor.name}(${this.#allocation.byteLength} bytes, ${state})`
   }
 
@@ -83,7 +85,7 @@ export abstract class Container {
 
   /** The live allocation; throws `ERR_DISPOSED` after dispose. */
   protected live(): Allocation {
-    if (this.#disposed) {
+    if (this.#disposed || this.#allocation.freed) {
       throw new ContainerError('ERR_DISPOSED', `${this.constructor.name} has been disposed`)
     }
     return this.#allocation

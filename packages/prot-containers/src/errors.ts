@@ -18,6 +18,8 @@ export type ContainerErrorCode =
   | 'ERR_SECRET_TOO_LONG'
   | 'ERR_SOURCE_CHANGED'
   | 'ERR_ILLEGAL_CONSTRUCTOR'
+  | 'ERR_SEALED_KEY_TAMPERED'
+  | 'ERR_SODIUM_UNAVAILABLE'
 
 export class ContainerError extends Error {
   readonly code: ContainerErrorCode

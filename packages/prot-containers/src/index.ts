@@ -13,3 +13,8 @@ export { defaultBufAllocator, defaultKeyAllocator } from './default-allocators.j
 export { DEFAULT_MAX_LENGTH } from './options.js'
 export { DEFAULT_REQUIRED, diagnose, formatReport } from './doctor.js'
 export type { Finding, Report, Verdict } from './doctor.js'
+export { SealedKey } from './sealed-key.js'
+export type { RekeyResult, SealedOptions, SealedProtections, SealedReadOptions } from './sealed-key.js'
+export type { SealingKeyProtections } from './sealing-key.js'
+export { CAUGHT_SIGNALS, catchSignals, purge } from './purge.js'
+export type { PurgeResult } from './purge.js'

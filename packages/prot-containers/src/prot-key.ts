@@ -23,6 +23,8 @@ import { ContainerError, checkFunction, checkLength } from './errors.js'
 import { allocOptions, fromOptions, readOptions } from './options.js'
 import { readFd, readFile, readStream } from './read-secret.js'
 import { allocCopy, sourceBytes } from './source.js'
+import { SealedKey } from './sealed-key.js'
+import type { SealedOptions } from './sealed-key.js'
 
 /** Options of every ProtKey constructor. */
 export interface KeyOptions {
@@ -172,6 +174,13 @@ export class ProtKey extends Container {
   /** Open windows: readers and whether a writer is open. */
   get windows(): { readers: number; writer: boolean } {
     return { readers: this.#readers, writer: this.#writer }
+  }
+
+  /** Moves the key into a new SealedKey (encrypted straight from its pages) and disposes this ProtKey. */
+  seal(options?: SealedOptions): SealedKey {
+    const sealed = SealedKey.fromKey(this, options)
+    this.dispose()
+    return sealed
   }
 
   protected override beforeDispose(): void {

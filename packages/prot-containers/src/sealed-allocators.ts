@@ -1,0 +1,45 @@
+/**
+ * The three per-thread allocators behind SealedKey (each worker loads its
+ * own copy of this module):
+ *
+ * - at rest: a slot allocator for the ciphertexts, not locked (a ciphertext
+ *   may be swapped; it is worthless without the sealing key), so thousands of
+ *   keys cost no locked memory at all;
+ * - windows: a page allocator for the plaintexts of open windows (see
+ *   window-buffers.ts), and a slot allocator for the combined sealing key
+ *   during one AEAD call and for plaintexts being read or rekeyed: both
+ *   locked, no-dump, wipe-on-fork, wiped on free;
+ * - sealing key: a page allocator backed by memfd_secret where the kernel
+ *   has it (otherwise locked, no-dump, kept no-access between uses), one
+ *   mapping per half of the sealing key, no cache (freed halves are unmapped).
+ */
+import { PageAllocator, SlotAllocator } from '@tarsjs/page-alloc'
+
+let atRest: SlotAllocator | undefined
+let windows: SlotAllocator | undefined
+let windowPages: PageAllocator | undefined
+let halves: PageAllocator | undefined
+
+/** Ciphertexts: packed slots, not locked. 64 pages per mapping: 100,000 sealed 32-byte keys fit in 31 mappings. */
+export function atRestAllocator(): SlotAllocator {
+  atRest ??= new SlotAllocator({ mlock: 'off', pagesPerMapping: 64 })
+  return atRest
+}
+
+/** The combined sealing key and plaintexts being read in or rekeyed: locked (best effort, reported), no-dump, wipe-on-fork. */
+export function windowAllocator(): SlotAllocator {
+  windows ??= new SlotAllocator({ pagesPerMapping: 4, cacheLimit: 4 })
+  return windows
+}
+
+/** Plaintexts of open windows: a guarded mapping each, locked, no-dump, wipe-on-fork (never secretmem, which cannot wipe on fork). */
+export function windowPageAllocator(): PageAllocator {
+  windowPages ??= new PageAllocator({ secretmem: 'off', cacheLimit: 4 })
+  return windowPages
+}
+
+/** Halves of the sealing key: memfd_secret where available, one guarded mapping each. */
+export function sealingKeyAllocator(): PageAllocator {
+  halves ??= new PageAllocator({ secretmem: 'auto', cacheLimit: 0 })
+  return halves
+}

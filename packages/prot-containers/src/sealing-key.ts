@@ -1,0 +1,181 @@
+/**
+ * The sealing key of SealedKey: 32 random bytes per thread, never stored
+ * whole. It is split in two random halves, each in a mapping of its own
+ * (memfd_secret where the kernel has it: out of the kernel's direct map,
+ * never swapped, never dumped, not inherited by a child), and the key is
+ * `a XOR b`. Only during one AEAD call does the whole key exist, in a 32-byte
+ * scratch slot of locked, no-dump, wipe-on-fork memory that is wiped as soon
+ * as libsodium returns. Without secretmem the halves are locked, no-dump
+ * pages kept no-access between uses.
+ */
+import type { Allocation } from '@tarsjs/page-alloc'
+import { sealingKeyAllocator, windowAllocator } from './sealed-allocators.js'
+import { KEY_BYTES, NONCE_BYTES, TAG_BYTES, aead } from './sodium.js'
+import { onPurge } from './purge.js'
+
+/** Bytes a sealing adds to a secret: the random nonce and the authentication tag. */
+export const SEAL_OVERHEAD = NONCE_BYTES + TAG_BYTES
+
+/** What the sealing key's memory actually has. */
+export interface SealingKeyProtections {
+  /** Both halves are in memfd_secret memory. */
+  secretmem: boolean
+  /** Both halves are locked (secretmem is locked by the kernel). */
+  locked: boolean
+  /** Both halves are left out of core dumps. */
+  noDump: boolean
+  /** No single mapping holds the key: it is `a XOR b` of two halves in two mappings. */
+  split: boolean
+  /** Between uses the halves are no-access (the fallback without secretmem); secretmem stays mapped read-write but outside the kernel's direct map. */
+  noAccessAtRest: boolean
+}
+
+export class SealingKey {
+  readonly #a: Allocation
+  readonly #b: Allocation
+  readonly #scratch: Allocation
+  /** Views of the halves, kept only while they are readable (always, for secretmem). */
+  #va: Uint8Array | null = null
+  #vb: Uint8Array | null = null
+  #key: Uint8Array
+  readonly #secretmem: boolean
+  #disposed = false
+
+  private constructor(a: Allocation, b: Allocation, scratch: Allocation) {
+    this.#a = a
+    this.#b = b
+    this.#scratch = scratch
+    const halves = sealingKeyAllocator()
+    this.#secretmem = halves.protections(a).secretmem && halves.protections(b).secretmem
+    this.#key = new Uint8Array(windowAllocator().view(scratch))
+    const sodium = aead()
+    this.#va = new Uint8Array(halves.view(a))
+    this.#vb = new Uint8Array(halves.view(b))
+    sodium.randombytes_buf(this.#va)
+    sodium.randombytes_buf(this.#vb)
+    if (!this.#secretmem) this.hideHalves()
+  }
+
+  /** A fresh random sealing key. */
+  static create(): SealingKey {
+    aead()
+    const halves = sealingKeyAllocator()
+    const a = halves.alloc(KEY_BYTES)
+    let b: Allocation | undefined
+    try {
+      b = halves.alloc(KEY_BYTES)
+      return new SealingKey(a, b, windowAllocator().alloc(KEY_BYTES))
+    } catch (err) {
+      halves.free(a)
+      if (b !== undefined) halves.free(b)
+      throw err
+    }
+  }
+
+  get disposed(): boolean {
+    return this.#disposed
+  }
+
+  /** Encrypts `plaintext` into `sealed` (`plaintext.byteLength + SEAL_OVERHEAD` bytes): a fresh random nonce, then ciphertext and tag. */
+  seal(plaintext: Uint8Array, sealed: ArrayBuffer): void {
+    const sodium = aead()
+    const nonce = new Uint8Array(sealed, 0, NONCE_BYTES)
+    sodium.randombytes_buf(nonce)
+    const key = this.combine()
+    try {
+      sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(new Uint8Array(sealed, NONCE_BYTES), plaintext, null, null, nonce, key)
+    } finally {
+      key.fill(0)
+    }
+  }
+
+  /** Decrypts `sealed` into `plaintext`; false (and nothing written) when the ciphertext does not authenticate. */
+  open(sealed: ArrayBuffer, plaintext: Uint8Array): boolean {
+    const sodium = aead()
+    const nonce = new Uint8Array(sealed, 0, NONCE_BYTES)
+    const ciphertext = new Uint8Array(sealed, NONCE_BYTES)
+    const key = this.combine()
+    try {
+      sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(plaintext, null, ciphertext, null, nonce, key)
+      return true
+    } catch {
+      return false
+    } finally {
+      // A store to external memory: the JIT cannot drop it.
+      key.fill(0)
+    }
+  }
+
+  /** What the halves' memory actually has. */
+  protections(): SealingKeyProtections {
+    const halves = sealingKeyAllocator()
+    const pa = halves.protections(this.#a)
+    const pb = halves.protections(this.#b)
+    return {
+      secretmem: pa.secretmem && pb.secretmem,
+      locked: pa.locked && pb.locked,
+      noDump: pa.noDump && pb.noDump,
+      split: true,
+      noAccessAtRest: !this.#secretmem
+    }
+  }
+
+  /** Wipes and frees both halves and the scratch. Idempotent. */
+  dispose(): void {
+    if (this.#disposed) return
+    this.#disposed = true
+    this.#va = null
+    this.#vb = null
+    const halves = sealingKeyAllocator()
+    for (const half of [this.#a, this.#b]) if (!half.freed) halves.free(half)
+    if (!this.#scratch.freed) windowAllocator().free(this.#scratch)
+  }
+
+  /** The whole key, in the scratch slot, until `wipeKey()`. */
+  private combine(): Uint8Array {
+    if (this.#disposed) throw new Error('sealing key used after dispose')
+    if (!this.#secretmem) this.showHalves()
+    const a = this.#va as Uint8Array
+    const b = this.#vb as Uint8Array
+    const key = this.#key
+    for (let i = 0; i < KEY_BYTES; i++) key[i] = (a[i] as number) ^ (b[i] as number)
+    if (!this.#secretmem) this.hideHalves()
+    return key
+  }
+
+  private showHalves(): void {
+    const halves = sealingKeyAllocator()
+    halves.protect(this.#a, 'read')
+    halves.protect(this.#b, 'read')
+    this.#va = new Uint8Array(halves.view(this.#a))
+    this.#vb = new Uint8Array(halves.view(this.#b))
+  }
+
+  private hideHalves(): void {
+    const halves = sealingKeyAllocator()
+    this.#va = null
+    this.#vb = null
+    halves.protect(this.#a, 'none')
+    halves.protect(this.#b, 'none')
+  }
+}
+
+let current: SealingKey | undefined
+
+/** This thread's sealing key, made on first use (and again after a purge). */
+export function currentSealingKey(): SealingKey {
+  if (current === undefined || current.disposed) current = SealingKey.create()
+  return current
+}
+
+/** Makes `next` this thread's sealing key and disposes the previous one. */
+export function replaceSealingKey(next: SealingKey): void {
+  const previous = current
+  current = next
+  previous?.dispose()
+}
+
+onPurge(() => {
+  current?.dispose()
+  current = undefined
+})
