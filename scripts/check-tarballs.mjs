@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Packs every public package (packages/*) with `pnpm pack` and checks what
 // each tarball holds: the compiled JavaScript and its types, the native
-// sources and prebuilt binaries for @tarsjs/os-memlock, the licences and the
-// README; and that it holds no tests, no TypeScript sources, no build
-// leftovers and no `workspace:` ranges. Then it installs all the tarballs
+// sources and prebuilt binaries for @tarsjs/os-memlock (each tagged glibc or
+// musl), the licences and the README; and that it holds no tests, no
+// TypeScript sources, no build leftovers and no `workspace:` ranges. Then it installs all the tarballs
 // together into an empty project, loads each package, runs `tarsjs doctor`
 // from it and type-checks a consumer against the shipped .d.ts files.
 //
@@ -30,6 +30,8 @@ export const RELEASE_TARGETS = [
   ['linux-arm64', 'glibc'],
   ['linux-arm64', 'musl']
 ]
+/** The libc tags node-gyp-build matches; a prebuild without one would load on either. */
+export const LIBC_TAGS = ['glibc', 'musl']
 const STAGE_SKIP = new Set(['node_modules', 'build', 'prebuilds', 'test-results.json', '.turbo'])
 
 /** The public packages: `{ dir, name, manifest, native }` for each packages/* without "private". */
@@ -138,6 +140,11 @@ export function checkEntries ({ name, entries, manifest, native, sources = [], p
 
   if (native) {
     for (const entry of ['index.js', 'index.d.ts', 'binding.gyp', 'src/binding.c']) need(entry, 'native package')
+    for (const entry of entries) {
+      if (!entry.startsWith('prebuilds/') || !entry.endsWith('.node')) continue
+      const tags = entry.split('/').pop().split('.')
+      if (!tags.some((t) => LIBC_TAGS.includes(t))) problems.push(`${name}: prebuilt binary ${entry} has no libc tag (${LIBC_TAGS.join(' or ')})`)
+    }
     for (const [platformDir, libc] of prebuildTargets) {
       const found = entries.some((e) => {
         if (!e.startsWith(`prebuilds/${platformDir}/`) || !e.endsWith('.node')) return false
@@ -164,6 +171,11 @@ export function checkEntries ({ name, entries, manifest, native, sources = [], p
   return problems
 }
 
+/** The libc of this Node process: `'glibc'` or `'musl'`. */
+function hostLibc () {
+  return process.report.getReport().header.glibcVersionRuntime ? 'glibc' : 'musl'
+}
+
 function listFiles (dir, base = dir) {
   if (!existsSync(dir)) return []
   const out = []
@@ -184,7 +196,7 @@ function stageNative (pkg, tmp) {
     filter: (src) => !(STAGE_SKIP.has(basename(src)) || src.endsWith('.tgz'))
   })
   if (existsSync(join(pkg.dir, 'node_modules'))) symlinkSync(join(pkg.dir, 'node_modules'), join(stage, 'node_modules'), 'dir')
-  must(run('pnpm', ['run', 'prebuild'], { cwd: stage }), `pnpm run prebuild (${pkg.name})`)
+  must(run('pnpm', ['run', 'build:prebuilds'], { cwd: stage }), `pnpm run build:prebuilds (${pkg.name})`)
   return stage
 }
 
@@ -281,7 +293,7 @@ export function checkTarballs ({ root = ROOT, release = false, install = true, k
         } else {
           log(`${pkg.name}: prebuilding in a staged copy`)
           dir = stageNative(pkg, tmp)
-          prebuildTargets = [[`linux-${process.arch}`, null]]
+          prebuildTargets = [[`linux-${process.arch}`, hostLibc()]]
         }
       }
       log(`${pkg.name}: packing`)

@@ -58,6 +58,22 @@ describe('the tarball rules', () => {
     expect(problems).toEqual(['n: no prebuilt binary for linux-x64 (musl)', 'n: no prebuilt binary for linux-arm64'])
   })
 
+  it('rejects a prebuilt binary without a libc tag, even when a tagged one is present', () => {
+    const entries = [...base, 'index.js', 'index.d.ts', 'binding.gyp', 'src/binding.c',
+      'prebuilds/linux-x64/n.glibc.node', 'prebuilds/linux-x64/n.node', 'prebuilds/linux-arm64/n.napi.armv8.node']
+    const problems = checkEntries({
+      name: 'n',
+      entries,
+      manifest: { name: 'n', license: 'MIT', main: 'index.js', types: 'index.d.ts' },
+      native: true,
+      prebuildTargets: [['linux-x64', 'glibc']]
+    })
+    expect(problems).toEqual([
+      'n: prebuilt binary prebuilds/linux-x64/n.node has no libc tag (glibc or musl)',
+      'n: prebuilt binary prebuilds/linux-arm64/n.napi.armv8.node has no libc tag (glibc or musl)'
+    ])
+  })
+
   it('follows main, types, bin and exports', () => {
     expect(manifestTargets({
       main: './dist/index.js',
