@@ -1,16 +1,21 @@
 // tarsjs benchmarks: every case side by side in one process, against
-// sodium-native and Buffer.alloc. Prints medians and ratios, writes
-// bench/results/latest.json and regenerates docs/benchmarks.md and
-// docs/benchmarks.svg.
+// sodium-native and Buffer.alloc. Shows its progress on stderr (a bar with
+// the time left on a terminal, plain lines otherwise), writes its report to
+// bench/results/ (latest.json, benchmarks.md, benchmarks.svg; git-ignored)
+// and prints the summary table last. The tracked docs/benchmarks.md and
+// docs/benchmarks.svg change only with --write-docs.
+//
+//   --write-docs       also regenerate docs/benchmarks.md and docs/benchmarks.svg
 //
 // Environment:
-//   BENCH_QUICK=1      few short rounds, 500 secrets: checks the harness, not the speed;
-//                      docs are not regenerated unless BENCH_DOCS_DIR is set
-//   BENCH_OUTPUT=path  where the JSON goes (default bench/results/latest.json)
-//   BENCH_DOCS_DIR=dir where benchmarks.md/.svg go (default docs/ of the repository)
+//   BENCH_QUICK=1      few short rounds, 500 secrets: checks the harness, not the speed
+//   BENCH_OUTPUT=path  where the JSON goes (default bench/results/latest.json); the
+//                      markdown and the SVG go beside it
+//   BENCH_DOCS_DIR=dir where --write-docs writes (default docs/ of the repository);
+//                      setting it also asks for the docs
 //
-// `node run.mjs --render [file.json]` regenerates the docs from an earlier
-// run's JSON (default bench/results/latest.json) without measuring.
+// `node run.mjs --render [file.json]` renders an earlier run's JSON (default
+// bench/results/latest.json) without measuring, with the same outputs.
 //
 // Exit status: 0 when every benchmark ran and every checksum matched, even if
 // a target was missed (missed targets are reported, not failed); 1 otherwise.
@@ -21,6 +26,7 @@ import { benchDir, loadSodiumAllocator } from './lib/load.mjs'
 import { machineInfo, packageVersions, sourceRevision } from './lib/machine.mjs'
 import { DRAIN_NOTE, measureCase } from './lib/measure.mjs'
 import { measureMemory, memoryContenders, memoryRatios } from './lib/memory.mjs'
+import { createProgress } from './lib/progress.mjs'
 import { consoleReport, formatBytes, formatNs, formatRatio, renderMarkdown, renderSvg } from './lib/render.mjs'
 
 const quick = process.env.BENCH_QUICK === '1' || process.env.BENCH_QUICK === 'true'
@@ -29,10 +35,23 @@ const settings = quick
   : { quick, rounds: 61, warmupRounds: 4, batchMs: 30, maxIterations: 5_000_000, memoryCount: 10_000, memoryReps: 3 }
 
 const outputFile = resolve(process.env.BENCH_OUTPUT ?? join(benchDir, 'results', 'latest.json'))
-const docsDir = process.env.BENCH_DOCS_DIR ? resolve(process.env.BENCH_DOCS_DIR) : quick ? null : join(benchDir, '..', 'docs')
+const resultsDir = dirname(outputFile)
+const writeDocs = process.argv.includes('--write-docs') || Boolean(process.env.BENCH_DOCS_DIR)
+const docsDir = writeDocs ? resolve(process.env.BENCH_DOCS_DIR ?? join(benchDir, '..', 'docs')) : null
 
-function progress (line) {
-  process.stderr.write(`${line}\n`)
+/** Writes benchmarks.md and benchmarks.svg into `dir`; returns the markdown's path. */
+function writePages (report, dir) {
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, 'benchmarks.svg'), renderSvg(report))
+  writeFileSync(join(dir, 'benchmarks.md'), renderMarkdown(report, 'benchmarks.svg'))
+  return join(dir, 'benchmarks.md')
+}
+
+/** The pages of a report: beside the JSON always, in the docs when asked. Returns what was written. */
+function writeReportPages (report) {
+  const written = [writePages(report, resultsDir)]
+  if (docsDir !== null) written.push(writePages(report, docsDir))
+  return written.map((file) => `Wrote ${file} and benchmarks.svg`)
 }
 
 function maxMapCount () {
@@ -113,12 +132,8 @@ function observations (report) {
 function renderOnly (file) {
   const report = JSON.parse(readFileSync(file, 'utf8'))
   report.observations = observations(report)
+  for (const line of writeReportPages(report)) console.log(`${line} from ${file}`)
   console.log(consoleReport(report))
-  const dir = docsDir ?? join(benchDir, '..', 'docs')
-  mkdirSync(dir, { recursive: true })
-  writeFileSync(join(dir, 'benchmarks.svg'), renderSvg(report))
-  writeFileSync(join(dir, 'benchmarks.md'), renderMarkdown(report, 'benchmarks.svg'))
-  console.log(`Wrote ${join(dir, 'benchmarks.md')} and benchmarks.svg from ${file}`)
 }
 
 async function main () {
@@ -145,36 +160,44 @@ async function main () {
   }
   if (!sodiumAllocator.available) report.versions['@tarsjs/sodium-allocator'] = null
 
-  progress(`tarsjs bench${quick ? ' (quick mode)' : ''}: ${report.notes.finalizers}`)
-  for (const kase of timedCases(sodiumAllocator)) {
+  const cases = timedCases(sodiumAllocator)
+  const memoryRuns = memoryContenders(sodiumAllocator)
+  const batchesPerCase = settings.warmupRounds + settings.rounds
+  const units = cases.reduce((sum, k) => sum + (k.skipped ? 0 : k.contenders.length * batchesPerCase), 0) + settings.memoryReps * memoryRuns.length
+  const progress = createProgress({ total: units })
+  const measuring = { ...settings, onBatch: () => progress.advance() }
+
+  progress.log(`tarsjs bench${quick ? ' (quick mode)' : ''}: ${report.notes.finalizers}`)
+  for (const kase of cases) {
     const entry = { id: kase.id, title: kase.title, target: kase.target }
     if (kase.skipped) {
-      progress(`- ${kase.title}: skipped (${kase.skipped})`)
+      progress.log(`- ${kase.title}: skipped (${kase.skipped})`)
       report.cases.push({ ...entry, skipped: kase.skipped, verdict: 'SKIPPED', ratio: null })
       continue
     }
-    progress(`- ${kase.title} ...`)
+    progress.step(kase.title)
     try {
-      const results = await measureCase(kase, settings)
+      const results = await measureCase(kase, measuring)
       const verdict = judge(kase, results)
       report.cases.push({ ...entry, results, ...verdict })
       for (const r of results) if (!r.checksum.ok) report.checksumsOk = false
     } catch (err) {
       report.errors.push({ case: kase.id, message: String(err?.stack ?? err) })
       report.cases.push({ ...entry, skipped: `error: ${err?.message ?? err}`, verdict: 'ERROR', ratio: null })
-      progress(`  error: ${err?.stack ?? err}`)
+      progress.log(`  error: ${err?.stack ?? err}`)
     }
   }
 
-  progress(`- memory: ${settings.memoryCount} live 32-byte secrets ...`)
+  progress.step(`memory: ${settings.memoryCount} live 32-byte secrets`)
   try {
-    const results = await measureMemory(memoryContenders(sodiumAllocator), { count: settings.memoryCount, reps: settings.memoryReps })
+    const results = await measureMemory(memoryRuns, { count: settings.memoryCount, reps: settings.memoryReps, onStep: () => progress.advance() })
     report.memory = { count: settings.memoryCount, reps: settings.memoryReps, results, ratios: memoryRatios(results) }
     for (const r of results) if (!r.checksum.ok) report.checksumsOk = false
   } catch (err) {
     report.errors.push({ case: 'memory', message: String(err?.stack ?? err) })
-    progress(`  error: ${err?.stack ?? err}`)
+    progress.log(`  error: ${err?.stack ?? err}`)
   }
+  progress.finish()
 
   report.durationMs = Date.now() - started
   if (report.memory) report.observations = observations(report)
@@ -182,16 +205,13 @@ async function main () {
   mkdirSync(dirname(outputFile), { recursive: true })
   writeFileSync(outputFile, `${JSON.stringify(report, null, 2)}\n`)
 
-  if (report.memory) {
-    console.log(consoleReport(report))
-    if (docsDir) {
-      mkdirSync(docsDir, { recursive: true })
-      writeFileSync(join(docsDir, 'benchmarks.svg'), renderSvg(report))
-      writeFileSync(join(docsDir, 'benchmarks.md'), renderMarkdown(report, 'benchmarks.svg'))
-      console.log(`Wrote ${join(docsDir, 'benchmarks.md')} and benchmarks.svg`)
-    }
-  }
   console.log(`Wrote ${outputFile} (${Math.round(report.durationMs / 1000)} s)`)
+  if (report.memory) {
+    for (const line of writeReportPages(report)) console.log(line)
+    // The summary table comes last, where a terminal leaves it in view.
+    console.log('')
+    console.log(consoleReport(report))
+  }
 
   if (report.errors.length > 0 || !report.checksumsOk) {
     console.error(report.errors.length > 0 ? `${report.errors.length} benchmark(s) failed to run` : 'A checksum did not match')

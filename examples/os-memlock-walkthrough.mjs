@@ -13,7 +13,7 @@
 // refusal implies (nothing locked). It exits with status 1 only when a fact
 // contradicts what a call reported, or when a view misbehaves.
 
-import memlock from '@tarsjs/os-memlock'
+import * as memlock from '@tarsjs/os-memlock'
 import { readFileSync, realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Packs every public package (packages/*) with `pnpm pack` and checks what
 // each tarball holds: the compiled JavaScript and its types, the native
-// sources and prebuilt binaries for @tarsjs/os-memlock, the licences and the
-// README; and that it holds no tests, no TypeScript sources, no build
-// leftovers and no `workspace:` ranges. Then it installs all the tarballs
+// sources and prebuilt binaries for @tarsjs/os-memlock (each tagged glibc or
+// musl), the licences and the README; and that it holds no tests, no
+// TypeScript sources, no build leftovers and no `workspace:` ranges. Then it installs all the tarballs
 // together into an empty project, loads each package, runs `tarsjs doctor`
 // from it and type-checks a consumer against the shipped .d.ts files.
 //
@@ -30,6 +30,8 @@ export const RELEASE_TARGETS = [
   ['linux-arm64', 'glibc'],
   ['linux-arm64', 'musl']
 ]
+/** The libc tags node-gyp-build matches; a prebuild without one would load on either. */
+export const LIBC_TAGS = ['glibc', 'musl']
 const STAGE_SKIP = new Set(['node_modules', 'build', 'prebuilds', 'test-results.json', '.turbo'])
 
 /** The public packages: `{ dir, name, manifest, native }` for each packages/* without "private". */
@@ -138,6 +140,11 @@ export function checkEntries ({ name, entries, manifest, native, sources = [], p
 
   if (native) {
     for (const entry of ['index.js', 'index.d.ts', 'binding.gyp', 'src/binding.c']) need(entry, 'native package')
+    for (const entry of entries) {
+      if (!entry.startsWith('prebuilds/') || !entry.endsWith('.node')) continue
+      const tags = entry.split('/').pop().split('.')
+      if (!tags.some((t) => LIBC_TAGS.includes(t))) problems.push(`${name}: prebuilt binary ${entry} has no libc tag (${LIBC_TAGS.join(' or ')})`)
+    }
     for (const [platformDir, libc] of prebuildTargets) {
       const found = entries.some((e) => {
         if (!e.startsWith(`prebuilds/${platformDir}/`) || !e.endsWith('.node')) return false
@@ -164,6 +171,68 @@ export function checkEntries ({ name, entries, manifest, native, sources = [], p
   return problems
 }
 
+/** The libc of this Node process: `'glibc'` or `'musl'`. */
+function hostLibc () {
+  return process.report.getReport().header.glibcVersionRuntime ? 'glibc' : 'musl'
+}
+
+/**
+ * Source-map comments in the shipped JavaScript and declarations must point at
+ * a file the tarball holds. `read(entry)` returns an entry's text.
+ */
+export function checkSourceMaps ({ name, entries, read }) {
+  const problems = []
+  const has = new Set(entries)
+  for (const entry of entries) {
+    if (!/\.(c|m)?js$|\.d\.(c|m)?ts$/.test(entry)) continue
+    for (const m of read(entry).matchAll(/^\/\/# sourceMappingURL=(\S+)$/gm)) {
+      if (m[1].startsWith('data:')) continue
+      const target = join(dirname(entry), m[1]).replace(/\\/g, '/')
+      if (!has.has(target)) problems.push(`${name}: ${entry} points at ${target}, which is not in the tarball`)
+    }
+  }
+  return problems
+}
+
+/** The names under which a private workspace must refuse to be packed. */
+export const PRIVATE_WORKSPACES = ['docs', 'examples', 'bench']
+
+/** `pnpm pack` in each private workspace must fail and write no tarball. */
+export function checkPrivateWorkspaces (root, out) {
+  const problems = []
+  for (const dir of PRIVATE_WORKSPACES) {
+    if (!existsSync(join(root, dir, 'package.json'))) continue
+    const before = new Set(readdirSync(out))
+    const res = run('pnpm', ['pack', '--pack-destination', out], { cwd: join(root, dir) })
+    const made = readdirSync(out).filter((f) => !before.has(f))
+    if (res.status === 0 || made.length > 0) problems.push(`${dir}: the private workspace was packed (${made.join(', ') || 'exit 0'})`)
+    else if (!`${res.stdout}${res.stderr}`.includes('is a private workspace')) problems.push(`${dir}: pnpm pack failed without saying the workspace is private:\n${res.stdout}\n${res.stderr}`)
+  }
+  return problems
+}
+
+/** With pnpm, which runs no install script that was not approved, the prebuilt addon still loads. */
+function pnpmInstallCheck (tarballs, tmp) {
+  const project = join(tmp, 'pnpm-project')
+  mkdirSync(project)
+  // Every @tarsjs dependency from its tarball (overrides reach the nested ones too).
+  const local = {}
+  for (const tgz of tarballs) {
+    const name = JSON.parse(tarFile(tgz, 'package.json').toString('utf8')).name
+    local[name] = `file:${tgz}`
+  }
+  writeFileSync(join(project, 'package.json'), JSON.stringify({
+    name: 'tarball-check-pnpm', version: '1.0.0', private: true, dependencies: local, pnpm: { overrides: local }
+  }, null, 2))
+  const install = run('pnpm', ['install', '--prefer-offline', '--ignore-workspace'], { cwd: project, env: { ...process.env, CI: 'true' } })
+  if (install.status !== 0) return [`pnpm install of the tarballs failed:\n${install.stdout}\n${install.stderr}`]
+  const load = run(process.execPath, ['--input-type=module', '-e', `
+import { ProtKey } from '@tarsjs/prot-containers'
+const key = ProtKey.random(32); key.dispose(); console.log('pnpm ok')`], { cwd: project, env: { ...process.env, PREBUILDS_ONLY: '1' } })
+  if (load.status !== 0 || !load.stdout.includes('pnpm ok')) return [`loading the packages installed by pnpm (install scripts not approved) failed:\n${load.stdout}\n${load.stderr}`]
+  return []
+}
+
 function listFiles (dir, base = dir) {
   if (!existsSync(dir)) return []
   const out = []
@@ -184,9 +253,16 @@ function stageNative (pkg, tmp) {
     filter: (src) => !(STAGE_SKIP.has(basename(src)) || src.endsWith('.tgz'))
   })
   if (existsSync(join(pkg.dir, 'node_modules'))) symlinkSync(join(pkg.dir, 'node_modules'), join(stage, 'node_modules'), 'dir')
-  must(run('pnpm', ['run', 'prebuild'], { cwd: stage }), `pnpm run prebuild (${pkg.name})`)
+  must(run('pnpm', ['run', 'build:prebuilds'], { cwd: stage }), `pnpm run build:prebuilds (${pkg.name})`)
   return stage
 }
+
+/** The module settings a consumer is type-checked under; none sets esModuleInterop. */
+export const TSC_SETUPS = [
+  ['node', { module: 'CommonJS', moduleResolution: 'Node10' }],
+  ['node16', { module: 'Node16', moduleResolution: 'Node16' }],
+  ['bundler', { module: 'ESNext', moduleResolution: 'Bundler' }]
+]
 
 /** Installs the tarballs into an empty project, loads them, runs doctor and type-checks a consumer. */
 function installCheck (tarballs, tmp, root) {
@@ -225,12 +301,39 @@ console.log('smoke ok')
     problems.push(`the installed \`tarsjs doctor --json\` failed (${err.message}):\n${doctor.stdout}\n${doctor.stderr}`)
   }
 
-  // Type-check a consumer against the shipped declarations only.
+  // ESM, as the README's quick starts import the packages.
+  writeFileSync(join(project, 'smoke.mjs'), `
+import * as memlock from '@tarsjs/os-memlock'
+import { SlotAllocator } from '@tarsjs/page-alloc'
+import { ProtKey } from '@tarsjs/prot-containers'
+import { sodium_malloc, sodium_free } from '@tarsjs/sodium-allocator'
+import { runAllocatorConformance } from '@tarsjs/sodium-allocator/conformance'
+memlock.unmap(memlock.map(memlock.pageSize()))
+const slots = new SlotAllocator({ mlock: 'off' }); slots.free(slots.alloc(32))
+const key = ProtKey.random(32); key.dispose()
+const buf = sodium_malloc(32); sodium_free(buf)
+if (typeof runAllocatorConformance !== 'function') throw new Error('conformance')
+console.log('esm ok')
+`)
+  const esm = run(process.execPath, ['smoke.mjs'], { cwd: project, env: { ...process.env, PREBUILDS_ONLY: '1' } })
+  if (esm.status !== 0 || !esm.stdout.includes('esm ok')) problems.push(`importing the installed packages from ESM failed:\n${esm.stdout}\n${esm.stderr}`)
+
+  // Only the exported entry points resolve: deep imports are refused, from CommonJS and ESM.
+  for (const deep of ['@tarsjs/page-alloc/dist/index.js', '@tarsjs/prot-containers/dist/prot-key.js', '@tarsjs/os-memlock/index.js', '@tarsjs/sodium-allocator/dist/args.js']) {
+    const cjs = run(process.execPath, ['-e', `require(${JSON.stringify(deep)})`], { cwd: project })
+    const mjs = run(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(deep)})`], { cwd: project })
+    for (const [kind, res] of [['require', cjs], ['import', mjs]]) {
+      if (res.status === 0 || !res.stderr.includes('ERR_PACKAGE_PATH_NOT_EXPORTED')) problems.push(`${kind}('${deep}') was not refused by the exports map:\n${res.stderr}`)
+    }
+  }
+
+  // Type-check a consumer against the shipped declarations only, strict, without
+  // esModuleInterop, under each module resolution a user may have.
   writeFileSync(join(project, 'consumer.ts'), `
 import * as memlock from '@tarsjs/os-memlock'
 import { PageAllocator, type Allocator, type Protections } from '@tarsjs/page-alloc'
 import { ProtBuf, ProtKey, diagnose } from '@tarsjs/prot-containers'
-import { SodiumAllocator, sodium_malloc } from '@tarsjs/sodium-allocator'
+import { SodiumAllocator, sodium_malloc, withTarsjsMemory } from '@tarsjs/sodium-allocator'
 import { runAllocatorConformance } from '@tarsjs/sodium-allocator/conformance'
 const allocator: Allocator = new SodiumAllocator()
 const key: ProtKey = ProtKey.random(32, { allocator })
@@ -240,24 +343,27 @@ const b: ProtBuf = ProtBuf.alloc(n, { allocator: new PageAllocator() })
 const r: memlock.Region = memlock.map(memlock.pageSize())
 const ok: boolean = diagnose().ok && p.locked && sodium_malloc(1).secure && r.byteLength > 0 && b.byteLength > 0
 void runAllocatorConformance
+void withTarsjsMemory
 export { ok }
 `)
-  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: {
-      target: 'ES2022',
-      lib: ['ES2022', 'ESNext.Disposable'],
-      module: 'Node16',
-      moduleResolution: 'Node16',
-      strict: true,
-      noEmit: true,
-      skipLibCheck: false,
-      types: ['node'],
-      typeRoots: [join(root, 'node_modules', '@types')]
-    },
-    files: ['consumer.ts']
-  }, null, 2))
-  const tsc = run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: project })
-  if (tsc.status !== 0) problems.push(`type-checking a consumer against the shipped .d.ts files failed:\n${tsc.stdout}\n${tsc.stderr}`)
+  for (const [label, options] of TSC_SETUPS) {
+    const config = `tsconfig.${label}.json`
+    writeFileSync(join(project, config), JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022',
+        lib: ['ES2022', 'ESNext.Disposable'],
+        ...options,
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+        types: ['node'],
+        typeRoots: [join(root, 'node_modules', '@types')]
+      },
+      files: ['consumer.ts']
+    }, null, 2))
+    const tsc = run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', config], { cwd: project })
+    if (tsc.status !== 0) problems.push(`type-checking a consumer (${label}) against the shipped .d.ts files failed:\n${tsc.stdout}\n${tsc.stderr}`)
+  }
   return problems
 }
 
@@ -281,7 +387,7 @@ export function checkTarballs ({ root = ROOT, release = false, install = true, k
         } else {
           log(`${pkg.name}: prebuilding in a staged copy`)
           dir = stageNative(pkg, tmp)
-          prebuildTargets = [[`linux-${process.arch}`, null]]
+          prebuildTargets = [[`linux-${process.arch}`, hostLibc()]]
         }
       }
       log(`${pkg.name}: packing`)
@@ -299,6 +405,10 @@ export function checkTarballs ({ root = ROOT, release = false, install = true, k
         prebuildTargets,
         hasReadme: true
       }))
+      const unpacked = join(tmp, 'unpacked', basename(tgz, '.tgz'))
+      mkdirSync(unpacked, { recursive: true })
+      must(run('tar', ['-xzf', tgz, '-C', unpacked, '--strip-components=1']), `tar -xzf ${tgz}`)
+      problems.push(...checkSourceMaps({ name: pkg.name, entries, read: (entry) => readFileSync(join(unpacked, entry), 'utf8') }))
       for (const license of LICENSES) {
         if (!entries.includes(license)) continue
         if (!tarFile(tgz, license).equals(readFileSync(join(root, license)))) {
@@ -306,9 +416,15 @@ export function checkTarballs ({ root = ROOT, release = false, install = true, k
         }
       }
     }
+    log('checking that the private workspaces refuse to be packed')
+    const privateOut = join(tmp, 'private-out')
+    mkdirSync(privateOut)
+    problems.push(...checkPrivateWorkspaces(root, privateOut))
     if (install && problems.length === 0) {
-      log('installing the tarballs into an empty project')
+      log('installing the tarballs into an empty project (npm)')
       problems.push(...installCheck(tarballs, tmp, root))
+      log('installing the tarballs into an empty project (pnpm, no install scripts approved)')
+      problems.push(...pnpmInstallCheck(tarballs, tmp))
     }
     return { problems, tarballs: tarballs.map((t) => basename(t)), tmp }
   } finally {

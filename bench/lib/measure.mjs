@@ -105,6 +105,7 @@ export async function measureCase (kase, settings) {
         const { got, ns } = timeBatch(s.c.run, s.n)
         account(s, s.n, got)
         if (round >= settings.warmupRounds) s.samples.push(ns / s.n)
+        if (settings.onBatch) settings.onBatch()
         await drain()
       }
     }

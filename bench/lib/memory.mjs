@@ -124,7 +124,7 @@ export function memoryContenders (sodiumAllocator) {
  * Allocates `count` live secrets per contender, `reps` times (contenders
  * rotated each repetition), and reports the medians of the deltas.
  */
-export async function measureMemory (contenders, { count, reps }) {
+export async function measureMemory (contenders, { count, reps, onStep }) {
   const runs = contenders.map(() => ({ locked: [], maps: [], stats: null, actual: 0, expected: 0, ok: true }))
   for (let rep = 0; rep < reps; rep++) {
     for (let k = 0; k < contenders.length; k++) {
@@ -152,6 +152,7 @@ export async function measureMemory (contenders, { count, reps }) {
       run.actual += got
       run.expected += want
       if (got !== want) run.ok = false
+      if (onStep) onStep()
     }
   }
   await drain()

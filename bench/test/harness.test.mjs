@@ -154,10 +154,60 @@ describe('quick run of bench/run.mjs', () => {
       cwd: benchDir,
       encoding: 'utf8',
       timeout: 30_000,
-      env: { ...process.env, BENCH_QUICK: '1', BENCH_DOCS_DIR: again }
+      env: { ...process.env, BENCH_QUICK: '1', BENCH_DOCS_DIR: again, BENCH_OUTPUT: join(again, 'unused.json') }
     })
     expect(render.status).toBe(0)
     expect(readFileSync(join(again, 'benchmarks.md'), 'utf8')).toBe(readFileSync(join(dir, 'benchmarks.md'), 'utf8'))
     expect(readFileSync(join(again, 'benchmarks.svg'), 'utf8')).toBe(readFileSync(join(dir, 'benchmarks.svg'), 'utf8'))
+  })
+})
+
+describe('where a run writes, and what it prints', () => {
+  const docsPage = join(benchDir, '..', 'docs', 'benchmarks.md')
+  let dir
+  let plain
+  let withDocs
+  let docsBefore
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tarsjs-bench-out-'))
+    docsBefore = existsSync(docsPage) ? readFileSync(docsPage, 'utf8') : null
+    const env = { ...process.env, BENCH_QUICK: '1', BENCH_OUTPUT: join(dir, 'results', 'latest.json') }
+    delete env.BENCH_DOCS_DIR
+    plain = spawnSync(process.execPath, [join(benchDir, 'run.mjs')], { cwd: benchDir, encoding: 'utf8', timeout: 110_000, env })
+    withDocs = spawnSync(process.execPath, [join(benchDir, 'run.mjs'), '--render', join(dir, 'results', 'latest.json'), '--write-docs'], {
+      cwd: benchDir,
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...env, BENCH_OUTPUT: join(dir, 'rendered', 'latest.json'), BENCH_DOCS_DIR: join(dir, 'docs') }
+    })
+  })
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('writes the report to its own folder and leaves the tracked docs alone', () => {
+    expect(plain.status, plain.stderr).toBe(0)
+    for (const file of ['latest.json', 'benchmarks.md', 'benchmarks.svg']) expect(existsSync(join(dir, 'results', file)), file).toBe(true)
+    expect(existsSync(docsPage) ? readFileSync(docsPage, 'utf8') : null).toBe(docsBefore)
+    expect(plain.stdout).not.toContain(join(benchDir, '..', 'docs'))
+  })
+
+  it('--write-docs writes the docs pages too', () => {
+    expect(withDocs.status, withDocs.stderr).toBe(0)
+    expect(readFileSync(join(dir, 'docs', 'benchmarks.md'), 'utf8')).toBe(readFileSync(join(dir, 'rendered', 'benchmarks.md'), 'utf8'))
+    expect(existsSync(join(dir, 'docs', 'benchmarks.svg'))).toBe(true)
+  })
+
+  it('without a terminal prints one progress line per step, with the time left, and the summary table last', () => {
+    const steps = plain.stderr.split('\n').filter((l) => l.startsWith('- '))
+    expect(steps.length).toBe(6) // five timed cases and the memory measurement
+    for (const line of steps.slice(1)) expect(line).toMatch(/\(about \d+ (s|min)( \d+ s)? left\)$/)
+    expect(plain.stderr).not.toContain('\r')
+    expect(plain.stderr).toMatch(/^done in \d+ s$/m)
+    const out = plain.stdout.trimEnd().split('\n')
+    expect(out[out.length - 1]).toMatch(/^Checksums: all validated/)
+    expect(plain.stdout.indexOf('Wrote ')).toBeLessThan(plain.stdout.indexOf('Summary'))
   })
 })

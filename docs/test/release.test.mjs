@@ -102,7 +102,7 @@ describe('workflows', () => {
       expect(buildAll).toMatch(new RegExp(`"${arch}\\s+${libc}\\s`))
       expect(verify).toContain(`${platformDir}/$NAME.${libc}.node`)
     }
-    expect(buildAll).toContain('pnpm run prebuild --arch="$arch" --tag-libc="$libc"')
+    expect(buildAll).toContain('pnpm run build:prebuilds --arch="$arch" --libc="$libc"')
     expect(prebuild).toContain('run: bash packages/os-memlock/scripts/prebuild-all.sh --verify')
     expect(prebuild).toContain('path: packages/os-memlock/prebuilds')
     expect(prebuild).toContain('publish: pnpm run release')

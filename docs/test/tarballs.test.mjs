@@ -2,7 +2,11 @@
 // tarballs install together into an empty project, load, run `tarsjs doctor`
 // and type-check a consumer (scripts/check-tarballs.mjs).
 import { describe, expect, it } from 'vitest'
-import { checkEntries, checkTarballs, manifestTargets } from '../../scripts/check-tarballs.mjs'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { PRIVATE_WORKSPACES, TSC_SETUPS, checkEntries, checkSourceMaps, checkTarballs, manifestTargets, publicPackages } from '../../scripts/check-tarballs.mjs'
+
+const ROOT = join(import.meta.dirname, '..', '..')
 
 describe('package tarballs', () => {
   it('pnpm pack of every public package passes every check', () => {
@@ -56,6 +60,57 @@ describe('the tarball rules', () => {
       prebuildTargets: [['linux-x64', 'glibc'], ['linux-x64', 'musl'], ['linux-arm64', null]]
     })
     expect(problems).toEqual(['n: no prebuilt binary for linux-x64 (musl)', 'n: no prebuilt binary for linux-arm64'])
+  })
+
+  it('rejects a prebuilt binary without a libc tag, even when a tagged one is present', () => {
+    const entries = [...base, 'index.js', 'index.d.ts', 'binding.gyp', 'src/binding.c',
+      'prebuilds/linux-x64/n.glibc.node', 'prebuilds/linux-x64/n.node', 'prebuilds/linux-arm64/n.napi.armv8.node']
+    const problems = checkEntries({
+      name: 'n',
+      entries,
+      manifest: { name: 'n', license: 'MIT', main: 'index.js', types: 'index.d.ts' },
+      native: true,
+      prebuildTargets: [['linux-x64', 'glibc']]
+    })
+    expect(problems).toEqual([
+      'n: prebuilt binary prebuilds/linux-x64/n.node has no libc tag (glibc or musl)',
+      'n: prebuilt binary prebuilds/linux-arm64/n.napi.armv8.node has no libc tag (glibc or musl)'
+    ])
+  })
+
+  it('finds source-map comments that point at files the tarball does not hold', () => {
+    const files = {
+      'dist/a.js': 'x\n//# sourceMappingURL=a.js.map',
+      'dist/a.d.ts': 'export {}\n//# sourceMappingURL=a.d.ts.map',
+      'dist/b.js': 'y\n//# sourceMappingURL=b.js.map',
+      'dist/b.js.map': '{}',
+      'dist/c.js': 'z\n//# sourceMappingURL=data:application/json;base64,e30='
+    }
+    const problems = checkSourceMaps({ name: 'x', entries: Object.keys(files), read: (e) => files[e] })
+    expect(problems).toEqual([
+      'x: dist/a.js points at dist/a.js.map, which is not in the tarball',
+      'x: dist/a.d.ts points at dist/a.d.ts.map, which is not in the tarball'
+    ])
+  })
+
+  it('type-checks consumers under node, node16 and bundler resolution, none with esModuleInterop', () => {
+    expect(TSC_SETUPS.map(([label, o]) => [label, o.moduleResolution])).toEqual([['node', 'Node10'], ['node16', 'Node16'], ['bundler', 'Bundler']])
+    for (const [, options] of TSC_SETUPS) expect(options.esModuleInterop).toBeUndefined()
+  })
+
+  it('every public package has an exports map; the private workspaces refuse pnpm pack', () => {
+    for (const pkg of publicPackages(ROOT)) {
+      expect(pkg.manifest.exports?.['.'], pkg.name).toBeDefined()
+      expect(pkg.manifest.exports['./package.json'], pkg.name).toBe('./package.json')
+    }
+    const sodium = publicPackages(ROOT).find((p) => p.name === '@tarsjs/sodium-allocator')
+    expect(sodium.manifest.typesVersions['*'].conformance).toEqual(['dist/conformance.d.ts'])
+    for (const dir of PRIVATE_WORKSPACES) {
+      const manifest = JSON.parse(readFileSync(join(ROOT, dir, 'package.json'), 'utf8'))
+      expect([manifest.private, manifest.scripts.prepack]).toEqual([true, 'node ../scripts/refuse-pack.mjs'])
+    }
+    const base = JSON.parse(readFileSync(join(ROOT, 'tsconfig.base.json'), 'utf8')).compilerOptions
+    expect([base.sourceMap, base.declarationMap]).toEqual([false, false])
   })
 
   it('follows main, types, bin and exports', () => {

@@ -20,8 +20,8 @@
 #   apt-get install gcc-aarch64-linux-gnu musl-tools musl-dev:arm64
 #   (and for --verify: libstdc++6-arm64-cross qemu-user-static)
 #
-# Each target runs the package's own `prebuild` npm script (prebuildify
-# --napi --strip -t <version>) with --arch, --tag-libc and --strip-bin added,
+# Each target runs the package's own `build:prebuilds` npm script (prebuildify
+# --napi --strip --tag-libc -t <version>) with --arch, --libc and --strip-bin added,
 # so every binary is made with the same flags as the one the tests build.
 set -euo pipefail
 
@@ -89,7 +89,7 @@ for t in "${TARGETS[@]}"; do
   # LINK is the C compiler too: node-gyp links with the C++ driver by
   # default, and the addon has no reason to see libstdc++.
   (cd "$stage" && CC="$cc" CXX="$cc" LINK="$cc" \
-    pnpm run prebuild --arch="$arch" --tag-libc="$libc" --strip-bin="$strip")
+    pnpm run build:prebuilds --arch="$arch" --libc="$libc" --strip-bin="$strip")
 done
 
 # The result replaces linux-x64/ and linux-arm64/ whole, so that nothing

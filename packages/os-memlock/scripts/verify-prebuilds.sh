@@ -31,8 +31,8 @@ PKG="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="$(cd "${1:-$PKG/prebuilds}" && pwd)"
 GLIBC_MAX="${GLIBC_MAX:-2.31}"
 NAME='@tarsjs+os-memlock'
-# The Node version the prebuilds target: the -t of the package's prebuild script.
-NODE_VERSION="$(node -p 'require(process.argv[1]).scripts.prebuild.match(/-t (\S+)/)[1]' "$PKG/package.json")"
+# The Node version the prebuilds target: the -t of the package's build:prebuilds script.
+NODE_VERSION="$(node -p 'require(process.argv[1]).scripts["build:prebuilds"].match(/-t (\S+)/)[1]' "$PKG/package.json")"
 QEMU="${QEMU_AARCH64:-$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)}"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/os-memlock-verify.XXXXXX")"

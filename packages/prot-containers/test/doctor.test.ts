@@ -72,7 +72,12 @@ describe('doctor', () => {
   it.skipIf(SETPRIV === undefined)('--require decides which failures gate the exit code', () => {
     const gated = run(['doctor', '--json', '--require=memlock'], 0)
     expect(gated.status).toBe(1)
-    const ungated = run(['doctor', '--json', '--require=swap'], 0)
+    // --require adds to the defaults, so memlock still gates ...
+    const added = run(['doctor', '--json', '--require=swap'], 0)
+    expect(JSON.parse(added.stdout).required).toEqual(['memlock', 'external-buffers', 'madvise', 'swap'])
+    expect(added.status).toBe(1)
+    // ... unless --only replaces them.
+    const ungated = run(['doctor', '--json', '--require=swap', '--only'], 0)
     expect(JSON.parse(ungated.stdout).required).toEqual(['swap'])
     expect(JSON.parse(ungated.stdout).findings[0].verdict).toBe('fail')
     expect(ungated.status).toBe(0)

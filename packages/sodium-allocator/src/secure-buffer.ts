@@ -22,6 +22,13 @@
  *
  * As with sodium-native's finalizer, a secure buffer that becomes garbage
  * without `sodium_free` is freed when it is collected (see `backstop` below).
+ *
+ * Other code can detach a secure buffer without freeing it: sodium-native 5's
+ * own `sodium_free` detaches any buffer whose `secure` is true. Such a buffer
+ * is freed (canary checked, wiped) as soon as this module sees it detached:
+ * on the next turn of the event loop for buffers allocated in this turn, in
+ * any function here that is given it, or when it is collected; with one
+ * `TARSJS_FOREIGN_FREE` warning per process.
  */
 // node:timers, not the global: fake timers in a user's tests replace only the global.
 import { setImmediate } from 'node:timers'
@@ -146,10 +153,50 @@ function onTurn(): void {
 function promote(): void {
   for (const entry of young) {
     if (entry.allocation.freed) continue
+    if (detachedElsewhere(entry)) {
+      reclaim(entry)
+      continue
+    }
     backstop.register(entry.buffer.buffer, entry.allocation, entry.allocation)
     entry.registered = true
   }
   young.length = 0
+}
+
+/** True when other code detached the buffer's memory while the allocation is live. */
+function detachedElsewhere(entry: Entry): boolean {
+  return entry.buffer.byteLength === 0 && entry.allocation.byteLength > 0 && !entry.allocation.freed
+}
+
+let foreignFreeWarned = false
+
+/** Frees the allocation of a buffer that other code detached, and says so once. */
+function reclaim(entry: Entry): void {
+  release(entry)
+  if (foreignFreeWarned) return
+  foreignFreeWarned = true
+  process.emitWarning(
+    'A secure buffer from @tarsjs/sodium-allocator was detached by other code without being freed ' +
+      "(for example by sodium-native 5's sodium_free); it has now been wiped and freed. " +
+      "Free secure buffers with @tarsjs/sodium-allocator's sodium_free, or use withTarsjsMemory(sodium)",
+    { code: 'TARSJS_FOREIGN_FREE' }
+  )
+}
+
+/** Frees through the escape check: a view that was moved out (transfer()) keeps its memory out of reuse. */
+function release(entry: Entry): void {
+  ;(entry.allocation.allocator as SodiumAllocator).freeHandedOver(entry.allocation, entry.buffer.buffer as ArrayBuffer)
+  if (entry.registered) backstop.unregister(entry.allocation)
+  live.delete(entry.buffer.buffer as ArrayBuffer)
+  entry.buffer.secure = false
+}
+
+/** The entry of a live secure buffer's ArrayBuffer; one that other code detached is freed here and not returned. */
+function liveEntry(ab: ArrayBuffer): Entry | undefined {
+  const entry = live.get(ab)
+  if (entry === undefined || !detachedElsewhere(entry)) return entry
+  reclaim(entry)
+  return undefined
 }
 
 /** The buffer was collected: its view cannot be checked for an escape, so its mapping is let go, never reused. */
@@ -192,16 +239,13 @@ export function sodium_free(buf: NodeJS.TypedArray): void {
     if (view.byteLength === 0) return
     throw plainError('ERR_NOT_SECURE_BUFFER', 'failed to remove wrap')
   }
-  ;(entry.allocation.allocator as SodiumAllocator).freeHandedOver(entry.allocation, ab)
-  if (entry.registered) backstop.unregister(entry.allocation)
-  live.delete(ab)
-  entry.buffer.secure = false
+  release(entry)
   if (view !== entry.buffer && 'secure' in view) (view as { secure?: unknown }).secure = false
 }
 
 function mprotect(buf: unknown, access: Access, failure: string): void {
   const view = typedArray(buf, 'buf')
-  const entry = live.get(view.buffer as ArrayBuffer)
+  const entry = liveEntry(view.buffer as ArrayBuffer)
   if (entry === undefined) throw plainError('ERR_NOT_SECURE_BUFFER', failure)
   // Moved out by transfer(): a no-access page under the moved buffer would kill
   // the process when it is read. Such a buffer can only be freed.
@@ -240,7 +284,7 @@ export function sodium_mprotect_readwrite(buf: NodeJS.TypedArray): void {
 
 /** True for a live buffer (or any typed array over its memory) returned by `sodium_malloc`. */
 export function isSecureBuffer(buf: unknown): boolean {
-  return ArrayBuffer.isView(buf) && live.has(buf.buffer as ArrayBuffer)
+  return ArrayBuffer.isView(buf) && liveEntry(buf.buffer as ArrayBuffer) !== undefined
 }
 
 /**
@@ -249,7 +293,7 @@ export function isSecureBuffer(buf: unknown): boolean {
  * Throws `ERR_NOT_SECURE_BUFFER` for anything else.
  */
 export function secureBufferProtections(buf: NodeJS.TypedArray): Protections {
-  const entry = ArrayBuffer.isView(buf) ? live.get(buf.buffer as ArrayBuffer) : undefined
+  const entry = ArrayBuffer.isView(buf) ? liveEntry(buf.buffer as ArrayBuffer) : undefined
   if (entry === undefined) throw typeError('ERR_NOT_SECURE_BUFFER', 'buf must be a live buffer returned by sodium_malloc')
   return entry.allocation.allocator.protections(entry.allocation)
 }

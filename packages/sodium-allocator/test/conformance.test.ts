@@ -3,7 +3,7 @@
 // and the adapter over the real libsodium (sodium-native).
 import type { Allocation } from '@tarsjs/page-alloc'
 import { describe, expect, it } from 'vitest'
-import { conformance, native, ours, pa } from './helpers.js'
+import { conformance, native, native5, ours, pa } from './helpers.js'
 
 const framework = { describe, it, expect }
 
@@ -11,6 +11,9 @@ conformance.runAllocatorConformance('SlotAllocator', () => new pa.SlotAllocator(
 conformance.runAllocatorConformance('PageAllocator', () => new pa.PageAllocator(), framework)
 conformance.runAllocatorConformance('SodiumAllocator', () => new ours.SodiumAllocator(), framework, { fillByte: 0xdb })
 conformance.runAllocatorConformance('SodiumNativeAllocator', () => new ours.SodiumNativeAllocator({ sodium: native }), framework, { fillByte: 0xdb })
+conformance.runAllocatorConformance('SodiumNativeAllocator over sodium-native 5', () => new ours.SodiumNativeAllocator({ sodium: native5 }), framework, {
+  fillByte: 0xdb
+})
 
 describe('the conformance suite itself', () => {
   it('is importable from the package subpath', async () => {

@@ -2,9 +2,11 @@
 // random inputs, every function returns the same result, leaves the same
 // bytes in every buffer it was given (and in the bytes around them), and the
 // same inputs throw in both, with the same error class and message.
+// Against sodium-native 5 (last block): the same results and bytes on every
+// input this package accepts (5 checks arguments with other messages).
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { native, ours, outcome } from './helpers.js'
+import { native, native5, ours, outcome } from './helpers.js'
 
 const RUNS = 400
 
@@ -291,4 +293,42 @@ describe('differential: sodium_memzero, sodium_mlock, sodium_munlock', () => {
       sameRaw((lib) => (lib[fn] as (...a: unknown[]) => unknown)())
     })
   }
+})
+
+/** Against sodium-native 5: where ours returns, 5 returns the same and leaves the same bytes. */
+function sameAs5(specs: Spec[], call: (lib: Lib, views: NodeJS.TypedArray[]) => unknown): void {
+  const a = specs.map(build)
+  const b = specs.map(build)
+  const mine = outcome(() => call(ours, b.map((x) => x.view)))
+  if (mine.error !== undefined) return
+  const theirs = outcome(() => call(native5 as Lib, a.map((x) => x.view)))
+  expect(mine).toEqual(theirs)
+  expect(b.map((x) => Buffer.from(x.whole).toString('hex'))).toEqual(a.map((x) => Buffer.from(x.whole).toString('hex')))
+}
+
+describe('differential against sodium-native 5, on the inputs this package accepts', () => {
+  const sameLength = pair().filter(([x, y]) => x.bytes.length === y.bytes.length)
+  it('sodium_memcmp, sodium_compare, sodium_add, sodium_sub', () => {
+    for (const fn of ['sodium_memcmp', 'sodium_compare', 'sodium_add', 'sodium_sub'] as const) {
+      fc.assert(fc.property(sameLength, (specs) => sameAs5(specs, (lib, [x, y]) => lib[fn](x!, y!))), { numRuns: RUNS / 2 })
+    }
+  })
+  it('sodium_is_zero, sodium_increment, sodium_memzero', () => {
+    fc.assert(fc.property(spec(), (s) => sameAs5([s], (lib, [x]) => lib.sodium_is_zero(x!))), { numRuns: RUNS / 2 })
+    fc.assert(fc.property(spec(), (s) => sameAs5([s], (lib, [x]) => lib.sodium_increment(x!))), { numRuns: RUNS / 2 })
+    fc.assert(fc.property(spec(), (s) => sameAs5([s], (lib, [x]) => lib.sodium_memzero(x!))), { numRuns: 100 })
+  })
+  it('sodium_pad and sodium_unpad', () => {
+    const sizes = fc.tuple(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 0, max: 64 }), fc.integer({ min: 0, max: 64 }))
+    fc.assert(
+      fc.property(sizes, ([block, unpadded, extra]) => {
+        const size = unpadded + block + extra
+        sameAs5([{ kind: 'Buffer', bytes: new Uint8Array(size).fill(0x5a) }], (lib, [x]) => lib.sodium_pad(x!, unpadded, block))
+        const buf = Buffer.alloc(size, 0x44)
+        const len = native5.sodium_pad(buf, unpadded, block) as number
+        sameAs5([{ kind: 'Buffer', bytes: new Uint8Array(buf) }], (lib, [x]) => lib.sodium_unpad(x!, len, block))
+      }),
+      { numRuns: RUNS }
+    )
+  })
 })

@@ -29,6 +29,11 @@ export const os: typeof import('@tarsjs/os-memlock') = require('@tarsjs/os-memlo
 // sodium-native has no type declarations; the tests use it as `any`.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const native: any = require('sodium-native')
+// sodium-native 5, installed under an alias: the peer range covers ^4.3.1 and ^5.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const native5: any = require('sodium-native-5')
+export const NATIVE_VERSION: string = require('sodium-native/package.json').version
+export const NATIVE5_VERSION: string = require('sodium-native-5/package.json').version
 
 export interface Vma {
   start: bigint
