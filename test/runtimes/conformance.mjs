@@ -8,6 +8,7 @@
 // protect('none') and unmap detach every view, stale views have length 0 and
 // never fault, ProtBuf/ProtKey/sodium_malloc work, and every allocator's
 // statistics return to zero. The whole suite (vitest) runs on Node.js only.
+import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -240,6 +241,29 @@ test('worker threads: the addon loads in a worker and its views follow protect()
   })
   deepEqual(result, { first: 9, after: 0 })
 })
+
+// A backing store moved out of the addon's tracking (a transfer list, or
+// ArrayBuffer.prototype.transfer() where the runtime has it) must never fault
+// the process once its memory is closed or freed: each case runs in a child,
+// which reads through the escaped buffer last.
+const ESCAPES = {
+  'transfer-key': 'ArrayBuffer.prototype.transfer() of a ProtKey window view, read after the window closes',
+  'transfer-buf': 'ArrayBuffer.prototype.transfer() of ProtBuf bytes, read after dispose()',
+  'clone-key': 'structuredClone with a transfer list inside a ProtKey window, read after it closes',
+  'post-key': 'MessagePort postMessage with a transfer list inside a ProtKey window, read after it closes'
+}
+for (const [how, title] of Object.entries(ESCAPES)) {
+  test(`never a fault: ${title}`, () => {
+    const file = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'escape.mjs')
+    const argv = RT.name === 'deno' ? ['run', '-A', file, how] : [file, how]
+    const res = spawnSync(process.execPath, argv, { encoding: 'utf8', timeout: 60_000 })
+    const steps = res.stdout.trim().split('\n').filter(Boolean)
+    const what = `${how}: ${steps.join(' ')}${res.signal ? ` killed by ${res.signal}` : ''}`
+    equal(res.signal, null, what)
+    equal(res.status, 0, `${what} ${res.stderr.split('\n').find((l) => l.trim()) ?? ''}`)
+    equal(steps.at(-1), '{"survived":true}', what)
+  })
+}
 
 test('statistics of every allocator return to zero', () => {
   for (const a of [...allocators, defaultBufAllocator(), defaultKeyAllocator(), sodium.defaultSodiumAllocator()]) {

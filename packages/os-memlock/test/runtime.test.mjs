@@ -72,6 +72,25 @@ describe(`the addon on Node.js ${process.version}`, () => {
     expect(out).toEqual({ version: process.version, file: expect.any(String), loaded: true, detached: true, kept: 7 })
   })
 
+  it('a runtime without finalizers is refused: every function throws ERR_UNSUPPORTED_RUNTIME naming what is missing', () => {
+    const script = `
+      globalThis.FinalizationRegistry = undefined
+      const m = require(${JSON.stringify(PKG)})
+      const out = {}
+      for (const name of ['pageSize', 'map', 'view', 'detach']) {
+        try { m[name](4096); out[name] = 'returned' } catch (err) { out[name] = [err.code, err.message] }
+      }
+      console.log(JSON.stringify(out))
+    `
+    const res = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 })
+    expect(res.status, res.stderr).toBe(0)
+    const out = JSON.parse(res.stdout)
+    for (const name of ['pageSize', 'map', 'view', 'detach']) {
+      expect(out[name][0]).toBe('ERR_UNSUPPORTED_RUNTIME')
+      expect(out[name][1]).toContain(`Node.js ${process.version} lacks FinalizationRegistry and WeakRef`)
+    }
+  })
+
   describe.skipIf(!HEADERS)(`built from source with the headers of ${process.version}`, () => {
     const stage = mkdtempSync(join(tmpdir(), 'os-memlock-headers-'))
     afterAll(() => rmSync(stage, { recursive: true, force: true }))
