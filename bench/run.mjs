@@ -8,13 +8,23 @@
 //                      docs are not regenerated unless BENCH_DOCS_DIR is set
 //   BENCH_OUTPUT=path  where the JSON goes (default bench/results/latest.json)
 //   BENCH_DOCS_DIR=dir where benchmarks.md/.svg go (default docs/ of the repository)
+//   BENCH_RUNTIMES=node20,node24   the same as --runtimes=... below
 //
-// `node run.mjs --render [file.json]` regenerates the docs from an earlier
-// run's JSON (default bench/results/latest.json) without measuring.
+// `node run.mjs --runtimes=node20,node22,node24,node26` runs the whole harness
+// once per Node.js major, one after the other, each in that version's `node`
+// (installed by scripts/runtimes.mjs; the running Node.js for its own major),
+// into bench/results/<runtime>.json; the docs then get the first run's tables
+// and a column per version.
+//
+// `node run.mjs --render [file.json...]` regenerates the docs from earlier
+// runs' JSON (default bench/results/latest.json) without measuring; with more
+// than one file, a column per file's Node.js version.
 //
 // Exit status: 0 when every benchmark ran and every checksum matched, even if
 // a target was missed (missed targets are reported, not failed); 1 otherwise.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { judge, timedCases } from './lib/cases.mjs'
 import { benchDir, loadSodiumAllocator } from './lib/load.mjs'
@@ -109,22 +119,60 @@ function observations (report) {
   return lines
 }
 
-/** `node run.mjs --render [file.json]`: prints and regenerates the docs from an earlier run's JSON, measuring nothing. */
-function renderOnly (file) {
-  const report = JSON.parse(readFileSync(file, 'utf8'))
-  report.observations = observations(report)
+/** `node run.mjs --render [file.json...]`: prints and regenerates the docs from earlier runs' JSON, measuring nothing. */
+function renderOnly (files) {
+  const reports = files.map((file) => JSON.parse(readFileSync(file, 'utf8')))
+  for (const report of reports) report.observations = observations(report)
+  const [report] = reports
   console.log(consoleReport(report))
   const dir = docsDir ?? join(benchDir, '..', 'docs')
   mkdirSync(dir, { recursive: true })
   writeFileSync(join(dir, 'benchmarks.svg'), renderSvg(report))
-  writeFileSync(join(dir, 'benchmarks.md'), renderMarkdown(report, 'benchmarks.svg'))
-  console.log(`Wrote ${join(dir, 'benchmarks.md')} and benchmarks.svg from ${file}`)
+  writeFileSync(join(dir, 'benchmarks.md'), renderMarkdown(report, 'benchmarks.svg', reports))
+  console.log(`Wrote ${join(dir, 'benchmarks.md')} and benchmarks.svg from ${files.join(', ')}`)
+}
+
+/** `--runtimes=node20,node24`: the whole harness under each Node.js major, then the docs from all of them. */
+function runEach (names) {
+  const files = []
+  const scratch = mkdtempSync(join(tmpdir(), 'tarsjs-bench-docs-'))
+  try {
+    for (const name of names) {
+      const major = /^node(\d+)$/.exec(name)?.[1]
+      if (major === undefined) throw new Error(`--runtimes: ${name} is not a Node.js major such as node24 (the benchmarks compare against sodium-native, a Node.js addon)`)
+      let bin = process.execPath
+      if (major !== process.versions.node.split('.')[0]) {
+        const found = spawnSync(process.execPath, [join(benchDir, '..', 'scripts', 'runtimes.mjs'), 'path', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+        if (found.status !== 0) throw new Error(`could not install ${name}`)
+        bin = found.stdout.trim()
+      }
+      const file = join(dirname(outputFile), `${name}.json`)
+      progress(`== ${name}: ${bin}`)
+      // Docs of the single runs go to a scratch directory; this process writes the combined page.
+      const run = spawnSync(bin, [join(benchDir, 'run.mjs')], {
+        cwd: benchDir,
+        stdio: 'inherit',
+        env: { ...process.env, BENCH_RUNTIMES: '', BENCH_OUTPUT: file, BENCH_DOCS_DIR: join(scratch, name), PATH: `${dirname(bin)}:${process.env.PATH}` }
+      })
+      if (run.status !== 0) throw new Error(`the benchmarks failed under ${name} (status ${run.status ?? run.signal})`)
+      files.push(file)
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true })
+  }
+  if (!quick || process.env.BENCH_DOCS_DIR) renderOnly(files)
 }
 
 async function main () {
   const renderAt = process.argv.indexOf('--render')
   if (renderAt !== -1) {
-    renderOnly(resolve(process.argv[renderAt + 1] ?? outputFile))
+    const files = process.argv.slice(renderAt + 1).filter((a) => !a.startsWith('--'))
+    renderOnly((files.length > 0 ? files : [outputFile]).map((f) => resolve(f)))
+    return
+  }
+  const runtimes = process.argv.find((a) => a.startsWith('--runtimes='))?.slice('--runtimes='.length) ?? process.env.BENCH_RUNTIMES
+  if (runtimes) {
+    runEach(runtimes.split(',').filter(Boolean))
     return
   }
   const started = Date.now()

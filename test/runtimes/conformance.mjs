@@ -242,6 +242,42 @@ test('worker threads: the addon loads in a worker and its views follow protect()
   deepEqual(result, { first: 9, after: 0 })
 })
 
+test('wipe() of every typed array kind this runtime has touches exactly its bytes', () => {
+  const kinds = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+    Float32Array, Float64Array, BigInt64Array, BigUint64Array, globalThis.Float16Array].filter((k) => typeof k === 'function')
+  const wrong = []
+  for (const Kind of kinds) {
+    // Bytes 8..23 of a buffer large enough that a wipe of up to 8 bytes per
+    // element (the widest kind) stays inside it, should the size be wrong.
+    const ab = new ArrayBuffer(256)
+    const bytes = new Uint8Array(ab)
+    bytes.fill(0xff)
+    const view = new Kind(ab, 8, 16 / Kind.BYTES_PER_ELEMENT)
+    try {
+      m.wipe(view)
+    } catch (err) {
+      if (err?.code === undefined) throw err // a typed refusal is allowed; anything else is not
+      continue
+    }
+    const zeroed = bytes.reduce((n, b, i) => (b === 0 ? [...n, i] : n), [])
+    if (zeroed.length !== 16 || zeroed[0] !== 8 || zeroed[15] !== 23) wrong.push(`${Kind.name}: zeroed ${zeroed.length} bytes (${zeroed[0]}..${zeroed.at(-1)}), expected 8..23`)
+  }
+  deepEqual(wrong, [])
+})
+
+const NATIVE_USING = (() => {
+  try {
+    return typeof new Function('{ using x = null } return true')() === 'boolean'
+  } catch {
+    return false
+  }
+})()
+
+test.skipIf(!NATIVE_USING, 'no native `using` in this runtime')('native `using`: a reader closes its window and a container is disposed at the end of the block', async () => {
+  const { usingWindows } = await import('./fixtures/using.mjs')
+  deepEqual(usingWindows(ProtKey, ProtBuf), { inside: 32, closed: 0, described: 'ProtKey(32 bytes, no access)', disposedBuf: 0 })
+})
+
 // A backing store moved out of the addon's tracking (a transfer list, or
 // ArrayBuffer.prototype.transfer() where the runtime has it) must never fault
 // the process once its memory is closed or freed: each case runs in a child,
