@@ -6,8 +6,11 @@
 // Checked here: the addon loads (from the local build or a prebuild), views
 // are exactly their length and have an ArrayBuffer of their own,
 // protect('none') and unmap detach every view, stale views have length 0 and
-// never fault, ProtBuf/ProtKey/sodium_malloc work, and every allocator's
-// statistics return to zero. The whole suite (vitest) runs on Node.js only.
+// never fault, ProtBuf/ProtKey/sodium_malloc work, workers load the addon,
+// finalizers run (the containers' backstop), escaped backing stores never
+// fault, and every allocator's statistics return to zero. The whole suite
+// (vitest) runs on Node.js only. scripts/runtimes.mjs runs node with
+// --expose-gc and deno with --v8-flags=--expose-gc, for the finalizer test.
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -300,6 +303,20 @@ for (const [how, title] of Object.entries(ESCAPES)) {
     equal(steps.at(-1), '{"survived":true}', what)
   })
 }
+
+const collect = globalThis.gc ?? (globalThis.Bun ? () => globalThis.Bun.gc(true) : undefined)
+
+test.skipIf(collect === undefined, 'no way to force a collection: run node with --expose-gc, deno with --v8-flags=--expose-gc')('finalizers run: a view kept without its container is detached once the container is collected', async () => {
+  const { setLeakWarnings } = require(join(ROOT, 'packages', 'prot-containers'))
+  setLeakWarnings?.(false)
+  const kept = (() => ProtBuf.random(16).bytes)() // the container itself is dropped at once
+  equal(kept.byteLength, 16)
+  for (let i = 0; i < 50 && kept.byteLength !== 0; i++) {
+    collect()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  equal(kept.byteLength, 0, 'detached by the backstop')
+})
 
 test('statistics of every allocator return to zero', () => {
   for (const a of [...allocators, defaultBufAllocator(), defaultKeyAllocator(), sodium.defaultSodiumAllocator()]) {
