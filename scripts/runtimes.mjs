@@ -101,7 +101,10 @@ function testedPackages () {
 }
 
 const label = (dir) => basename(dir)
-const seconds = (ms) => `${Math.floor(ms / 60000)}m${String(Math.round((ms % 60000) / 1000)).padStart(2, '0')}s`
+function seconds (ms) {
+  const s = Math.round(ms / 1000)
+  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+}
 
 /** Runs one command with its output into a log file; resolves with the exit status (a signal counts as failure). */
 function runLogged (argv, options, logFile) {
