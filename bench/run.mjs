@@ -16,9 +16,18 @@
 //
 // `node run.mjs --render [file.json]` renders an earlier run's JSON (default
 // bench/results/latest.json) without measuring, with the same outputs.
+//   BENCH_RUNTIMES=node20,node24   the same as --runtimes=... below
+//
+// `node run.mjs --runtimes=node20,node22,node24,node26` runs the whole harness
+// once per Node.js major, one after the other, each in that version's `node`
+// (installed by scripts/runtimes.mjs; the running Node.js for its own major),
+// into bench/results/<runtime>.json; the report then has the first run's
+// tables and a column per version. With more than one file, `--render` does
+// the same from earlier runs.
 //
 // Exit status: 0 when every benchmark ran and every checksum matched, even if
 // a target was missed (missed targets are reported, not failed); 1 otherwise.
+import { spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { judge, timedCases } from './lib/cases.mjs'
@@ -40,17 +49,17 @@ const writeDocs = process.argv.includes('--write-docs') || Boolean(process.env.B
 const docsDir = writeDocs ? resolve(process.env.BENCH_DOCS_DIR ?? join(benchDir, '..', 'docs')) : null
 
 /** Writes benchmarks.md and benchmarks.svg into `dir`; returns the markdown's path. */
-function writePages (report, dir) {
+function writePages (report, dir, reports) {
   mkdirSync(dir, { recursive: true })
   writeFileSync(join(dir, 'benchmarks.svg'), renderSvg(report))
-  writeFileSync(join(dir, 'benchmarks.md'), renderMarkdown(report, 'benchmarks.svg'))
+  writeFileSync(join(dir, 'benchmarks.md'), renderMarkdown(report, 'benchmarks.svg', reports))
   return join(dir, 'benchmarks.md')
 }
 
 /** The pages of a report: beside the JSON always, in the docs when asked. Returns what was written. */
-function writeReportPages (report) {
-  const written = [writePages(report, resultsDir)]
-  if (docsDir !== null) written.push(writePages(report, docsDir))
+function writeReportPages (report, reports = [report]) {
+  const written = [writePages(report, resultsDir, reports)]
+  if (docsDir !== null) written.push(writePages(report, docsDir, reports))
   return written.map((file) => `Wrote ${file} and benchmarks.svg`)
 }
 
@@ -128,18 +137,51 @@ function observations (report) {
   return lines
 }
 
-/** `node run.mjs --render [file.json]`: prints and regenerates the docs from an earlier run's JSON, measuring nothing. */
-function renderOnly (file) {
-  const report = JSON.parse(readFileSync(file, 'utf8'))
-  report.observations = observations(report)
-  for (const line of writeReportPages(report)) console.log(`${line} from ${file}`)
+/** `node run.mjs --render [file.json...]`: prints and writes the pages from earlier runs' JSON, measuring nothing; with several files, a column per Node.js version. */
+function renderOnly (files) {
+  const reports = files.map((file) => JSON.parse(readFileSync(file, 'utf8')))
+  for (const report of reports) report.observations = observations(report)
+  const [report] = reports
+  for (const line of writeReportPages(report, reports)) console.log(`${line} from ${files.join(', ')}`)
   console.log(consoleReport(report))
+}
+
+/** `--runtimes=node20,node24`: the whole harness under each Node.js major, then one report from all of them. */
+function runEach (names) {
+  const files = []
+  for (const name of names) {
+    const major = /^node(\d+)$/.exec(name)?.[1]
+    if (major === undefined) throw new Error(`--runtimes: ${name} is not a Node.js major such as node24 (the benchmarks compare against sodium-native, a Node.js addon)`)
+    let bin = process.execPath
+    if (major !== process.versions.node.split('.')[0]) {
+      const found = spawnSync(process.execPath, [join(benchDir, '..', 'scripts', 'runtimes.mjs'), 'path', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+      if (found.status !== 0) throw new Error(`could not install ${name}`)
+      bin = found.stdout.trim()
+    }
+    const file = join(resultsDir, `${name}.json`)
+    console.error(`== ${name}: ${bin}`)
+    // Each single run writes its own JSON (and pages beside it); this process writes the combined report.
+    const run = spawnSync(bin, [join(benchDir, 'run.mjs')], {
+      cwd: benchDir,
+      stdio: 'inherit',
+      env: { ...process.env, BENCH_RUNTIMES: '', BENCH_OUTPUT: file, BENCH_DOCS_DIR: '', PATH: `${dirname(bin)}:${process.env.PATH}` }
+    })
+    if (run.status !== 0) throw new Error(`the benchmarks failed under ${name} (status ${run.status ?? run.signal})`)
+    files.push(file)
+  }
+  renderOnly(files)
 }
 
 async function main () {
   const renderAt = process.argv.indexOf('--render')
   if (renderAt !== -1) {
-    renderOnly(resolve(process.argv[renderAt + 1] ?? outputFile))
+    const files = process.argv.slice(renderAt + 1).filter((a) => !a.startsWith('--'))
+    renderOnly((files.length > 0 ? files : [outputFile]).map((f) => resolve(f)))
+    return
+  }
+  const runtimes = process.argv.find((a) => a.startsWith('--runtimes='))?.slice('--runtimes='.length) ?? process.env.BENCH_RUNTIMES
+  if (runtimes) {
+    runEach(runtimes.split(',').filter(Boolean))
     return
   }
   const started = Date.now()

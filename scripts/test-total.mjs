@@ -3,8 +3,9 @@
 // Each package's vitest writes test-results.json (restored by turbo's cache,
 // so a cached run still counts its tests).
 import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { readReports } from './lib/reports.mjs'
 
 const root = new URL('..', import.meta.url).pathname
 const resultFiles = []
@@ -26,24 +27,7 @@ const run = spawnSync('pnpm', ['exec', 'turbo', 'run', 'test', '--continue=depen
   stdio: 'inherit'
 })
 
-let passed = 0
-let failed = 0
-let skipped = 0
-let unreadable = 0
-for (const file of resultFiles) {
-  if (!existsSync(file)) continue
-  let report
-  try {
-    report = JSON.parse(readFileSync(file, 'utf8'))
-  } catch {
-    unreadable++ // a run that died while writing its report counts as a failure
-    continue
-  }
-  passed += report.numPassedTests
-  failed += report.numFailedTests
-  skipped += report.numPendingTests + report.numTodoTests
-}
-failed += unreadable
+const { passed, failed, skipped } = readReports(resultFiles)
 
 const failedRun = run.status !== 0 && failed === 0 ? 1 : 0
 console.log(`${passed} passed, ${failed + failedRun} failed${skipped ? `, ${skipped} skipped` : ''}`)

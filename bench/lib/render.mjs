@@ -262,7 +262,39 @@ function mdCell (s) {
   return String(s).replace(/\|/g, '\\|')
 }
 
-export function renderMarkdown (report, svgName) {
+/**
+ * One column per Node.js version: the median of every contender of every case
+ * (the ProtKey window's parts included) and each case's ratio, from one report
+ * per version (`node run.mjs --runtimes=node20,node22,...`).
+ */
+export function renderVersionTable (reports) {
+  const out = []
+  const heads = reports.map((r) => `Node.js ${r.machine.node.replace(/^v/, '')}`)
+  out.push(`| Case | Contender | ${heads.join(' | ')} |`)
+  out.push(`| --- | --- | ${heads.map(() => '---:').join(' | ')} |`)
+  const [first] = reports
+  let index = 0
+  for (const kase of first.cases) {
+    index++
+    const per = reports.map((r) => r.cases.find((k) => k.id === kase.id))
+    if (kase.skipped) continue
+    for (const result of kase.results) {
+      const cells = per.map((k) => {
+        const r = k?.results?.find((x) => x.id === result.id)
+        return r ? `${formatNs(r.medianNs)} ns` : '–'
+      })
+      out.push(`| ${index}. ${mdCell(kase.title)} | ${mdCell(result.label)} | ${cells.join(' | ')} |`)
+    }
+    if (kase.ratio !== null) {
+      out.push(`| ${index}. ${mdCell(kase.title)} | ratio | ${per.map((k) => (k && k.ratio !== null && !k.skipped ? ratioText(k) : '–')).join(' | ')} |`)
+    }
+  }
+  const mem = (r) => r.memory?.results?.find((x) => x.role === 'ours')
+  out.push(`| ${index + 1}. Memory, ${first.memory.count.toLocaleString('en-US')} live 32-byte secrets | ProtBuf: bytes locked | ${reports.map((r) => (mem(r) ? formatBytes(mem(r).lockedBytes) : '–')).join(' | ')} |`)
+  return out
+}
+
+export function renderMarkdown (report, svgName, byVersion = []) {
   const m = report.machine
   const s = report.settings
   const v = report.versions
@@ -306,6 +338,17 @@ export function renderMarkdown (report, svgName) {
   out.push('for the key window, our time divided by sodium-native\'s (lower is better); for memory, sodium-native\'s')
   out.push('use divided by ours. A missed target is reported here, not hidden: the harness is a measurement, not a test.')
   out.push('')
+  if (byVersion.length > 1) {
+    out.push('## By Node.js version')
+    out.push('')
+    out.push('The same cases, one run per Node.js major on the same machine, one after the other:')
+    out.push(`\`node bench/run.mjs --runtimes=${byVersion.map((r) => `node${r.machine.node.replace(/^v/, '').split('.')[0]}`).join(',')}\`. Medians in ns/op; the other sections of this page are from the`)
+    out.push(`first of them (Node.js ${report.machine.node.replace(/^v/, '')}). The key window's parts are the ProtKey case's reference rows: one`)
+    out.push('external ArrayBuffer (`os.view` + `os.detach`), the two `mprotect` calls, and the bare window made of both.')
+    out.push('')
+    out.push(...renderVersionTable(byVersion))
+    out.push('')
+  }
   out.push('## Every contender')
   out.push('')
   index = 0

@@ -2,7 +2,7 @@
 // once in quick mode (a few short rounds), into a temporary directory, and its
 // JSON, markdown and SVG are checked for completeness and validated checksums.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -159,6 +159,51 @@ describe('quick run of bench/run.mjs', () => {
     expect(render.status).toBe(0)
     expect(readFileSync(join(again, 'benchmarks.md'), 'utf8')).toBe(readFileSync(join(dir, 'benchmarks.md'), 'utf8'))
     expect(readFileSync(join(again, 'benchmarks.svg'), 'utf8')).toBe(readFileSync(join(dir, 'benchmarks.svg'), 'utf8'))
+  })
+
+  it('--render with several runs gives a column per Node.js version, the ProtKey window parts included', () => {
+    const other = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'))
+    other.machine.node = 'v99.1.2'
+    const key = other.cases.find((k) => k.id === 'protkey')
+    for (const r of key.results) r.medianNs = 12345
+    writeFileSync(join(dir, 'other.json'), JSON.stringify(other))
+    const both = join(dir, 'both')
+    const render = spawnSync(process.execPath, [join(benchDir, 'run.mjs'), '--render', join(dir, 'out.json'), join(dir, 'other.json')], {
+      cwd: benchDir,
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, BENCH_QUICK: '1', BENCH_DOCS_DIR: both }
+    })
+    expect(render.status, render.stderr).toBe(0)
+    const md = readFileSync(join(both, 'benchmarks.md'), 'utf8')
+    const section = md.slice(md.indexOf('## By Node.js version'), md.indexOf('## Every contender'))
+    expect(section).toContain(`| Case | Contender | Node.js ${report.machine.node.slice(1)} | Node.js 99.1.2 |`)
+    for (const r of key.results) {
+      const row = section.split('\n').find((line) => line.includes(key.title) && line.includes(`| ${r.label.replace(/\|/g, '\\|')} |`))
+      expect(row, r.label).toBeDefined()
+      expect(row).toMatch(/\| 12,345 ns \|$/)
+    }
+    // A single run's page has no such section.
+    expect(readFileSync(join(dir, 'benchmarks.md'), 'utf8')).not.toContain('## By Node.js version')
+  })
+
+  it('--runtimes runs the harness in each named Node.js and writes one JSON per runtime', () => {
+    const name = `node${process.versions.node.split('.')[0]}`
+    const docs = join(dir, 'runtimes')
+    const run = spawnSync(process.execPath, [join(benchDir, 'run.mjs'), `--runtimes=${name}`], {
+      cwd: benchDir,
+      encoding: 'utf8',
+      timeout: 110_000,
+      env: { ...process.env, BENCH_QUICK: '1', BENCH_OUTPUT: join(dir, 'out.json'), BENCH_DOCS_DIR: docs }
+    })
+    expect(run.status, run.stderr).toBe(0)
+    const single = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8'))
+    expect(single.machine.node).toBe(process.version)
+    expect(single.checksumsOk).toBe(true)
+    expect(readFileSync(join(docs, 'benchmarks.md'), 'utf8')).toContain(process.version)
+    const bad = spawnSync(process.execPath, [join(benchDir, 'run.mjs'), '--runtimes=bun'], { cwd: benchDir, encoding: 'utf8', timeout: 30_000 })
+    expect(bad.status).toBe(1)
+    expect(bad.stderr).toContain('not a Node.js major')
   })
 })
 

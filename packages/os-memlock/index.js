@@ -26,10 +26,40 @@ if (process.platform === 'linux') {
   // TARSJS_OS_MEMLOCK_BINARY names a binary to load instead (tests only: the
   // AddressSanitizer build of scripts/asan-test.sh). Never set it in production.
   const binary = process.env.TARSJS_OS_MEMLOCK_BINARY
-  native = binary ? require(binary) : require('node-gyp-build')(__dirname)
+  native = checkRuntime(binary ? require(binary) : require('node-gyp-build')(__dirname))
 } else {
   native = {}
   for (const name of NAMES) native[name] = unsupported(name)
+}
+
+/**
+ * Other runtimes implement Node-API too (Bun, Deno). The guarantees rest on
+ * two things the API alone does not promise: detaching an ArrayBuffer really
+ * empties it (stale views have length 0), and finalizers exist (the
+ * containers' backstop). Without either, every function throws
+ * ERR_UNSUPPORTED_RUNTIME naming what is missing.
+ */
+function checkRuntime (binding) {
+  const runtime = process.versions.bun ? `Bun ${process.versions.bun}` : process.versions.deno ? `Deno ${process.versions.deno}` : `Node.js ${process.version}`
+  const missing = []
+  if (typeof FinalizationRegistry !== 'function' || typeof WeakRef !== 'function') missing.push('FinalizationRegistry and WeakRef')
+  const probe = new ArrayBuffer(8)
+  try {
+    binding.detach(probe)
+  } catch {}
+  if (probe.byteLength !== 0) missing.push('napi_detach_arraybuffer that empties the ArrayBuffer')
+  if (missing.length > 0) {
+    const refused = {}
+    for (const name of NAMES) {
+      refused[name] = function () {
+        const err = new Error(`@tarsjs/os-memlock: ${runtime} lacks ${missing.join(', ')}; tarsjs cannot keep its guarantees here`)
+        err.code = 'ERR_UNSUPPORTED_RUNTIME'
+        throw err
+      }
+    }
+    return refused
+  }
+  return binding
 }
 
 class Region {

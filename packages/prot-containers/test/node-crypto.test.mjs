@@ -1,5 +1,6 @@
 // Node's own crypto works on the views directly (no copy on our side), and the
-// Node APIs the threat model says copy a key really do copy it on this Node.
+// Node APIs the threat model says copy a key really do copy it on this Node,
+// and a transfer list never moves protected memory out of its container.
 import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, randomBytes, randomFillSync } from 'node:crypto'
 import { MessageChannel } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
@@ -76,14 +77,64 @@ describe('Node APIs that copy a key (documented in the threat model)', () => {
     expect(Buffer.from(clone).equals(secret)).toBe(true)
   })
 
-  it('structuredClone with a transfer list copies too, and leaves the original attached', () => {
+  // Node 20 copies an external ArrayBuffer named in a transfer list (the
+  // original stays attached); Node 22 and later refuse to transfer it
+  // (DataCloneError). Either way the protected memory never leaves the
+  // container: the original view stays attached and tracked.
+  const TRANSFER_REFUSED = Number(process.versions.node.split('.')[0]) >= 22
+
+  it(`structuredClone with a transfer list ${TRANSFER_REFUSED ? 'throws DataCloneError' : 'copies too'}, and leaves the original attached`, () => {
     const secret = randomBytes(32)
     const buf = ProtBuf.from(secret)
-    const clone = structuredClone(buf.bytes, { transfer: [buf.bytes.buffer] })
-    expect(buf.bytes.byteLength).toBe(32) // not transferred: still the protected memory
-    expect(clone.buffer).not.toBe(buf.bytes.buffer)
+    const view = buf.bytes
+    let clone
+    let error
+    try {
+      clone = structuredClone(view, { transfer: [view.buffer] })
+    } catch (err) {
+      error = err
+    }
+    expect(view.byteLength).toBe(32) // not transferred: still the protected memory
+    expect(buf.equals(secret)).toBe(true)
+    if (TRANSFER_REFUSED) {
+      expect(clone).toBeUndefined()
+      expect(error?.name).toBe('DataCloneError')
+      buf.dispose()
+      expect(view.byteLength).toBe(0) // still tracked: detached by dispose
+      return
+    }
+    expect(error).toBeUndefined()
+    expect(clone.buffer).not.toBe(view.buffer)
     buf.dispose()
+    expect(view.byteLength).toBe(0)
     expect(Buffer.from(clone).equals(secret)).toBe(true) // the copy outlives the container
+  })
+
+  it(`postMessage with a transfer list ${TRANSFER_REFUSED ? 'throws DataCloneError' : 'delivers a copy'}, and leaves the original attached`, async () => {
+    const secret = randomBytes(32)
+    const buf = ProtBuf.from(secret)
+    const view = buf.bytes
+    const { port1, port2 } = new MessageChannel()
+    const got = new Promise((resolve) => port2.once('message', resolve))
+    let error
+    try {
+      port1.postMessage(view, [view.buffer])
+    } catch (err) {
+      error = err
+    }
+    expect(view.byteLength).toBe(32)
+    if (TRANSFER_REFUSED) {
+      expect(error?.name).toBe('DataCloneError')
+    } else {
+      expect(error).toBeUndefined()
+      const received = await got
+      expect(received.buffer).not.toBe(view.buffer)
+      expect(Buffer.from(received).equals(secret)).toBe(true)
+    }
+    port1.close()
+    port2.close()
+    buf.dispose()
+    expect(view.byteLength).toBe(0)
   })
 
   it('postMessage of a ProtBuf view delivers a copy that outlives dispose', async () => {
