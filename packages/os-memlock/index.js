@@ -43,11 +43,7 @@ function checkRuntime (binding) {
   const runtime = process.versions.bun ? `Bun ${process.versions.bun}` : process.versions.deno ? `Deno ${process.versions.deno}` : `Node.js ${process.version}`
   const missing = []
   if (typeof FinalizationRegistry !== 'function' || typeof WeakRef !== 'function') missing.push('FinalizationRegistry and WeakRef')
-  const probe = new ArrayBuffer(8)
-  try {
-    binding.detach(probe)
-  } catch {}
-  if (probe.byteLength !== 0) missing.push('napi_detach_arraybuffer that empties the ArrayBuffer')
+  if (!detachEmpties(binding)) missing.push('napi_detach_arraybuffer that empties the ArrayBuffer')
   if (missing.length > 0) {
     const refused = {}
     for (const name of NAMES) {
@@ -60,6 +56,31 @@ function checkRuntime (binding) {
     return refused
   }
   return binding
+}
+
+/**
+ * Detaches a view of a freshly mapped page (detach() accepts nothing else) and
+ * reports whether the ArrayBuffer really became empty. A runtime that refuses
+ * external buffers cannot hand out a view at all: view() then throws its own
+ * typed error at first use, so the probe has nothing to decide.
+ */
+function detachEmpties (binding) {
+  const region = binding.map(binding.pageSize(), false)
+  try {
+    let view
+    try {
+      view = binding.view(region, 0, 8)
+    } catch (err) {
+      if (err && err.code === 'ERR_EXTERNAL_BUFFERS_UNAVAILABLE') return true
+      throw err
+    }
+    try {
+      binding.detach(view)
+    } catch {}
+    return view.byteLength === 0
+  } finally {
+    binding.unmap(region)
+  }
 }
 
 class Region {
