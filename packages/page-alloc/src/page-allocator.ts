@@ -272,6 +272,25 @@ export class PageAllocator implements Allocator {
   }
 
   /**
+   * Detaches the allocation's view now, as `free` and `protect(a, 'none')` do,
+   * while the allocation stays live: the next `view()` makes a fresh one. For
+   * memory that is reused under a new view (a window buffer). Returns false
+   * when the view had already been detached by someone else: the allocation
+   * then counts as escaped (`view()` throws `ERR_VIEW_ESCAPED`; free it).
+   */
+  dropView(allocation: Allocation): boolean {
+    const s = this.own(allocation, false, this)
+    if (escaped(s.view)) {
+      s.escaped = true
+      warnEscaped(this.#warner, s.byteLength)
+      return false
+    }
+    if (s.view !== null) os.detach(s.view)
+    s.view = null
+    return !s.escaped
+  }
+
+  /**
    * Changes the protection of the allocation's pages. `'none'` detaches its
    * view first; `'read'` keeps it attached, and a JavaScript write through it
    * then faults (SIGSEGV), as in a ProtKey read window. `{ keepViews: true }` is for libsodium-compatible buffers only:

@@ -6,7 +6,6 @@
  * once; the wiped buffer is kept for the next window of the same length (a
  * few per length), which saves an allocation and a free on every window.
  */
-import os = require('@tarsjs/os-memlock')
 import type { Allocation } from '@tarsjs/page-alloc'
 import { windowPageAllocator } from './sealed-allocators.js'
 
@@ -24,16 +23,22 @@ export function takeWindow(length: number): { allocation: Allocation; bytes: Uin
 /** Wipes the buffer and detaches `bytes`; keeps the buffer for reuse or frees it. */
 export function returnWindow(allocation: Allocation, bytes: Uint8Array): void {
   if (allocation.freed) return
+  const pages = windowPageAllocator()
   // A store to external memory: the compiler cannot drop it.
   bytes.fill(0)
-  os.detach(bytes.buffer as ArrayBuffer)
+  // A view moved out by transfer() cannot be detached or wiped through `bytes`:
+  // free wipes the memory natively and keeps it out of reuse.
+  if (!pages.dropView(allocation)) {
+    pages.free(allocation)
+    return
+  }
   let list = spare.get(allocation.byteLength)
   if (list === undefined) {
     list = []
     spare.set(allocation.byteLength, list)
   }
   if (list.length < SPARE_PER_LENGTH) list.push(allocation)
-  else windowPageAllocator().free(allocation)
+  else pages.free(allocation)
 }
 
 /** Frees every spare buffer (after a purge). */
