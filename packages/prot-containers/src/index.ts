@@ -13,7 +13,7 @@ export { defaultBufAllocator, defaultKeyAllocator } from './default-allocators.j
 export { DEFAULT_MAX_LENGTH } from './read-secret.js'
 export { DEFAULT_REQUIRED, diagnose, formatReport } from './doctor.js'
 export type { Finding, Report, Verdict } from './doctor.js'
-export { SealedKey } from './sealed-key.js'
+export { SealedKey, WARN_REKEY_FAILED } from './sealed-key.js'
 export type { RekeyResult, SealedOptions, SealedProtections, SealedReadOptions } from './sealed-key.js'
 export type { SealingKeyProtections } from './sealing-key.js'
 export { CAUGHT_SIGNALS, catchSignals, purge } from './purge.js'

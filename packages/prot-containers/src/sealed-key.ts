@@ -60,6 +60,9 @@ export interface RekeyResult {
   tampered: number
 }
 
+/** Warning code emitted when a timed rekey (`rekeyEvery`) fails. */
+export const WARN_REKEY_FAILED = 'TARSJS_REKEY_FAILED'
+
 /** Ciphertexts of this thread's live SealedKeys, for rekey(). Freed ones are skipped and dropped. */
 const sealedLive = new Set<Allocation>()
 /** Plaintext allocations of open windows, for purge(). */
@@ -242,7 +245,16 @@ export class SealedKey {
       throw new ContainerError('ERR_OUT_OF_RANGE', `The value of "ms" must be an integer from 1 to 2^31-1. Received ${String(ms)}`)
     }
     const timer = setInterval(() => {
-      SealedKey.rekey()
+      try {
+        SealedKey.rekey()
+      } catch (err) {
+        // An exception here would be uncaught; the keys stay under the previous sealing key.
+        const code = (err as { code?: string }).code ?? 'unknown'
+        process.emitWarning(`tarsjs: a timed rekey failed (${code}); the keys stay sealed under the previous sealing key`, {
+          type: 'TarsjsWarning',
+          code: WARN_REKEY_FAILED
+        })
+      }
     }, ms)
     timer.unref()
     return { stop: () => clearInterval(timer) }

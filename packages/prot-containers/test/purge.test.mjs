@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { ProtBuf, ProtKey, expectCode, live, pc, startFixture } from './helpers.mjs'
 
 const { SealedKey, purge, catchSignals, defaultBufAllocator, defaultKeyAllocator } = pc
-const { windowAllocator, windowPageAllocator, atRestAllocator } = await import('../dist/sealed-allocators.js')
+const { windowAllocator, windowPageAllocator, atRestAllocator } = createRequire(import.meta.url)('../dist/sealed-allocators.js')
 
 describe('purge()', () => {
   it('wipes and frees every live container of the thread, open windows included; they then throw ERR_DISPOSED', () => {
