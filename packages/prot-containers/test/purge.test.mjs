@@ -179,3 +179,43 @@ describe('catchSignals() in a child process: memory read at the last moment', ()
     expect(r.end.code).toBe(1)
   })
 })
+
+describe('catchSignals() with worker threads: memory read at the last moment', () => {
+  async function withWorkers (mode) {
+    const run = await startFixture('purge-workers.cjs', [mode])
+    const { child, ready } = run
+    try {
+      const last = new Promise((resolve) => {
+        let out = ''
+        child.stdout.on('data', (d) => {
+          out += d
+          if (out.includes('LAST\n')) resolve()
+        })
+      })
+      child.kill('SIGTERM')
+      await last
+      const memory = processMemory(ready.pid)
+      const result = { total: ready.secrets.length, secretsFound: found(memory, ready.secrets), controlFound: found(memory, [ready.control]).length }
+      child.stdin.write('x')
+      result.end = await run.finish()
+      return { ...result, secrets: ready.secrets }
+    } finally {
+      run.kill()
+    }
+  }
+
+  it('SIGTERM in the main thread purges the workers that called catchSignals() too', async () => {
+    const r = await withWorkers('catch')
+    expect(r.total).toBe(9)
+    expect(r.controlFound).toBe(1)
+    expect(r.secretsFound).toEqual([])
+    expect(r.end.signal).toBe('SIGTERM')
+  })
+
+  it('control: workers that did not call catchSignals() keep their secrets to the end', async () => {
+    const r = await withWorkers('main')
+    expect(r.controlFound).toBe(1)
+    expect(r.secretsFound).toEqual(r.secrets.slice(3))
+    expect(r.end.signal).toBe('SIGTERM')
+  })
+})
