@@ -115,18 +115,23 @@ function found (chunks, hexes) {
   })
 }
 
+/** Resolves when the child prints LAST: it is about to end and waits for a byte on stdin. */
+function lastLine (child) {
+  return new Promise((resolve) => {
+    let out = ''
+    child.stdout.on('data', (d) => {
+      out += d
+      if (out.includes('LAST\n')) resolve()
+    })
+  })
+}
+
 /** Starts the fixture, triggers its end, reads its memory at the last moment, lets it go. */
 async function lastMoment (mode, trigger, then = 'wait') {
   const run = await startFixture('purge-target.cjs', [mode, then])
   const { child, ready } = run
   try {
-    const last = new Promise((resolve) => {
-      let out = ''
-      child.stdout.on('data', (d) => {
-        out += d
-        if (out.includes('LAST\n')) resolve()
-      })
-    })
+    const last = lastLine(child)
     trigger(child)
     await last
     const memory = processMemory(ready.pid)
@@ -185,13 +190,7 @@ describe('catchSignals() with worker threads: memory read at the last moment', (
     const run = await startFixture('purge-workers.cjs', [mode])
     const { child, ready } = run
     try {
-      const last = new Promise((resolve) => {
-        let out = ''
-        child.stdout.on('data', (d) => {
-          out += d
-          if (out.includes('LAST\n')) resolve()
-        })
-      })
+      const last = lastLine(child)
       child.kill('SIGTERM')
       await last
       const memory = processMemory(ready.pid)
