@@ -1,6 +1,7 @@
 /**
- * @tarsjs/prot-containers — ProtBuf (a fixed-length protected buffer) and
- * ProtKey (a key with no access outside explicit read/write windows).
+ * @tarsjs/prot-containers — ProtBuf (a fixed-length protected buffer),
+ * ProtKey (a key with no access outside explicit read/write windows) and
+ * SealedKey (a key encrypted at rest), with purge() and catchSignals().
  */
 export { ProtBuf } from './prot-buf.js'
 export type { BufOptions, ReadOptions, TypedArrayConstructor } from './prot-buf.js'

@@ -63,8 +63,17 @@ export interface RekeyResult {
 /** Warning code emitted when a timed rekey (`rekeyEvery`) fails. */
 export const WARN_REKEY_FAILED = 'TARSJS_REKEY_FAILED'
 
-/** Ciphertexts of this thread's live SealedKeys, for rekey(). Freed ones are skipped and dropped. */
+/** Ciphertexts of this thread's live SealedKeys, for rekey(). Freed ones (keys the backstop reclaimed) are swept as the set grows. */
 const sealedLive = new Set<Allocation>()
+let sweepSealedAt = 1024
+
+function rememberSealed(allocation: Allocation): void {
+  if (sealedLive.size >= sweepSealedAt) {
+    for (const a of sealedLive) if (a.freed) sealedLive.delete(a)
+    sweepSealedAt = Math.max(1024, 2 * sealedLive.size)
+  }
+  sealedLive.add(allocation)
+}
 /** Plaintext allocations of open windows, for purge(). */
 const openWindows = new Set<Allocation>()
 
@@ -121,7 +130,7 @@ export class SealedKey {
     this.#allocator = allocator
     this.#allocation = allocation
     this.#length = plaintext.byteLength
-    sealedLive.add(allocation)
+    rememberSealed(allocation)
     track(this, allocation)
   }
 
