@@ -28,7 +28,7 @@ import { atRestAllocator, windowAllocator, windowPageAllocator } from './sealed-
 import { SEAL_OVERHEAD, SealingKey, currentSealingKey, replaceSealingKey } from './sealing-key.js'
 import type { SealingKeyProtections } from './sealing-key.js'
 import { aead } from './sodium.js'
-import { dropSpareWindows, returnWindow, takeWindow } from './window-buffers.js'
+import { dropSpareWindows, escapedView, retireEscaped, returnWindow, takeWindow } from './window-buffers.js'
 
 /** Options of every SealedKey constructor. */
 export interface SealedOptions {
@@ -74,8 +74,8 @@ function rememberSealed(allocation: Allocation): void {
   }
   sealedLive.add(allocation)
 }
-/** Plaintext allocations of open windows, for purge(). */
-const openWindows = new Set<Allocation>()
+/** Plaintext allocations of open windows and their views, for purge(). */
+const openWindows = new Map<Allocation, Uint8Array>()
 
 /**
  * The backstop for a key collected while a guard (`reader()`/`writer()`) was
@@ -83,14 +83,20 @@ const openWindows = new Set<Allocation>()
  * registers the key, and unregisters when it is closed.
  */
 const abandonedWindows = new FinalizationRegistry<Allocation>((window) => {
-  if (window.freed || !openWindows.has(window)) return
+  const bytes = openWindows.get(window)
+  if (window.freed || bytes === undefined) return
   openWindows.delete(window)
-  windowPageAllocator().free(window)
+  if (escapedView(bytes)) retireEscaped(window)
+  else windowPageAllocator().free(window)
 })
 
 onPurge(() => {
   const pages = windowPageAllocator()
-  for (const a of openWindows) if (!a.freed) pages.free(a)
+  for (const [a, bytes] of openWindows) {
+    if (a.freed) continue
+    if (escapedView(bytes)) retireEscaped(a)
+    else pages.free(a)
+  }
   openWindows.clear()
   dropSpareWindows()
   sealedLive.clear()
@@ -431,7 +437,7 @@ export class SealedKey {
       throw err
     }
     this.#window = plain.allocation
-    openWindows.add(plain.allocation)
+    openWindows.set(plain.allocation, plain.bytes)
     this.#bytes = plain.bytes
     return plain.bytes
   }
@@ -474,8 +480,11 @@ export class SealedKey {
     this.#writer = false
     try {
       const window = this.#window
+      const bytes = this.#bytes as Uint8Array
       if (window !== null && !window.freed && !this.#allocation.freed) {
-        currentSealingKey().seal(this.#bytes as Uint8Array, this.#allocator.view(this.#allocation))
+        // A view detached by someone else (transfer()) still wrote into the window buffer: seal from a fresh view.
+        const content = escapedView(bytes) ? new Uint8Array(windowPageAllocator().view(window)) : bytes
+        currentSealingKey().seal(content, this.#allocator.view(this.#allocation))
       }
     } finally {
       this.closeWindow()

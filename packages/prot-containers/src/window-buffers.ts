@@ -5,6 +5,13 @@
  * key. When a window closes, its buffer is wiped and the view detached at
  * once; the wiped buffer is kept for the next window of the same length (a
  * few per length), which saves an allocation and a free on every window.
+ *
+ * A view found already detached when its window closes was detached by
+ * someone else: `ArrayBuffer.prototype.transfer()` (Node 22+) moves the
+ * backing store into an ArrayBuffer nobody tracks. Such a buffer is wiped
+ * through a fresh view and then never reused nor freed (freeing would let the
+ * allocator cache or unmap it under the escaped ArrayBuffer): the escaped
+ * view reads zeros from then on.
  */
 import os = require('@tarsjs/os-memlock')
 import type { Allocation } from '@tarsjs/page-alloc'
@@ -21,9 +28,34 @@ export function takeWindow(length: number): { allocation: Allocation; bytes: Uin
   return { allocation, bytes: new Uint8Array(pages.view(allocation)) }
 }
 
+/** Buffers whose view escaped: wiped, kept mapped, never reused. */
+const escaped: Allocation[] = []
+
+/** True when `bytes` was detached by someone else while its window was open. */
+export function escapedView(bytes: Uint8Array): boolean {
+  return bytes.buffer.byteLength === 0
+}
+
+/** Wipes a buffer whose view escaped, through a fresh view, and retires it for good. */
+export function retireEscaped(allocation: Allocation): void {
+  const fresh = new Uint8Array(windowPageAllocator().view(allocation))
+  fresh.fill(0)
+  os.detach(fresh.buffer as ArrayBuffer)
+  escaped.push(allocation)
+}
+
+/** How many window buffers were retired because their view escaped. */
+export function escapedWindows(): number {
+  return escaped.length
+}
+
 /** Wipes the buffer and detaches `bytes`; keeps the buffer for reuse or frees it. */
 export function returnWindow(allocation: Allocation, bytes: Uint8Array): void {
   if (allocation.freed) return
+  if (escapedView(bytes)) {
+    retireEscaped(allocation)
+    return
+  }
   // A store to external memory: the compiler cannot drop it.
   bytes.fill(0)
   os.detach(bytes.buffer as ArrayBuffer)

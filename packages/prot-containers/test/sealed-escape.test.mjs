@@ -1,0 +1,37 @@
+// A SealedKey window's view detached or moved away by someone else while the
+// window is open: the window buffer is wiped through a fresh view and never
+// reused, so an escaped ArrayBuffer never reads another key's plaintext.
+import { spawnSync } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { FIXTURES, os, pc } from './helpers.mjs'
+
+const { SealedKey } = pc
+const { escapedWindows } = createRequire(import.meta.url)('../dist/window-buffers.js')
+// A Node with ArrayBuffer.prototype.transfer(): this one (22+), or one named by TARSJS_NODE22.
+const NODE22 = typeof ArrayBuffer.prototype.transfer === 'function' ? process.execPath : process.env.TARSJS_NODE22
+
+describe('SealedKey: a view that escapes its window', () => {
+  it('a view detached inside the window: closing works, the buffer is retired, later windows are right', () => {
+    const a = SealedKey.from(Buffer.alloc(32, 0x11))
+    const before = escapedWindows()
+    a.read((bytes) => os.detach(bytes.buffer))
+    expect(escapedWindows()).toBe(before + 1)
+    a.write((bytes) => {
+      bytes[1] = 0x44
+      os.detach(bytes.buffer)
+    })
+    expect(escapedWindows()).toBe(before + 2)
+    expect(a.read((b) => [b[0], b[1], b.byteLength])).toEqual([0x11, 0x44, 32])
+    a.dispose()
+  })
+
+  it.skipIf(!NODE22)('Node 22+ transfer(): the escaped ArrayBuffer reads zeros, never the next plaintext; its write is sealed', () => {
+    const r = spawnSync(NODE22, [join(FIXTURES, 'sealed-escape.cjs')], { encoding: 'utf8', timeout: 30000 })
+    expect(r.stderr).toBe('')
+    expect(r.status).toBe(0)
+    const out = JSON.parse(r.stdout)
+    expect(out).toMatchObject({ afterClose: true, duringNext: 0, writeKept: 0x33, writtenAfter: 0, retired: 2 })
+  })
+})
