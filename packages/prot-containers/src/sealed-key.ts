@@ -29,6 +29,7 @@ import { SEAL_OVERHEAD, SealingKey, currentSealingKey, replaceSealingKey } from 
 import type { SealingKeyProtections } from './sealing-key.js'
 import { aead } from './sodium.js'
 import { dropSpareWindows, escapedView, retireEscaped, returnWindow, takeWindow } from './window-buffers.js'
+import { SealedWindow, notThenable } from './sealed-window.js'
 
 /** Options of every SealedKey constructor. */
 export interface SealedOptions {
@@ -504,60 +505,4 @@ function sealRead(allocator: Allocator, plaintext: Allocation): SealedKey {
   } finally {
     plain.free(plaintext)
   }
-}
-
-/** A window of a SealedKey. Prints redacted; `bytes` is a prototype getter, so nothing enumerable holds the key. */
-class SealedWindow implements Window {
-  readonly #bytes: Uint8Array
-  readonly #kind: 'read' | 'write'
-  readonly #length: number
-  readonly #done: () => void
-  #closed = false
-
-  constructor(bytes: Uint8Array, kind: 'read' | 'write', done: () => void) {
-    this.#bytes = bytes
-    this.#kind = kind
-    this.#length = bytes.byteLength
-    this.#done = done
-  }
-
-  get bytes(): Uint8Array {
-    return this.#bytes
-  }
-
-  get closed(): boolean {
-    return this.#closed
-  }
-
-  close(): void {
-    if (this.#closed) return
-    this.#closed = true
-    this.#done()
-  }
-
-  [Symbol.dispose](): void {
-    this.close()
-  }
-
-  toString(): string {
-    return `SealedKey ${this.#kind} window(${this.#length} bytes, ${this.#closed ? 'closed' : 'open'})`
-  }
-
-  toJSON(): string {
-    return this.toString()
-  }
-
-  [inspect.custom](): string {
-    return this.toString()
-  }
-}
-
-/** A window must not stay open across an await: a thenable result is refused (the window is already closed). */
-function notThenable<R>(result: R): R {
-  const then = (typeof result === 'object' || typeof result === 'function') && result !== null ? (result as { then?: unknown }).then : undefined
-  if (typeof then === 'function') {
-    Promise.resolve(result).then(undefined, () => undefined)
-    throw new ContainerError('ERR_ASYNC_CALLBACK', 'The window callback returned a Promise; a key must not stay readable across an await. Do the async work outside the window.')
-  }
-  return result
 }
