@@ -177,6 +177,13 @@ describe('catchSignals() in a child process: memory read at the last moment', ()
     expect(r.end.stderr).toContain('uncaught on purpose')
   })
 
+  it('process.exit(0): the exit hook purges what is left, the exit code stays 0', async () => {
+    const r = await lastMoment('catch', (child) => child.stdin.write('go\n'), 'exit')
+    expect(r.controlFound).toBe(1)
+    expect(r.secretsFound).toEqual([])
+    expect(r.end.code).toBe(0)
+  })
+
   it('without catchSignals the same uncaught exception leaves the secrets in memory at exit', async () => {
     const r = await lastMoment('none', (child) => child.stdin.write('go\n'), 'throw')
     expect(r.controlFound).toBe(1)
