@@ -20,6 +20,7 @@ export type ContainerErrorCode =
   | 'ERR_ILLEGAL_CONSTRUCTOR'
   | 'ERR_SEALED_KEY_TAMPERED'
   | 'ERR_SODIUM_UNAVAILABLE'
+  | 'ERR_VIEW_ESCAPED'
 
 export class ContainerError extends Error {
   readonly code: ContainerErrorCode

@@ -1,6 +1,7 @@
 /**
- * @tarsjs/prot-containers — ProtBuf (a fixed-length protected buffer) and
- * ProtKey (a key with no access outside explicit read/write windows).
+ * @tarsjs/prot-containers — ProtBuf (a fixed-length protected buffer),
+ * ProtKey (a key with no access outside explicit read/write windows) and
+ * SealedKey (a key encrypted at rest), with purge() and catchSignals().
  */
 export { ProtBuf } from './prot-buf.js'
 export type { BufOptions, ReadOptions, TypedArrayConstructor } from './prot-buf.js'
@@ -13,8 +14,8 @@ export { defaultBufAllocator, defaultKeyAllocator } from './default-allocators.j
 export { DEFAULT_MAX_LENGTH } from './options.js'
 export { CHECK_IDS, DEFAULT_REQUIRED, SCHEMA_VERSION, diagnose, formatReport, isCheckId } from './doctor.js'
 export type { CheckId, Finding, Report, Verdict } from './doctor.js'
-export { SealedKey } from './sealed-key.js'
+export { SealedKey, WARN_REKEY_FAILED } from './sealed-key.js'
 export type { RekeyResult, SealedOptions, SealedProtections, SealedReadOptions } from './sealed-key.js'
 export type { SealingKeyProtections } from './sealing-key.js'
 export { CAUGHT_SIGNALS, catchSignals, purge } from './purge.js'
-export type { PurgeResult } from './purge.js'
+export type { CatchOptions, PurgeResult } from './purge.js'

@@ -10,10 +10,14 @@
  *
  * Scope: the calling thread. Each worker thread loads its own copy of this
  * module with its own allocators; a worker's memory can be purged only by
- * that worker (call `purge()` there, or `catchSignals()` in the worker to
- * purge on its `exit`).
+ * that worker. A worker that called `catchSignals()` listens on a
+ * BroadcastChannel: when the main thread purges on a signal, an uncaught
+ * exception or exit, it asks those workers to purge and waits (bounded) for
+ * each to confirm through a shared counter.
  */
+import { BroadcastChannel, isMainThread } from 'node:worker_threads'
 import type { Allocation } from '@tarsjs/page-alloc'
+import { ContainerError } from './errors.js'
 
 const live = new Set<Allocation>()
 let sweepAt = 1024
@@ -75,10 +79,66 @@ export function purge(): PurgeResult {
 /** Signals that `catchSignals()` handles. */
 export const CAUGHT_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
 
+/** Options of `catchSignals()`. */
+export interface CatchOptions {
+  /** Main thread only: how long to wait for listening workers to confirm their purge, in ms. Default 1000. */
+  workerTimeoutMs?: number
+}
+
+const CHANNEL = 'tarsjs:purge'
 let catching: { stop(): void } | undefined
+let channel: BroadcastChannel | undefined
+let workersListening = 0
+let workerTimeoutMs = 1000
+
+interface PurgeRequest {
+  type: 'hello' | 'bye' | 'who' | 'purge'
+  acks?: SharedArrayBuffer
+}
+
+/**
+ * Main thread: asks every worker that called `catchSignals()` to purge, and
+ * waits until each has confirmed or the timeout has passed. Returns how many
+ * confirmed. A worker busy in synchronous code cannot answer in time.
+ */
+function purgeWorkers(): number {
+  if (channel === undefined || workersListening <= 0) return 0
+  const acks = new Int32Array(new SharedArrayBuffer(4))
+  channel.postMessage({ type: 'purge', acks: acks.buffer } satisfies PurgeRequest)
+  const deadline = Date.now() + workerTimeoutMs
+  for (;;) {
+    const done = Atomics.load(acks, 0)
+    const left = deadline - Date.now()
+    if (done >= workersListening || left <= 0) return done
+    Atomics.wait(acks, 0, done, left)
+  }
+}
+
+function onMessage(event: unknown): void {
+  const request = (event as { data?: PurgeRequest }).data
+  if (isMainThread) {
+    if (request?.type === 'hello') workersListening++
+    else if (request?.type === 'bye') workersListening--
+    return
+  }
+  if (request?.type === 'who') {
+    channel?.postMessage({ type: 'hello' } satisfies PurgeRequest)
+    return
+  }
+  if (request?.type !== 'purge' || !(request.acks instanceof SharedArrayBuffer)) return
+  purge()
+  const acks = new Int32Array(request.acks)
+  Atomics.add(acks, 0, 1)
+  Atomics.notify(acks, 0)
+}
+
+function purgeEverything(): void {
+  purge()
+  if (isMainThread) purgeWorkers()
+}
 
 function onSignal(signal: NodeJS.Signals): void {
-  purge()
+  purgeEverything()
   // Ending the process as it would have without us: if nobody else listens,
   // the default action (death by this signal) is taken by re-raising it.
   process.removeListener(signal, onSignal)
@@ -87,30 +147,50 @@ function onSignal(signal: NodeJS.Signals): void {
 
 function onUncaught(): void {
   // Only when the exception will end the process (no 'uncaughtException' handler).
-  if (process.listenerCount('uncaughtException') === 0) purge()
+  if (process.listenerCount('uncaughtException') === 0) purgeEverything()
 }
 
 function onExit(): void {
-  purge()
+  purgeEverything()
+  if (!isMainThread) channel?.postMessage({ type: 'bye' } satisfies PurgeRequest)
 }
 
 /**
  * Purges on SIGINT, SIGTERM and SIGHUP (then re-raises the signal with its
  * default action when no other listener handles it, so the process ends as it
  * would have), before an uncaught exception ends the process (the exception
- * is still printed and the exit code is still 1), and on `exit`. Idempotent;
- * returns a handle whose `stop()` removes every listener again.
+ * is still printed and the exit code is still 1), and on `exit`. In the main
+ * thread each of these also purges the workers that called `catchSignals()`.
+ * Idempotent; returns a handle whose `stop()` removes every listener again.
  */
-export function catchSignals(): { stop(): void } {
+export function catchSignals(options?: CatchOptions): { stop(): void } {
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "options" argument must be of type object')
+  }
+  const timeout = options?.workerTimeoutMs
+  if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0 || timeout > 60000)) {
+    throw new ContainerError('ERR_OUT_OF_RANGE', `The "workerTimeoutMs" option must be an integer from 0 to 60000. Received ${String(timeout)}`)
+  }
+  if (timeout !== undefined) workerTimeoutMs = timeout
   if (catching !== undefined) return catching
-  for (const signal of CAUGHT_SIGNALS) process.on(signal, onSignal)
+  // Signals are delivered to the main thread only; a worker purges on request and on its exit.
+  if (isMainThread) for (const signal of CAUGHT_SIGNALS) process.on(signal, onSignal)
   process.on('uncaughtExceptionMonitor', onUncaught)
   process.on('exit', onExit)
+  channel = new BroadcastChannel(CHANNEL)
+  channel.unref()
+  channel.onmessage = onMessage
+  // Workers announce themselves; the main thread asks those that started listening before it did.
+  channel.postMessage({ type: isMainThread ? 'who' : 'hello' } satisfies PurgeRequest)
   const handle = {
     stop(): void {
       for (const signal of CAUGHT_SIGNALS) process.removeListener(signal, onSignal)
       process.removeListener('uncaughtExceptionMonitor', onUncaught)
       process.removeListener('exit', onExit)
+      if (!isMainThread) channel?.postMessage({ type: 'bye' } satisfies PurgeRequest)
+      channel?.close()
+      channel = undefined
+      workersListening = 0
       catching = undefined
     }
   }

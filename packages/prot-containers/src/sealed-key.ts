@@ -30,7 +30,8 @@ import { atRestAllocator, windowAllocator, windowPageAllocator } from './sealed-
 import { SEAL_OVERHEAD, SealingKey, currentSealingKey, replaceSealingKey } from './sealing-key.js'
 import type { SealingKeyProtections } from './sealing-key.js'
 import { aead } from './sodium.js'
-import { dropSpareWindows, returnWindow, takeWindow } from './window-buffers.js'
+import { dropSpareWindows, escapedView, retireEscaped, returnWindow, takeWindow } from './window-buffers.js'
+import { SealedWindow, notThenable } from './sealed-window.js'
 
 /** Options of every SealedKey constructor. */
 export interface SealedOptions {
@@ -62,10 +63,22 @@ export interface RekeyResult {
   tampered: number
 }
 
-/** Ciphertexts of this thread's live SealedKeys, for rekey(). Freed ones are skipped and dropped. */
+/** Warning code emitted when a timed rekey (`rekeyEvery`) fails. */
+export const WARN_REKEY_FAILED = 'TARSJS_REKEY_FAILED'
+
+/** Ciphertexts of this thread's live SealedKeys, for rekey(). Freed ones (keys the backstop reclaimed) are swept as the set grows. */
 const sealedLive = new Set<Allocation>()
-/** Plaintext allocations of open windows, for purge(). */
-const openWindows = new Set<Allocation>()
+let sweepSealedAt = 1024
+
+function rememberSealed(allocation: Allocation): void {
+  if (sealedLive.size >= sweepSealedAt) {
+    for (const a of sealedLive) if (a.freed) sealedLive.delete(a)
+    sweepSealedAt = Math.max(1024, 2 * sealedLive.size)
+  }
+  sealedLive.add(allocation)
+}
+/** Plaintext allocations of open windows and their views, for purge(). */
+const openWindows = new Map<Allocation, Uint8Array>()
 
 /**
  * The backstop for a key collected while a guard (`reader()`/`writer()`) was
@@ -73,14 +86,20 @@ const openWindows = new Set<Allocation>()
  * registers the key, and unregisters when it is closed.
  */
 const abandonedWindows = new FinalizationRegistry<Allocation>((window) => {
-  if (window.freed || !openWindows.has(window)) return
+  const bytes = openWindows.get(window)
+  if (window.freed || bytes === undefined) return
   openWindows.delete(window)
-  windowPageAllocator().free(window)
+  if (escapedView(bytes)) retireEscaped(window)
+  else windowPageAllocator().free(window)
 })
 
 onPurge(() => {
   const pages = windowPageAllocator()
-  for (const a of openWindows) if (!a.freed) pages.free(a)
+  for (const [a, bytes] of openWindows) {
+    if (a.freed) continue
+    if (escapedView(bytes)) retireEscaped(a)
+    else pages.free(a)
+  }
   openWindows.clear()
   dropSpareWindows()
   sealedLive.clear()
@@ -120,7 +139,7 @@ export class SealedKey {
     this.#allocator = allocator
     this.#allocation = allocation
     this.#length = plaintext.byteLength
-    sealedLive.add(allocation)
+    rememberSealed(allocation)
     track(this, allocation)
   }
 
@@ -242,7 +261,16 @@ export class SealedKey {
       throw new ContainerError('ERR_OUT_OF_RANGE', `The value of "ms" must be an integer from 1 to 2^31-1. Received ${String(ms)}`)
     }
     const timer = setInterval(() => {
-      SealedKey.rekey()
+      try {
+        SealedKey.rekey()
+      } catch (err) {
+        // An exception here would be uncaught; the keys stay under the previous sealing key.
+        const code = (err as { code?: string }).code ?? 'unknown'
+        process.emitWarning(`tarsjs: a timed rekey failed (${code}); the keys stay sealed under the previous sealing key`, {
+          type: 'TarsjsWarning',
+          code: WARN_REKEY_FAILED
+        })
+      }
     }, ms)
     timer.unref()
     return { stop: () => clearInterval(timer) }
@@ -410,7 +438,7 @@ export class SealedKey {
       throw err
     }
     this.#window = plain.allocation
-    openWindows.add(plain.allocation)
+    openWindows.set(plain.allocation, plain.bytes)
     this.#bytes = plain.bytes
     return plain.bytes
   }
@@ -451,13 +479,25 @@ export class SealedKey {
   /** Seals the new content under a fresh nonce, then wipes the plaintext. */
   private closeWrite(): void {
     this.#writer = false
+    let escaped = false
     try {
       const window = this.#window
+      const bytes = this.#bytes as Uint8Array
       if (window !== null && !window.freed && !this.#allocation.freed) {
-        currentSealingKey().seal(this.#bytes as Uint8Array, this.#allocator.view(this.#allocation))
+        // A view detached or moved out by someone else (transfer()): what was
+        // written cannot be read back through the allocator, so nothing is
+        // sealed and the key keeps its previous content; write() then throws.
+        if (escapedView(bytes)) escaped = true
+        else currentSealingKey().seal(bytes, this.#allocator.view(this.#allocation))
       }
     } finally {
       this.closeWindow()
+    }
+    if (escaped) {
+      throw new ContainerError(
+        'ERR_VIEW_ESCAPED',
+        "The write window's view was detached or moved out (transfer()) before it closed: nothing was sealed, the key keeps its previous content"
+      )
     }
   }
 }
@@ -474,60 +514,4 @@ function sealRead(allocator: Allocator, plaintext: Allocation): SealedKey {
   } finally {
     plain.free(plaintext)
   }
-}
-
-/** A window of a SealedKey. Prints redacted; `bytes` is a prototype getter, so nothing enumerable holds the key. */
-class SealedWindow implements Window {
-  readonly #bytes: Uint8Array
-  readonly #kind: 'read' | 'write'
-  readonly #length: number
-  readonly #done: () => void
-  #closed = false
-
-  constructor(bytes: Uint8Array, kind: 'read' | 'write', done: () => void) {
-    this.#bytes = bytes
-    this.#kind = kind
-    this.#length = bytes.byteLength
-    this.#done = done
-  }
-
-  get bytes(): Uint8Array {
-    return this.#bytes
-  }
-
-  get closed(): boolean {
-    return this.#closed
-  }
-
-  close(): void {
-    if (this.#closed) return
-    this.#closed = true
-    this.#done()
-  }
-
-  [Symbol.dispose](): void {
-    this.close()
-  }
-
-  toString(): string {
-    return `SealedKey ${this.#kind} window(${this.#length} bytes, ${this.#closed ? 'closed' : 'open'})`
-  }
-
-  toJSON(): string {
-    return this.toString()
-  }
-
-  [inspect.custom](): string {
-    return this.toString()
-  }
-}
-
-/** A window must not stay open across an await: a thenable result is refused (the window is already closed). */
-function notThenable<R>(result: R): R {
-  const then = (typeof result === 'object' || typeof result === 'function') && result !== null ? (result as { then?: unknown }).then : undefined
-  if (typeof then === 'function') {
-    Promise.resolve(result).then(undefined, () => undefined)
-    throw new ContainerError('ERR_ASYNC_CALLBACK', 'The window callback returned a Promise; a key must not stay readable across an await. Do the async work outside the window.')
-  }
-  return result
 }

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { ProtBuf, ProtKey, expectCode, live, pc, startFixture } from './helpers.mjs'
 
 const { SealedKey, purge, catchSignals, defaultBufAllocator, defaultKeyAllocator } = pc
-const { windowAllocator, windowPageAllocator, atRestAllocator } = await import('../dist/sealed-allocators.js')
+const { windowAllocator, windowPageAllocator, atRestAllocator } = createRequire(import.meta.url)('../dist/sealed-allocators.js')
 
 describe('purge()', () => {
   it('wipes and frees every live container of the thread, open windows included; they then throw ERR_DISPOSED', () => {
@@ -115,18 +115,23 @@ function found (chunks, hexes) {
   })
 }
 
+/** Resolves when the child prints LAST: it is about to end and waits for a byte on stdin. */
+function lastLine (child) {
+  return new Promise((resolve) => {
+    let out = ''
+    child.stdout.on('data', (d) => {
+      out += d
+      if (out.includes('LAST\n')) resolve()
+    })
+  })
+}
+
 /** Starts the fixture, triggers its end, reads its memory at the last moment, lets it go. */
 async function lastMoment (mode, trigger, then = 'wait') {
   const run = await startFixture('purge-target.cjs', [mode, then])
   const { child, ready } = run
   try {
-    const last = new Promise((resolve) => {
-      let out = ''
-      child.stdout.on('data', (d) => {
-        out += d
-        if (out.includes('LAST\n')) resolve()
-      })
-    })
+    const last = lastLine(child)
     trigger(child)
     await last
     const memory = processMemory(ready.pid)
@@ -172,10 +177,51 @@ describe('catchSignals() in a child process: memory read at the last moment', ()
     expect(r.end.stderr).toContain('uncaught on purpose')
   })
 
+  it('process.exit(0): the exit hook purges what is left, the exit code stays 0', async () => {
+    const r = await lastMoment('catch', (child) => child.stdin.write('go\n'), 'exit')
+    expect(r.controlFound).toBe(1)
+    expect(r.secretsFound).toEqual([])
+    expect(r.end.code).toBe(0)
+  })
+
   it('without catchSignals the same uncaught exception leaves the secrets in memory at exit', async () => {
     const r = await lastMoment('none', (child) => child.stdin.write('go\n'), 'throw')
     expect(r.controlFound).toBe(1)
     expect(r.secretsFound.length).toBeGreaterThanOrEqual(40)
     expect(r.end.code).toBe(1)
+  })
+})
+
+describe('catchSignals() with worker threads: memory read at the last moment', () => {
+  async function withWorkers (mode) {
+    const run = await startFixture('purge-workers.cjs', [mode])
+    const { child, ready } = run
+    try {
+      const last = lastLine(child)
+      child.kill('SIGTERM')
+      await last
+      const memory = processMemory(ready.pid)
+      const result = { total: ready.secrets.length, secretsFound: found(memory, ready.secrets), controlFound: found(memory, [ready.control]).length }
+      child.stdin.write('x')
+      result.end = await run.finish()
+      return { ...result, secrets: ready.secrets }
+    } finally {
+      run.kill()
+    }
+  }
+
+  it('SIGTERM in the main thread purges the workers that called catchSignals() too', async () => {
+    const r = await withWorkers('catch')
+    expect(r.total).toBe(9)
+    expect(r.controlFound).toBe(1)
+    expect(r.secretsFound).toEqual([])
+    expect(r.end.signal).toBe('SIGTERM')
+  })
+
+  it('control: workers that did not call catchSignals() keep their secrets to the end', async () => {
+    const r = await withWorkers('main')
+    expect(r.controlFound).toBe(1)
+    expect(r.secretsFound).toEqual(r.secrets.slice(3))
+    expect(r.end.signal).toBe('SIGTERM')
   })
 })

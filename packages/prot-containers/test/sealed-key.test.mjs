@@ -5,12 +5,13 @@ import { mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
+import { createRequire } from 'node:module'
 import { inspect } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ProtKey, SECRETMEM, SlotAllocator, expectCode, expectReject, hexOf, live, pc, records, runFixture } from './helpers.mjs'
 
 const { SealedKey } = pc
-const { windowAllocator, windowPageAllocator, atRestAllocator } = await import('../dist/sealed-allocators.js')
+const { windowAllocator, windowPageAllocator, atRestAllocator, sealingKeyAllocator } = createRequire(import.meta.url)('../dist/sealed-allocators.js')
 const dir = mkdtempSync(join(tmpdir(), 'sealed-key-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
@@ -318,6 +319,35 @@ describe('SealedKey.rekey()', () => {
     expect(after).not.toBe(first)
     await new Promise((resolve) => setTimeout(resolve, 30))
     expect(hexOf(rec.atRest())).toBe(after)
+    expect(key.read(hexOf)).toBe(hex)
+    key.dispose()
+  })
+})
+
+describe('SealedKey.rekeyEvery(): a failed rekey', () => {
+  it('emits TARSJS_REKEY_FAILED instead of an uncaught exception, and loses no key', async () => {
+    const key = SealedKey.random(32)
+    const hex = key.read(hexOf)
+    const halves = sealingKeyAllocator()
+    const alloc = halves.alloc
+    halves.alloc = () => { throw Object.assign(new Error('no memory'), { code: 'ENOMEM' }) }
+    const warned = new Promise((resolve) => {
+      const onWarning = (w) => {
+        if (w.code !== 'TARSJS_REKEY_FAILED') return
+        process.off('warning', onWarning)
+        resolve(w)
+      }
+      process.on('warning', onWarning)
+    })
+    const timer = SealedKey.rekeyEvery(5)
+    let w
+    try {
+      w = await warned
+    } finally {
+      timer.stop()
+      halves.alloc = alloc
+    }
+    expect(w.message).toContain('ENOMEM')
     expect(key.read(hexOf)).toBe(hex)
     key.dispose()
   })

@@ -1,0 +1,63 @@
+/**
+ * The guard object of a SealedKey window (`reader()`/`writer()`), and the
+ * rule that a window callback must not return a Promise.
+ */
+import { inspect } from 'node:util'
+import { ContainerError } from './errors.js'
+import type { Window } from './prot-key.js'
+
+/** A window of a SealedKey. Prints redacted; `bytes` is a prototype getter, so nothing enumerable holds the key. */
+export class SealedWindow implements Window {
+  readonly #bytes: Uint8Array
+  readonly #kind: 'read' | 'write'
+  readonly #length: number
+  readonly #done: () => void
+  #closed = false
+
+  constructor(bytes: Uint8Array, kind: 'read' | 'write', done: () => void) {
+    this.#bytes = bytes
+    this.#kind = kind
+    this.#length = bytes.byteLength
+    this.#done = done
+  }
+
+  get bytes(): Uint8Array {
+    return this.#bytes
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#done()
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  toString(): string {
+    return `SealedKey ${this.#kind} window(${this.#length} bytes, ${this.#closed ? 'closed' : 'open'})`
+  }
+
+  toJSON(): string {
+    return this.toString()
+  }
+
+  [inspect.custom](): string {
+    return this.toString()
+  }
+}
+
+/** A window must not stay open across an await: a thenable result is refused (the window is already closed). */
+export function notThenable<R>(result: R): R {
+  const then = (typeof result === 'object' || typeof result === 'function') && result !== null ? (result as { then?: unknown }).then : undefined
+  if (typeof then === 'function') {
+    Promise.resolve(result).then(undefined, () => undefined)
+    throw new ContainerError('ERR_ASYNC_CALLBACK', 'The window callback returned a Promise; a key must not stay readable across an await. Do the async work outside the window.')
+  }
+  return result
+}
