@@ -113,6 +113,20 @@ export class PageAllocator implements Allocator {
   private cachedMappings = 0
   private counters = { allocations: 0, bytes: 0, mappings: 0, mappedPages: 0, lockedPages: 0, cachedPages: 0, cacheHits: 0, unlocked: 0 }
 
+  /**
+   * One guarded mapping per allocation (libsodium's layout); the allocator behind `ProtKey`.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` / `ERR_OUT_OF_RANGE` for a bad option; `ERR_SECRETMEM_UNAVAILABLE` under `secretmem: 'required'` without memfd_secret
+   * @example
+   * ```js
+   * import { PageAllocator } from '@tarsjs/page-alloc'
+   * const pages = new PageAllocator()
+   * const key = pages.alloc(32)
+   * const bytes = new Uint8Array(pages.view(key))
+   * pages.protect(key, 'none')
+   * console.log(bytes.length) // 0: detached before the pages became inaccessible
+   * pages.free(key)
+   * ```
+   */
   constructor(options: PageAllocatorOptions = {}) {
     if (options === null || typeof options !== 'object') {
       throw new AllocError('ERR_INVALID_ARG_TYPE', 'The "options" argument must be of type object')
@@ -131,7 +145,10 @@ export class PageAllocator implements Allocator {
     this.capabilities = { protect: true, alignment: this.alignment }
   }
 
-  /** Allocates `byteLength` bytes (0 allowed) in a mapping of its own. */
+  /**
+   * Allocates `byteLength` bytes (0 allowed) in a mapping of its own.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` (`AllocError`) for a length that is not an integer from 0 to 2^30; `ERR_MLOCK_FAILED` under `mlock: 'required'`; the OS error (`ENOMEM`, `EAGAIN`, `ENOSYS`, `EPERM`) when the kernel refuses memory; nothing is allocated when it throws
+   */
   alloc(byteLength: number): PageAllocation {
     return this.allocFor(this, byteLength)
   }
@@ -164,6 +181,9 @@ export class PageAllocator implements Allocator {
     return a
   }
 
+  /**
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_DOUBLE_FREE`; a corrupted canary ends the process (or throws `ERR_INTEGRITY` under `integrity: 'throw'`)
+   */
   free(allocation: Allocation): void {
     this.freeAs(this, allocation)
   }
@@ -202,6 +222,9 @@ export class PageAllocator implements Allocator {
     this.release(a.mapped)
   }
 
+  /**
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`; `ERR_NO_ACCESS` while it is protected `'none'`
+   */
   view(allocation: Allocation): ArrayBuffer {
     return this.viewAs(this, allocation)
   }
@@ -221,6 +244,7 @@ export class PageAllocator implements Allocator {
    * then faults (SIGSEGV), as in a ProtKey read window. `{ keepViews: true }` is for libsodium-compatible buffers only:
    * the view stays attached across `'none'` and touching it then faults (SIGSEGV),
    * as with `sodium_mprotect_noaccess`.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`; `ERR_INVALID_ARG_VALUE` for an unknown access; the OS error from `mprotect`
    */
   protect(allocation: Allocation, access: Access, options?: { keepViews?: boolean }): void {
     this.protectAs(this, allocation, access, options)

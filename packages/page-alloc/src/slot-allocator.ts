@@ -127,6 +127,18 @@ export class SlotAllocator implements Allocator {
   private readonly mappings: SlotMapping[] = []
   private counters = { allocations: 0, bytes: 0, lockedPages: 0, cachedPages: 0, cacheHits: 0, unlocked: 0 }
 
+  /**
+   * Slots for small secrets, packed into guarded, locked, no-dump pages; larger ones go to a `PageAllocator`.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` / `ERR_OUT_OF_RANGE` for a bad option
+   * @example
+   * ```js
+   * import { SlotAllocator } from '@tarsjs/page-alloc'
+   * const slots = new SlotAllocator({ mlock: 'best-effort' })
+   * const a = slots.alloc(32)
+   * console.log(new Uint8Array(slots.view(a)).byteLength) // 32
+   * slots.free(a)
+   * ```
+   */
   constructor(options: SlotAllocatorOptions = {}) {
     if (options === null || typeof options !== 'object') {
       throw new AllocError('ERR_INVALID_ARG_TYPE', 'The "options" argument must be of type object')
@@ -144,6 +156,9 @@ export class SlotAllocator implements Allocator {
     this.capabilities = { protect: false, alignment: Math.min(16, this.large.capabilities.alignment ?? 1) }
   }
 
+  /**
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` (`AllocError`) for a length that is not an integer from 0 to 2^30; `ERR_MLOCK_FAILED` under `mlock: 'required'`; the OS error (`ENOMEM`, `EAGAIN`, `ENOSYS`, `EPERM`) when the kernel refuses memory; nothing is allocated when it throws
+   */
   alloc(byteLength: number): Allocation {
     const n = checkByteLength(byteLength)
     if (n > MAX_SLOT) return this.large.allocFor(this, n)
@@ -162,6 +177,9 @@ export class SlotAllocator implements Allocator {
     return a
   }
 
+  /**
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_DOUBLE_FREE`; a corrupted canary ends the process (or throws `ERR_INTEGRITY` under `integrity: 'throw'`)
+   */
   free(allocation: Allocation): void {
     if (allocation instanceof PageAllocation && allocation.allocator === this) {
       this.large.freeAs(this, allocation)
@@ -196,6 +214,9 @@ export class SlotAllocator implements Allocator {
     }
   }
 
+  /**
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`
+   */
   view(allocation: Allocation): ArrayBuffer {
     if (allocation instanceof PageAllocation && allocation.allocator === this) return this.large.viewAs(this, allocation)
     const a = this.own(allocation, false)
@@ -206,6 +227,9 @@ export class SlotAllocator implements Allocator {
     return a.ab
   }
 
+  /**
+   * @throws {AllocError} `ERR_NOT_ISOLATED` for a slot (slots share pages; large allocations can be protected); `ERR_INVALID_ARG_VALUE` for an unknown access; the errors of `view`
+   */
   protect(allocation: Allocation, access: Access): void {
     if (allocation instanceof PageAllocation && allocation.allocator === this) {
       this.large.protectAs(this, allocation, access)
