@@ -2,11 +2,11 @@
 // package READMEs runs as written (or is marked `norun`), and prints what its
 // comments say it prints. See lib/snippets.mjs for the rules.
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { codeBlocks, expectedOutputs, expectedText, markdownFiles, missingOutputs } from './lib/snippets.mjs'
+import { codeBlocks, exampleBlocks, expectedOutputs, expectedText, markdownFiles, missingOutputs } from './lib/snippets.mjs'
 
 const DOCS = join(import.meta.dirname, '..')
 const ROOT = join(DOCS, '..')
@@ -22,6 +22,15 @@ const all = []
 for (const file of markdownFiles(ROOT)) {
   const blocks = codeBlocks(readFileSync(join(ROOT, file), 'utf8'), file)
   blocks.forEach((block, index) => all.push({ file, index, block, previous: blocks[index - 1] }))
+}
+// The @example blocks of the API reference: the hand-written declarations of
+// os-memlock and the TypeScript sources of the other packages.
+const SOURCES = ['packages/os-memlock/index.d.ts']
+for (const pkg of ['page-alloc', 'prot-containers', 'sodium-allocator']) {
+  for (const f of readdirSync(join(ROOT, 'packages', pkg, 'src')).sort()) if (f.endsWith('.ts')) SOURCES.push(`packages/${pkg}/src/${f}`)
+}
+for (const file of SOURCES) {
+  for (const block of exampleBlocks(readFileSync(join(ROOT, file), 'utf8'), file)) all.push({ file, index: 0, block, previous: undefined })
 }
 
 function source ({ block, previous }) {
@@ -106,6 +115,11 @@ describe('the rules', () => {
       [11, 'js', ['cjs', 'after-previous'], 'b()']
     ])
     expect(() => codeBlocks('```js nrun\n```\n', 'f.md')).toThrow('f.md:1: unknown code block flag "nrun"')
+  })
+
+  it('reads the @example blocks of doc comments', () => {
+    const src = '/**\n * Does x.\n * @example\n * ```js\n * x()\n * ```\n * @throws {Error} never\n */\nexport function x () {}\n'
+    expect(exampleBlocks(src).map((b) => [b.line, b.lang, b.code])).toEqual([[4, 'js', 'x()']])
   })
 
   it('takes the printed text from a console.log comment, up to its explanation', () => {

@@ -47,13 +47,27 @@ export type Advice = 'dontdump' | 'dodump' | 'wipeonfork' | 'keeponfork' | 'dont
 /** A region or any typed array / DataView (acting on exactly its own bytes). */
 export type Target = Region | ArrayBufferView
 
-/** The system page size in bytes. */
+/**
+ * The system page size in bytes.
+ * @throws {Error} `ERR_UNSUPPORTED` off Linux
+ * @example
+ * ```js
+ * import * as memlock from '@tarsjs/os-memlock'
+ * console.log(memlock.pageSize()) // 4096: on x86_64
+ * ```
+ */
 export function pageSize(): number
 
-/** Probes (once per process) what the kernel offers: mlock, each madvise advice, memfd_secret. */
+/**
+ * Probes (once per process) what the kernel offers: mlock, each madvise advice, memfd_secret.
+ * @throws {Error} `ERR_UNSUPPORTED` off Linux
+ */
 export function capabilities(): Capabilities
 
-/** RLIMIT_MEMLOCK in bytes; `Infinity` when unlimited. Read on every call. */
+/**
+ * RLIMIT_MEMLOCK in bytes; `Infinity` when unlimited. Read on every call.
+ * @throws {Error} `ERR_UNSUPPORTED` off Linux; the OS error if `getrlimit` fails
+ */
 export function memlockLimit(): { soft: number; hard: number }
 
 /**
@@ -61,13 +75,34 @@ export function memlockLimit(): { soft: number; hard: number }
  * Anonymous private memory by default; with `secret: true`, memory from
  * `memfd_secret(2)` (close-on-exec; the descriptor is closed once mapped).
  * Throws the OS error (`ENOMEM`, `ENOSYS`, ...) when the kernel refuses.
+ * @throws {Error} the OS error (`ENOMEM`, `EAGAIN`, `EPERM`, `ENOSYS` for `secret` on a kernel without memfd_secret), with `errno` and `syscall`; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED` off Linux
+ * @example
+ * ```js
+ * import * as memlock from '@tarsjs/os-memlock'
+ * const region = memlock.map(memlock.pageSize())
+ * memlock.unmap(region)
+ * ```
  */
 export function map(byteLength: number, options?: { secret?: boolean }): Region
 
-/** Detaches every view of the region, then unmaps it. The handle is dead afterwards. */
+/**
+ * Detaches every view of the region, then unmaps it. The handle is dead afterwards.
+ * @throws {Error} `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE` for something that is not a region; the OS error from `munmap`; `ERR_UNSUPPORTED` off Linux
+ * @example
+ * ```js
+ * import * as memlock from '@tarsjs/os-memlock'
+ * const region = memlock.map(memlock.pageSize())
+ * const bytes = new Uint8Array(memlock.view(region, 0, 16))
+ * memlock.unmap(region)
+ * console.log(bytes.length, memlock.isMapped(region)) // 0 false
+ * ```
+ */
 export function unmap(region: Region): void
 
-/** False once `unmap()` succeeded. Never throws for a dead handle. */
+/**
+ * False once `unmap()` succeeded. Never throws for a dead handle.
+ * @throws {Error} `ERR_INVALID_ARG_TYPE` for something that is not a region; `ERR_UNSUPPORTED` off Linux
+ */
 export function isMapped(region: Region): boolean
 
 /**
@@ -78,6 +113,16 @@ export function isMapped(region: Region): boolean
  * buffers only: views stay attached across `'none'`, and touching them then
  * kills the process with SIGSEGV exactly as libsodium's `sodium_mprotect_noaccess`
  * does. Native operations (`wipe`, `copy`, `equals`, `view`...) still refuse the range.
+ * @throws {Error} `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument (a range that is not page-aligned or not inside the region); the OS error from `mprotect` (`ENOMEM`, `EACCES`); `ERR_UNSUPPORTED` off Linux
+ * @example
+ * ```js
+ * import * as memlock from '@tarsjs/os-memlock'
+ * const region = memlock.map(memlock.pageSize())
+ * const bytes = new Uint8Array(memlock.view(region, 0, 16))
+ * memlock.protect(region, 0, region.byteLength, 'none')
+ * console.log(bytes.length) // 0: detached, never a segfault
+ * memlock.unmap(region)
+ * ```
  */
 export function protect(region: Region, offset: number, length: number, access: Access, options?: { keepViews?: boolean }): void
 
@@ -92,42 +137,81 @@ export function protect(region: Region, offset: number, length: number, access: 
  * `'none'` pages. It also spares the kernel a populate pass each time `protect` makes a locked range
  * writable again. Pages never touched are not resident, so not locked: touch (e.g. `wipe`) the range
  * when every page must be. Its OS errors carry `syscall: 'mlock2'`.
+ * @throws {Error} the OS error (`ENOMEM` over RLIMIT_MEMLOCK or on secret memory, `EPERM`, `EAGAIN`), with `errno` and `syscall`; `ERR_REGION_OWNED` for a view of memory a tarsjs allocator manages; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED` off Linux
+ * @example
+ * ```js
+ * import * as memlock from '@tarsjs/os-memlock'
+ * const region = memlock.map(memlock.pageSize())
+ * memlock.lock(region)
+ * memlock.unmap(region)
+ * ```
  */
 export function lock(target: Target, offset?: number, length?: number, options?: { onFault?: boolean }): void
 
 /**
  * `munlock(2)`; same arguments as `lock`. The kernel does not count locks: one munlock undoes every
  * mlock of the page. On a secret region it succeeds and changes nothing (it stays locked).
+ * @throws {Error} the OS error from `munlock`; `ERR_REGION_OWNED` for a view of memory a tarsjs allocator manages; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED` off Linux
  */
 export function unlock(target: Target, offset?: number, length?: number): void
 
-/** `madvise(2)` one advice over a page-aligned range. A mapping that refuses it throws (e.g. `EINVAL` for wipeonfork on secretmem). */
+/**
+ * `madvise(2)` one advice over a page-aligned range. A mapping that refuses it throws (e.g. `EINVAL` for wipeonfork on secretmem).
+ * @throws {Error} the OS error (`EINVAL` when the mapping refuses the advice); `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED` off Linux
+ */
 export function advise(region: Region, offset: number, length: number, advice: Advice): void
 
 /**
  * `explicit_bzero` over the range. A region range must be writable (`ERR_REGION_PROTECTED`);
  * an ArrayBufferView is not checked: one over a view of read-only memory faults, as a JS write would.
+ * @throws {Error} `ERR_REGION_PROTECTED` for a range that is not writable; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED` off Linux
+ * @example
+ * ```js
+ * import * as memlock from '@tarsjs/os-memlock'
+ * const secret = Buffer.from('password')
+ * memlock.wipe(secret)
+ * console.log(secret.every((b) => b === 0)) // true
+ * ```
  */
 export function wipe(target: Target, offset?: number, length?: number): void
 
-/** `memset` the range (must be writable) with `byte` (0..255). */
+/**
+ * `memset` the range (must be writable) with `byte` (0..255).
+ * @throws {Error} `ERR_REGION_PROTECTED` for a range that is not writable; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED` off Linux
+ */
 export function fill(region: Region, offset: number, length: number, byte: number): void
 
 /**
  * `memmove` from `src` to `dst`; never through the JavaScript heap. A region source must be
  * readable and a region destination writable; ArrayBufferView targets are not checked (see `wipe`).
+ * @throws {Error} `ERR_REGION_PROTECTED` for a region source that is not readable or a destination that is not writable; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED` off Linux
  */
 export function copy(src: Target, srcOffset: number, dst: Target, dstOffset: number, length: number): void
 
-/** Compares two ranges in time that depends only on `length`. Both must be readable. */
+/**
+ * Compares two ranges in time that depends only on `length`. Both must be readable.
+ * @throws {Error} `ERR_REGION_PROTECTED` for a range that is not readable; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED` off Linux
+ */
 export function equals(a: Target, aOffset: number, b: Target, bOffset: number, length: number): boolean
 
 /**
  * An external ArrayBuffer over exactly `[offset, offset + length)` of a readable
  * range (length > 0). The region remembers it and detaches it before that
  * memory becomes inaccessible (`protect(..., 'none')`, `unmap`).
+ * @throws {Error} `ERR_REGION_PROTECTED` for a range that is not readable; `ERR_EXTERNAL_BUFFERS_NOT_ALLOWED` where the runtime forbids external buffers (V8 sandbox); `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED` off Linux
+ * @example
+ * ```js
+ * import * as memlock from '@tarsjs/os-memlock'
+ * const region = memlock.map(memlock.pageSize())
+ * const key = new Uint8Array(memlock.view(region, 0, 32))
+ * console.log(key.byteLength, key.buffer.byteLength) // 32 32
+ * memlock.unmap(region)
+ * ```
  */
 export function view(region: Region, offset: number, length: number): ArrayBuffer
 
-/** Detaches an ArrayBuffer: its length becomes 0 and reads give `undefined`. */
+/**
+ * Detaches an ArrayBuffer: its length becomes 0 and reads give `undefined`.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for something that is not an ArrayBuffer; `ERR_INVALID_ARG_VALUE` for one that cannot be detached; `ERR_UNSUPPORTED` off Linux
+ */
 export function detach(arrayBuffer: ArrayBuffer): void

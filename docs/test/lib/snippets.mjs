@@ -48,6 +48,31 @@ export function codeBlocks (markdown, file = 'markdown') {
   return blocks
 }
 
+/**
+ * The `@example` blocks of the doc comments in a source file, as `codeBlocks`
+ * gives them (`line` is the line of the opening fence in the source).
+ */
+export function exampleBlocks (source, file = 'source') {
+  const lines = source.split('\n')
+  const out = []
+  for (let i = 0; i < lines.length; i++) {
+    if (!/^\s*\* @example\s*$/.test(lines[i])) continue
+    let j = i + 1
+    const body = []
+    while (j < lines.length && /^\s*\*(?!\/)/.test(lines[j]) && !/^\s*\* @/.test(lines[j])) {
+      body.push({ text: lines[j].replace(/^\s*\* ?/, ''), line: j + 1 })
+      j++
+    }
+    const first = body.findIndex((b) => b.text.startsWith('```'))
+    if (first === -1) continue
+    for (const block of codeBlocks(body.slice(first).map((b) => b.text).join('\n'), file)) {
+      out.push({ ...block, line: body[first].line + block.line - 1 })
+    }
+    i = j - 1
+  }
+  return out
+}
+
 function escape (text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }

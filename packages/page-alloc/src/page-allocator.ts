@@ -145,6 +145,20 @@ export class PageAllocator implements Allocator {
   #cachedMappings = 0
   #counters = { allocations: 0, bytes: 0, mappings: 0, mappedPages: 0, lockedPages: 0, cachedPages: 0, cacheHits: 0, unlocked: 0, escapedBytes: 0 }
 
+  /**
+   * One guarded mapping per allocation (libsodium's layout); the allocator behind `ProtKey`.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` / `ERR_OUT_OF_RANGE` for a bad option; `ERR_SECRETMEM_UNAVAILABLE` under `secretmem: 'required'` without memfd_secret
+   * @example
+   * ```js
+   * import { PageAllocator } from '@tarsjs/page-alloc'
+   * const pages = new PageAllocator()
+   * const key = pages.alloc(32)
+   * const bytes = new Uint8Array(pages.view(key))
+   * pages.protect(key, 'none')
+   * console.log(bytes.length) // 0: detached before the pages became inaccessible
+   * pages.free(key)
+   * ```
+   */
   constructor(options?: PageAllocatorOptions) {
     const o = checkOptionsObject<PageAllocatorOptions>(options)
     this.#mlock = mlockPolicy(o.mlock)
@@ -162,7 +176,10 @@ export class PageAllocator implements Allocator {
     this.capabilities = { protect: true, alignment: this.#alignment }
   }
 
-  /** Allocates `byteLength` bytes (0 allowed) in a mapping of its own. */
+  /**
+   * Allocates `byteLength` bytes (0 allowed) in a mapping of its own.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` (`AllocError`) for a length that is not an integer from 0 to 2^30; `ERR_MLOCK_FAILED` under `mlock: 'required'`; the OS error (`ENOMEM`, `EAGAIN`, `ENOSYS`, `EPERM`) when the kernel refuses memory; nothing is allocated when it throws
+   */
   alloc(byteLength: number): PageAllocation {
     return this.allocFor(this, byteLength)
   }
@@ -191,6 +208,9 @@ export class PageAllocator implements Allocator {
     })
   }
 
+  /**
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_DOUBLE_FREE`; a corrupted canary ends the process (or throws `ERR_INTEGRITY` under `integrity: 'throw'`)
+   */
   free(allocation: Allocation): void {
     this.freeAs(this, allocation)
   }
@@ -244,7 +264,10 @@ export class PageAllocator implements Allocator {
     }
   }
 
-  /** The allocation's view. Throws `ERR_NO_ACCESS` while protected `'none'`, `ERR_VIEW_ESCAPED` once a view was detached by someone else. */
+  /**
+   * The allocation's view. Throws `ERR_NO_ACCESS` while protected `'none'`, `ERR_VIEW_ESCAPED` once a view was detached by someone else.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`; `ERR_NO_ACCESS` while it is protected `'none'`
+   */
   view(allocation: Allocation): ArrayBuffer {
     return this.viewAs(this, allocation)
   }
@@ -301,6 +324,7 @@ export class PageAllocator implements Allocator {
    * now in an ArrayBuffer the allocator cannot detach), the data first moves to
    * fresh pages: the old ones stay mapped, wiped and readable, so the escaped
    * buffer reads zeros and never faults.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`; `ERR_INVALID_ARG_VALUE` for an unknown access; the OS error from `mprotect`
    */
   protect(allocation: Allocation, access: Access, options?: ProtectOptions): void {
     this.protectAs(this, allocation, access, options)

@@ -141,6 +141,18 @@ export class SlotAllocator implements Allocator {
   readonly #quarantine: Quarantine<SlotState>
   #counters = { allocations: 0, bytes: 0, lockedPages: 0, cachedPages: 0, cacheHits: 0, unlocked: 0, escapedBytes: 0 }
 
+  /**
+   * Slots for small secrets, packed into guarded, locked, no-dump pages; larger ones go to a `PageAllocator`.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` / `ERR_OUT_OF_RANGE` for a bad option
+   * @example
+   * ```js
+   * import { SlotAllocator } from '@tarsjs/page-alloc'
+   * const slots = new SlotAllocator({ mlock: 'best-effort' })
+   * const a = slots.alloc(32)
+   * console.log(new Uint8Array(slots.view(a)).byteLength) // 32
+   * slots.free(a)
+   * ```
+   */
   constructor(options?: SlotAllocatorOptions) {
     const o = checkOptionsObject<SlotAllocatorOptions>(options)
     this.#mlock = mlockPolicy(o.mlock)
@@ -164,6 +176,7 @@ export class SlotAllocator implements Allocator {
    * slack after the data (if any) holds the canary. A length equal to its class
    * size (16, 32, 48 ...) has no slack and so no canary: `protections().canary`
    * says which. Requests above half a page go to the large allocator.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` (`AllocError`) for a length that is not an integer from 0 to 2^30; `ERR_MLOCK_FAILED` under `mlock: 'required'`; the OS error (`ENOMEM`, `EAGAIN`, `ENOSYS`, `EPERM`) when the kernel refuses memory; nothing is allocated when it throws
    */
   alloc(byteLength: number): Allocation {
     const n = checkByteLength(byteLength)
@@ -186,6 +199,7 @@ export class SlotAllocator implements Allocator {
    * Checks the canary, detaches the view and wipes the slot now; the slot then
    * waits in quarantine before another allocation may take it. A slot whose
    * view escaped is wiped and never reused.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_DOUBLE_FREE`; a corrupted canary ends the process (or throws `ERR_INTEGRITY` under `integrity: 'throw'`)
    */
   free(allocation: Allocation): void {
     if (isPageAllocationHandle(allocation) && allocation.allocator === this) {
@@ -222,7 +236,10 @@ export class SlotAllocator implements Allocator {
     this.#quarantine.add(s, page.slotSize)
   }
 
-  /** The slot's view (the same one each time). Throws `ERR_VIEW_ESCAPED` once it was detached by someone else. */
+  /**
+   * The slot's view (the same one each time).
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`; `ERR_VIEW_ESCAPED` once the view was detached by someone else
+   */
   view(allocation: Allocation): ArrayBuffer {
     if (isPageAllocationHandle(allocation) && allocation.allocator === this) return this.#large.viewAs(this, allocation)
     const s = this.#own(allocation, false)
@@ -238,6 +255,9 @@ export class SlotAllocator implements Allocator {
     return s.view
   }
 
+  /**
+   * @throws {AllocError} `ERR_NOT_ISOLATED` for a slot (slots share pages; large allocations can be protected); `ERR_INVALID_ARG_VALUE` for an unknown access; the errors of `view`
+   */
   protect(allocation: Allocation, access: Access, options?: { keepViews?: boolean }): void {
     if (isPageAllocationHandle(allocation) && allocation.allocator === this) {
       this.#large.protectAs(this, allocation, access, options)

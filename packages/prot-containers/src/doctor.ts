@@ -268,7 +268,7 @@ function checkRequired(required: unknown): CheckId[] {
  *
  * const report = diagnose(['memlock', 'madvise', 'ptrace'], true)
  * console.log(formatReport(report))
- * if (!report.ok) process.exitCode = 1
+ * if (!report.ok) console.error('not every required protection is available')
  * ```
  */
 export function diagnose(required: readonly CheckId[] = DEFAULT_REQUIRED, strict = false): Report {

@@ -54,14 +54,34 @@ export class ProtBuf extends Container {
     super(token, allocator, allocation)
   }
 
-  /** A zero-filled buffer of `length` bytes. */
+  /**
+   * A zero-filled buffer of `length` bytes.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` for a length that is not an integer from 1 to 2^30, or bad options; allocator errors (`ERR_MLOCK_FAILED`, `ENOMEM`, ...) pass through
+   * @example
+   * ```js
+   * import { ProtBuf } from '@tarsjs/prot-containers'
+   * const buf = ProtBuf.alloc(16)
+   * console.log(String(buf)) // ProtBuf(16 bytes, read-write)
+   * buf.dispose()
+   * ```
+   */
   static alloc(length: number, options?: BufOptions): ProtBuf {
     checkLength(length)
     const allocator = pickAllocator(allocOptions(options).allocator, defaultBufAllocator)
     return new ProtBuf(CONSTRUCT, allocator, allocator.alloc(length))
   }
 
-  /** `length` bytes from the CSPRNG, written directly into protected memory. */
+  /**
+   * `length` bytes from the CSPRNG, written directly into protected memory.
+   * @throws {ContainerError} as `alloc`: `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` for a bad length or options; allocator errors pass through
+   * @example
+   * ```js
+   * import { ProtBuf } from '@tarsjs/prot-containers'
+   * const token = ProtBuf.random(32)
+   * console.log(token.byteLength) // 32
+   * token.dispose()
+   * ```
+   */
   static random(length: number, options?: BufOptions): ProtBuf {
     const buf = ProtBuf.alloc(length, options)
     randomFillSync(buf.bytes)
@@ -71,6 +91,15 @@ export class ProtBuf extends Container {
   /**
    * A copy of `source`; with `wipeSource: true` the source is wiped afterwards.
    * The options are read first (each once); the source's bytes are taken after.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` for a source that is not bytes (a string is refused) or a `wipeSource` that is not a boolean; `ERR_OUT_OF_RANGE` for an empty source; allocator errors (`ERR_MLOCK_FAILED`, `ENOMEM`, ...) pass through
+   * @example
+   * ```js
+   * import { ProtBuf } from '@tarsjs/prot-containers'
+   * const input = Buffer.from('hunter2')
+   * const secret = ProtBuf.from(input, { wipeSource: true })
+   * console.log(input) // <Buffer 00 00 00 00 00 00 00>
+   * secret.dispose()
+   * ```
    */
   static from(source: ArrayBufferView | ArrayBuffer, options?: BufOptions & { wipeSource?: boolean }): ProtBuf {
     const opts = fromOptions(options)

@@ -82,7 +82,17 @@ export class ProtKey extends Container {
     return new ProtKey(CONSTRUCT, allocator, allocator.alloc(length))
   }
 
-  /** `length` bytes from the CSPRNG, written directly into the key's pages. */
+  /**
+   * `length` bytes from the CSPRNG, written directly into the key's pages.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` for a length that is not an integer from 1 to 2^30, or bad options; `ERR_NOT_ISOLATED` for an allocator that cannot protect; allocator errors (`ERR_MLOCK_FAILED`, `ENOMEM`, ...) pass through
+   * @example
+   * ```js
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * const key = ProtKey.random(32)
+   * console.log(String(key)) // ProtKey(32 bytes, no access)
+   * key.dispose()
+   * ```
+   */
   static random(length: number, options?: KeyOptions): ProtKey {
     checkLength(length)
     const allocator = keyAllocator(allocOptions(options).allocator)
@@ -122,7 +132,19 @@ export class ProtKey extends Container {
     return new ProtKey(CONSTRUCT, allocator, await readStream(allocator, stream, opts.maxLength))
   }
 
-  /** Runs `fn` with the key readable; nested reads share the window. Returns what `fn` returns. */
+  /**
+   * Runs `fn` with the key readable; nested reads share the window. Returns what `fn` returns.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` when `fn` is not a function; `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT` inside a write window; `ERR_ASYNC_CALLBACK` when `fn` returns a Promise (the window is closed first); whatever `fn` throws (the window is closed first)
+   * @example
+   * ```js
+   * import { createHmac } from 'node:crypto'
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * const key = ProtKey.random(32)
+   * const mac = key.read((bytes) => createHmac('sha256', bytes).update('message').digest())
+   * console.log(mac.length, key.protections().access) // 32 none
+   * key.dispose()
+   * ```
+   */
   read<R>(fn: (bytes: Uint8Array) => R): R {
     checkFunction(fn, 'fn')
     const bytes = this.openRead()
@@ -135,7 +157,10 @@ export class ProtKey extends Container {
     return refuseThenable(result)
   }
 
-  /** Runs `fn` with the key writable (no other window may be open). Returns what `fn` returns. */
+  /**
+   * Runs `fn` with the key writable (no other window may be open). Returns what `fn` returns.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` when `fn` is not a function; `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT` while any window is open; `ERR_ASYNC_CALLBACK` when `fn` returns a Promise; whatever `fn` throws (the window is closed first)
+   */
   write<R>(fn: (bytes: Uint8Array) => R): R {
     checkFunction(fn, 'fn')
     const bytes = this.openWrite()

@@ -100,6 +100,16 @@ function sizes(): number[] {
   return [1, 15, 16, 17, 31, 32, 33, 64, 100, 255, 1000, PAGE_SIZE / 2 - 1, PAGE_SIZE / 2, PAGE_SIZE / 2 + 1, PAGE_SIZE - 1, PAGE_SIZE, PAGE_SIZE + 1, 3 * PAGE_SIZE + 5]
 }
 
+/**
+ * @throws nothing itself: failures are reported by the framework's `expect`
+ * @example
+ * ```js norun
+ * // A test file of yours: MyAllocator is your backend.
+ * import { describe, it, expect } from 'vitest'
+ * import { runAllocatorConformance } from '@tarsjs/sodium-allocator/conformance'
+ * runAllocatorConformance('mine', () => new MyAllocator(), { describe, it, expect })
+ * ```
+ */
 export function runAllocatorConformance(
   name: string,
   makeAllocator: () => Allocator,

@@ -89,6 +89,16 @@ function checkSize(value: unknown, name: string, max: number): number {
  * 16-byte canary, data ending at the trailing guard page), locked, excluded
  * from core dumps, filled with 0xdb. `sodium_malloc(0)` returns an empty
  * secure buffer.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a size that is not a number; `ERR_MISSING_ARGS` for a wrong argument count
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a size that is not an integer from 0 to 2^30
+ * @throws {Error} `ENOMEM` / `EAGAIN` when the kernel refuses another guarded mapping
+ * @example
+ * ```js
+ * import { sodium_free, sodium_malloc } from '@tarsjs/sodium-allocator'
+ * const buf = sodium_malloc(32)
+ * console.log(buf.secure, buf[0]) // true 219
+ * sodium_free(buf)
+ * ```
  */
 export function sodium_malloc(size: number): SecureBuffer {
   argc(arguments.length, 1, 'sodium_malloc')
@@ -229,6 +239,15 @@ function outOfMemory(caller: string, n: number, cause: CodedError): CodedError {
  * (`byteLength` 0) and clears `secure`. Freeing twice is a no-op, and so is
  * freeing any empty typed array; freeing a buffer that `sodium_malloc` did not
  * return throws, as in sodium-native. A no-access buffer can be freed.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for something that is not a typed array; `ERR_MISSING_ARGS`
+ * @throws {Error} `ERR_NOT_SECURE_BUFFER` (`failed to remove wrap`) for a buffer that `sodium_malloc` did not return
+ * @example
+ * ```js
+ * import { sodium_free, sodium_malloc } from '@tarsjs/sodium-allocator'
+ * const buf = sodium_malloc(32)
+ * sodium_free(buf)
+ * console.log(buf.length, buf.secure) // 0 false
+ * ```
  */
 export function sodium_free(buf: NodeJS.TypedArray): void {
   argc(arguments.length, 1, 'sodium_free')
