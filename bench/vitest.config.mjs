@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.mjs'],
     pool: 'forks',
-    testTimeout: 120000
+    testTimeout: 120000,
+    hookTimeout: 240000
   }
 })

@@ -96,5 +96,5 @@ describe.skipIf(!PNPM || !NPM)('packaging', () => {
     } finally {
       rmSync(tmp, { recursive: true, force: true })
     }
-  })
+  }, 240000)
 })

@@ -63,7 +63,8 @@ describe(`the addon on Node.js ${process.version}`, () => {
       madviseDontDump: expect.any(Boolean),
       madviseWipeOnFork: expect.any(Boolean),
       madviseDontFork: expect.any(Boolean),
-      memfdSecret: expect.any(Boolean)
+      memfdSecret: expect.any(Boolean),
+      externalBuffers: expect.any(Boolean)
     })
   })
 
