@@ -12,8 +12,13 @@
  *   `'ERR_INVALID_ARG_VALUE'`; `RangeError` with `code: 'ERR_OUT_OF_RANGE'`.
  * - A dead handle: `code: 'ERR_REGION_UNMAPPED'`. A range whose protection
  *   forbids the access: `code: 'ERR_REGION_PROTECTED'`. A runtime without
- *   external ArrayBuffers: `code: 'ERR_EXTERNAL_BUFFERS_NOT_ALLOWED'`.
- *   Not Linux: `code: 'ERR_UNSUPPORTED'`.
+ *   external ArrayBuffers: `code: 'ERR_EXTERNAL_BUFFERS_UNAVAILABLE'`.
+ *   A second copy of the addon loaded in one process: `require` throws
+ *   `code: 'ERR_DUPLICATE_NATIVE_INSTANCE'`. Not Linux: `code: 'ERR_UNSUPPORTED'`.
+ *
+ * Threads: the addon is shared by every worker thread; a region belongs to the
+ * thread that mapped it, and the registry of regions is safe under concurrent
+ * use (see docs/os-memlock.md, "Threads and the region registry").
  */
 
 /** An opaque handle to one mapping created by `map()`. Frozen; not constructible from JavaScript. */
@@ -36,6 +41,11 @@ export interface Capabilities {
   madviseDontFork: boolean
   /** `memfd_secret(2)` returned a descriptor (Linux 5.14+ with secretmem enabled). */
   memfdSecret: boolean
+  /**
+   * The runtime hands out external ArrayBuffers (asked on every call). False under
+   * V8's sandbox (Electron): `view()` then throws `ERR_EXTERNAL_BUFFERS_UNAVAILABLE`.
+   */
+  externalBuffers: boolean
 }
 
 /** Protection of a page range. */
@@ -44,13 +54,16 @@ export type Access = 'none' | 'read' | 'readwrite'
 /** One `madvise(2)` advice; values are an enum, one call per advice. */
 export type Advice = 'dontdump' | 'dodump' | 'wipeonfork' | 'keeponfork' | 'dontfork' | 'dofork'
 
-/** A region or any typed array / DataView (acting on exactly its own bytes). */
+/**
+ * A region or any typed array / DataView (acting on exactly its own bytes, with each kind's
+ * true element size; a kind the addon does not know throws `ERR_INVALID_ARG_TYPE`).
+ */
 export type Target = Region | ArrayBufferView
 
 /** The system page size in bytes. */
 export function pageSize(): number
 
-/** Probes (once per process) what the kernel offers: mlock, each madvise advice, memfd_secret. */
+/** Probes (once per process) what the kernel offers: mlock, each madvise advice, memfd_secret; and whether the runtime allows external ArrayBuffers. */
 export function capabilities(): Capabilities
 
 /** RLIMIT_MEMLOCK in bytes; `Infinity` when unlimited. Read on every call. */
@@ -125,9 +138,16 @@ export function equals(a: Target, aOffset: number, b: Target, bOffset: number, l
 /**
  * An external ArrayBuffer over exactly `[offset, offset + length)` of a readable
  * range (length > 0). The region remembers it and detaches it before that
- * memory becomes inaccessible (`protect(..., 'none')`, `unmap`).
+ * memory becomes inaccessible (`protect(..., 'none')`, `unmap`). Throws
+ * `ERR_EXTERNAL_BUFFERS_UNAVAILABLE` where the runtime refuses external buffers.
+ * A failure leaves the region exactly as it was.
  */
 export function view(region: Region, offset: number, length: number): ArrayBuffer
 
-/** Detaches an ArrayBuffer: its length becomes 0 and reads give `undefined`. */
+/**
+ * Detaches a view handed out by `view()` (or a buffer that took over one's memory, e.g. through
+ * `ArrayBuffer.prototype.transfer()`): its length becomes 0 and reads give `undefined`. Any other
+ * ArrayBuffer (Node's shared Buffer pool, your own) throws `ERR_INVALID_ARG_VALUE` and is left
+ * intact; one already detached is left as it is.
+ */
 export function detach(arrayBuffer: ArrayBuffer): void
