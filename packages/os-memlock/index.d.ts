@@ -12,8 +12,13 @@
  *   `'ERR_INVALID_ARG_VALUE'`; `RangeError` with `code: 'ERR_OUT_OF_RANGE'`.
  * - A dead handle: `code: 'ERR_REGION_UNMAPPED'`. A range whose protection
  *   forbids the access: `code: 'ERR_REGION_PROTECTED'`. A runtime without
- *   external ArrayBuffers: `code: 'ERR_EXTERNAL_BUFFERS_NOT_ALLOWED'`.
- *   Not Linux: `code: 'ERR_UNSUPPORTED'`.
+ *   external ArrayBuffers: `code: 'ERR_EXTERNAL_BUFFERS_UNAVAILABLE'`.
+ *   A second copy of the addon loaded in one process: `require` throws
+ *   `code: 'ERR_DUPLICATE_NATIVE_INSTANCE'`. Not Linux: `code: 'ERR_UNSUPPORTED'`.
+ *
+ * Threads: the addon is shared by every worker thread; a region belongs to the
+ * thread that mapped it, and the registry of regions is safe under concurrent
+ * use (see docs/os-memlock.md, "Threads and the region registry").
  */
 
 /** An opaque handle to one mapping created by `map()`. Frozen; not constructible from JavaScript. */
@@ -36,6 +41,11 @@ export interface Capabilities {
   madviseDontFork: boolean
   /** `memfd_secret(2)` returned a descriptor (Linux 5.14+ with secretmem enabled). */
   memfdSecret: boolean
+  /**
+   * The runtime hands out external ArrayBuffers (asked on every call). False under
+   * V8's sandbox (Electron): `view()` then throws `ERR_EXTERNAL_BUFFERS_UNAVAILABLE`.
+   */
+  externalBuffers: boolean
 }
 
 /** Protection of a page range. */
@@ -44,7 +54,10 @@ export type Access = 'none' | 'read' | 'readwrite'
 /** One `madvise(2)` advice; values are an enum, one call per advice. */
 export type Advice = 'dontdump' | 'dodump' | 'wipeonfork' | 'keeponfork' | 'dontfork' | 'dofork'
 
-/** A region or any typed array / DataView (acting on exactly its own bytes). */
+/**
+ * A region or any typed array / DataView (acting on exactly its own bytes, with each kind's
+ * true element size; a kind the addon does not know throws `ERR_INVALID_ARG_TYPE`).
+ */
 export type Target = Region | ArrayBufferView
 
 /**
@@ -59,7 +72,7 @@ export type Target = Region | ArrayBufferView
 export function pageSize(): number
 
 /**
- * Probes (once per process) what the kernel offers: mlock, each madvise advice, memfd_secret.
+ * Probes (once per process) what the kernel offers: mlock, each madvise advice, memfd_secret; and whether the runtime allows external ArrayBuffers.
  * @throws {Error} `ERR_UNSUPPORTED` off Linux
  */
 export function capabilities(): Capabilities
@@ -197,8 +210,8 @@ export function equals(a: Target, aOffset: number, b: Target, bOffset: number, l
 /**
  * An external ArrayBuffer over exactly `[offset, offset + length)` of a readable
  * range (length > 0). The region remembers it and detaches it before that
- * memory becomes inaccessible (`protect(..., 'none')`, `unmap`).
- * @throws {Error} `ERR_REGION_PROTECTED` for a range that is not readable; `ERR_EXTERNAL_BUFFERS_NOT_ALLOWED` where the runtime forbids external buffers (V8 sandbox); `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED` off Linux
+ * memory becomes inaccessible (`protect(..., 'none')`, `unmap`). A failure leaves the region exactly as it was.
+ * @throws {Error} `ERR_REGION_PROTECTED` for a range that is not readable; `ERR_EXTERNAL_BUFFERS_UNAVAILABLE` where the runtime refuses external buffers (V8 sandbox); `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED` off Linux
  * @example
  * ```js
  * import * as memlock from '@tarsjs/os-memlock'
@@ -211,7 +224,10 @@ export function equals(a: Target, aOffset: number, b: Target, bOffset: number, l
 export function view(region: Region, offset: number, length: number): ArrayBuffer
 
 /**
- * Detaches an ArrayBuffer: its length becomes 0 and reads give `undefined`.
- * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for something that is not an ArrayBuffer; `ERR_INVALID_ARG_VALUE` for one that cannot be detached; `ERR_UNSUPPORTED` off Linux
+ * Detaches a view handed out by `view()` (or a buffer that took over one's memory, e.g. through
+ * `ArrayBuffer.prototype.transfer()`): its length becomes 0 and reads give `undefined`. Any other
+ * ArrayBuffer (Node's shared Buffer pool, your own) throws `ERR_INVALID_ARG_VALUE` and is left
+ * intact; one already detached is left as it is.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for something that is not an ArrayBuffer; `ERR_INVALID_ARG_VALUE` for one that is not a view of a region; `ERR_UNSUPPORTED` off Linux
  */
 export function detach(arrayBuffer: ArrayBuffer): void

@@ -13,6 +13,8 @@ import { join, relative } from 'node:path'
 export const PACKAGES = ['os-memlock', 'page-alloc', 'prot-containers', 'sodium-allocator']
 
 const CODE = /^(ERR_[A-Z0-9_]+|TARSJS_[A-Z0-9_]+|E[A-Z][A-Z0-9]+)$/
+// Environment variables os-memlock reads or writes (docs/os-memlock.md, "Test-only switches"): names, not codes.
+const ENV_NAMES = new Set(['TARSJS_OS_MEMLOCK_TEST', 'TARSJS_OS_MEMLOCK_SIMULATE_NO_EXTERNAL_BUFFERS', 'TARSJS_OS_MEMLOCK_BINARY', 'TARSJS_OS_MEMLOCK_INSTANCE'])
 const SOURCE_EXT = /\.(c|h|ts|js|mjs|cjs)$/
 
 /** Source files of a package that can throw: src/ (no .d.ts), index.js and bin/ at the top. */
@@ -85,7 +87,7 @@ export function sourceCodes (root, pkg) {
   const codes = new Map()
   for (const file of sourceFiles(root, pkg)) {
     for (const literal of stringLiterals(readFileSync(join(root, file), 'utf8'))) {
-      if (!CODE.test(literal)) continue
+      if (!CODE.test(literal) || ENV_NAMES.has(literal)) continue
       if (!codes.has(literal)) codes.set(literal, new Set())
       codes.get(literal).add(file)
     }

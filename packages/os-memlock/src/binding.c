@@ -44,6 +44,7 @@
 
 #include <node_api.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -114,6 +115,7 @@ static pthread_once_t process_once = PTHREAD_ONCE_INIT;
 static size_t page_size;
 static int test_exports;         /* TARSJS_OS_MEMLOCK_TEST=1: registryCount() for tests */
 static int simulate_no_external; /* TARSJS_OS_MEMLOCK_SIMULATE_NO_EXTERNAL_BUFFERS=1 */
+static char other_copy[PATH_MAX]; /* another copy of this addon already serves the process */
 
 /* Heap metadata that cannot be trusted any more: say so once and stop. */
 static void integrity_failure(const char *what) {
@@ -1119,6 +1121,36 @@ static int env_is_one(const char *name) {
 }
 
 /*
+ * One copy of this addon per process. Two copies (a package manager nesting a
+ * second os-memlock) would keep two registries, each taking the other's
+ * memory for plain memory: munlock through one would unlock the other's
+ * secrets. The first copy to load writes "pid:path-of-its-binary" into the
+ * environment, which every copy in the process sees; a copy at another path
+ * in the same process refuses to load. Worker threads load the same binary
+ * (one dlopen, one set of statics) and are not affected; a child process has
+ * another pid, so an inherited value is replaced, not obeyed.
+ */
+#define INSTANCE_VAR "TARSJS_OS_MEMLOCK_INSTANCE"
+
+static void claim_process(void) {
+  Dl_info self;
+  char mine[PATH_MAX + 32];
+  const char *seen = getenv(INSTANCE_VAR), *colon;
+  if (dladdr((void *)claim_process, &self) == 0 || self.dli_fname == NULL) return; /* cannot tell: no claim */
+  if (snprintf(mine, sizeof mine, "%ld:%s", (long)getpid(), self.dli_fname) >= (int)sizeof mine) return;
+  if (seen != NULL && (colon = strchr(seen, ':')) != NULL && strtol(seen, NULL, 10) == (long)getpid()) {
+    if (strcmp(seen, mine) != 0) snprintf(other_copy, sizeof other_copy, "%s", colon + 1);
+    return;
+  }
+  /*
+   * Runs once, at this copy's first load, before it hands out anything. If the
+   * environment cannot take the value (ENOMEM), a later copy cannot see the
+   * claim; nothing else depends on it.
+   */
+  (void)setenv(INSTANCE_VAR, mine, 1);
+}
+
+/*
  * Once per process, on the first thread that loads this copy of the addon.
  * The test switches are read here, at load, and never again.
  */
@@ -1127,6 +1159,7 @@ static void process_init(void) {
   page_size = ps > 0 ? (size_t)ps : 0;
   test_exports = env_is_one("TARSJS_OS_MEMLOCK_TEST");
   simulate_no_external = env_is_one("TARSJS_OS_MEMLOCK_SIMULATE_NO_EXTERNAL_BUFFERS");
+  claim_process();
 }
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -1145,6 +1178,14 @@ static napi_value init(napi_env env, napi_value exports) {
   if (pthread_once(&process_once, process_init) != 0) integrity_failure("pthread_once failed");
   if (page_size == 0) {
     throw_errno(env, "sysconf", EINVAL);
+    return NULL;
+  }
+  if (other_copy[0] != '\0') {
+    char msg[PATH_MAX + 200];
+    snprintf(msg, sizeof msg,
+             "Another copy of @tarsjs/os-memlock is loaded in this process (%s): two copies would keep two "
+             "region registries. Install one version (let the package manager dedupe it)", other_copy);
+    napi_throw_error(env, "ERR_DUPLICATE_NATIVE_INSTANCE", msg);
     return NULL;
   }
   /* registryCount is last: exported for tests only. */
