@@ -13,7 +13,9 @@
  * - A dead handle: `code: 'ERR_REGION_UNMAPPED'`. A range whose protection
  *   forbids the access: `code: 'ERR_REGION_PROTECTED'`. A runtime without
  *   external ArrayBuffers: `code: 'ERR_EXTERNAL_BUFFERS_NOT_ALLOWED'`.
- *   Not Linux: `code: 'ERR_UNSUPPORTED'`.
+ * - Not Linux: every function but `pageSize` throws `code: 'ERR_UNSUPPORTED_PLATFORM'`
+ *   at first use (never at install or import), unless the unprotected development
+ *   mode is on (see `enableUnprotectedDevelopmentMode`).
  */
 
 /** An opaque handle to one mapping created by `map()`. Frozen; not constructible from JavaScript. */
@@ -47,7 +49,11 @@ export type Advice = 'dontdump' | 'dodump' | 'wipeonfork' | 'keeponfork' | 'dont
 /** A region or any typed array / DataView (acting on exactly its own bytes). */
 export type Target = Region | ArrayBufferView
 
-/** The system page size in bytes. */
+/**
+ * The system page size in bytes. Answers on every platform and never chooses the
+ * implementation: 4096 where the addon is not loaded (the page size of the
+ * unprotected development mode).
+ */
 export function pageSize(): number
 
 /** Probes (once per process) what the kernel offers: mlock, each madvise advice, memfd_secret. */
@@ -131,3 +137,23 @@ export function view(region: Region, offset: number, length: number): ArrayBuffe
 
 /** Detaches an ArrayBuffer: its length becomes 0 and reads give `undefined`. */
 export function detach(arrayBuffer: ArrayBuffer): void
+
+/**
+ * Turns on the unprotected development mode for this thread: from now on the
+ * whole API runs in JavaScript over ordinary ArrayBuffers, so that applications
+ * can be developed and tested where tarsjs cannot protect memory (macOS, Windows).
+ * NOTHING IS PROTECTED: `capabilities()` are all false, `lock` fails with `EPERM`,
+ * the `dontdump`, `wipeonfork` and `dontfork` advices with `EINVAL`, `map({ secret: true })`
+ * with `ENOSYS`, and the layers above report every protection as missing. Views,
+ * their detaching, page protections as seen by these functions, argument checks
+ * and errors behave as with the addon. Emits one `TARSJS_UNPROTECTED_DEV` warning.
+ *
+ * The environment variable `TARSJS_UNPROTECTED_DEV=1` does the same at first use
+ * (in every thread). Call this before first use: once the native addon is in use
+ * it throws `ERR_UNPROTECTED_DEV_TOO_LATE`. With `NODE_ENV=production` both are
+ * refused with `ERR_UNPROTECTED_DEV_IN_PRODUCTION`. Calling it again does nothing.
+ */
+export function enableUnprotectedDevelopmentMode(): void
+
+/** True once the unprotected development mode is in use in this thread. */
+export function unprotectedDevelopmentMode(): boolean

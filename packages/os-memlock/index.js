@@ -1,7 +1,8 @@
 'use strict'
 // Loads the native binding: a bundled prebuild when one matches this platform,
-// otherwise the local build (build/Release). Linux only; elsewhere every entry
-// point throws ERR_UNSUPPORTED.
+// otherwise the local build (build/Release). Linux only: elsewhere every entry
+// point but pageSize() throws ERR_UNSUPPORTED_PLATFORM at first use, unless the
+// unprotected development mode was asked for (platform.js, unprotected.js).
 //
 // The native side hands out a type-tagged external per mapping. Here it is
 // kept in a frozen Region object (a private field, so JavaScript cannot read
@@ -13,21 +14,8 @@ const NAMES = [
   'lock', 'unlock', 'advise', 'wipe', 'fill', 'copy', 'equals', 'view', 'detach'
 ]
 
-function unsupported (name) {
-  return function () {
-    const err = new Error(`@tarsjs/os-memlock: ${name}() is not supported on ${process.platform}; Linux is required`)
-    err.code = 'ERR_UNSUPPORTED'
-    throw err
-  }
-}
-
-let native
-if (process.platform === 'linux') {
-  native = require('node-gyp-build')(__dirname)
-} else {
-  native = {}
-  for (const name of NAMES) native[name] = unsupported(name)
-}
+const platform = require('./platform.js')
+const native = platform.backend(NAMES, () => require('node-gyp-build')(__dirname))
 
 class Region {
   #handle
@@ -82,3 +70,5 @@ exports.copy = (src, srcOffset, dst, dstOffset, length) =>
 exports.equals = (a, aOffset, b, bOffset, length) => native.equals(handle(a), aOffset, handle(b), bOffset, length)
 exports.view = (region, offset, length) => native.view(handle(region), offset, length)
 exports.detach = native.detach
+exports.enableUnprotectedDevelopmentMode = platform.enableUnprotectedDevelopmentMode
+exports.unprotectedDevelopmentMode = platform.unprotectedDevelopmentMode

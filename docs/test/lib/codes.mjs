@@ -15,7 +15,7 @@ export const PACKAGES = ['os-memlock', 'page-alloc', 'prot-containers', 'sodium-
 const CODE = /^(ERR_[A-Z0-9_]+|TARSJS_[A-Z0-9_]+|E[A-Z][A-Z0-9]+)$/
 const SOURCE_EXT = /\.(c|h|ts|js|mjs|cjs)$/
 
-/** Source files of a package that can throw: src/ (no .d.ts), index.js and bin/ at the top. */
+/** Source files of a package that can throw: src/ (no .d.ts), bin/, and the scripts at its top (index.js...). */
 export function sourceFiles (root, pkg) {
   const dir = join(root, 'packages', pkg)
   const out = []
@@ -34,10 +34,10 @@ export function sourceFiles (root, pkg) {
   }
   walk(join(dir, 'src'))
   walk(join(dir, 'bin'))
-  for (const top of ['index.js', 'index.cjs', 'index.mjs']) {
-    try {
-      if (statSync(join(dir, top)).isFile()) out.push(join(dir, top))
-    } catch {}
+  // the package's own top-level scripts (index.js and the files it requires), not tool configs
+  for (const top of readdirSync(dir).sort()) {
+    if (!/\.(js|cjs|mjs)$/.test(top) || /\.config\./.test(top)) continue
+    if (statSync(join(dir, top)).isFile()) out.push(join(dir, top))
   }
   return out.map((p) => relative(root, p))
 }

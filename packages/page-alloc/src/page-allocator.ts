@@ -15,6 +15,7 @@
  */
 import os = require('@tarsjs/os-memlock')
 import type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, Protections } from './allocator.js'
+import { reported } from './development-mode.js'
 import { Canary } from './canary.js'
 import { AllocError, checkByteLength, checkLive, rejectAllocation } from './errors.js'
 import { DATA_OFFSET, PAGE_SIZE, lockRange, mapGuarded } from './guarded-mapping.js'
@@ -247,7 +248,7 @@ export class PageAllocator implements Allocator {
   protectionsAs(owner: Allocator, allocation: Allocation): Protections {
     const a = this.own(allocation, false, owner)
     const m = a.mapped.mapping
-    return {
+    return reported({
       locked: a.mapped.locked,
       noDump: m.noDump,
       wipeOnFork: m.wipeOnFork,
@@ -257,7 +258,7 @@ export class PageAllocator implements Allocator {
       secretmem: m.secretmem,
       isolated: true,
       access: a.access
-    }
+    })
   }
 
   stats(): AllocatorStats {

@@ -20,6 +20,7 @@
  */
 import os = require('@tarsjs/os-memlock')
 import type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, Protections } from './allocator.js'
+import { reported } from './development-mode.js'
 import { Canary } from './canary.js'
 import { AllocError, checkByteLength, checkLive, rejectAllocation } from './errors.js'
 import { DATA_OFFSET, PAGE_SIZE, lockRange, mapGuarded, unlockRange } from './guarded-mapping.js'
@@ -219,7 +220,7 @@ export class SlotAllocator implements Allocator {
     if (allocation instanceof PageAllocation && allocation.allocator === this) return this.large.protectionsAs(this, allocation)
     const a = this.own(allocation, false)
     const m = a.page.owner.mapping
-    return {
+    return reported({
       locked: a.page.locked,
       noDump: m.noDump,
       wipeOnFork: m.wipeOnFork,
@@ -229,7 +230,7 @@ export class SlotAllocator implements Allocator {
       secretmem: m.secretmem,
       isolated: false,
       access: 'readwrite'
-    }
+    })
   }
 
   stats(): AllocatorStats {
