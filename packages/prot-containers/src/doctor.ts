@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs'
 import os = require('@tarsjs/os-memlock')
+import { platformFinding } from './doctor-platform.js'
 
 /** `ok`: in place. `warn`: weaker than it could be. `fail`: a required protection is missing. `info`: context. */
 export type Verdict = 'ok' | 'warn' | 'fail' | 'info'
@@ -211,9 +212,13 @@ function externalBuffers(): Finding {
  * `fail` (or, with `strict`, also `warn`).
  */
 export function diagnose(required: readonly string[] = DEFAULT_REQUIRED, strict = false): Report {
+  // Off Linux, or in the unprotected development mode, the report fails whatever is required.
+  const platform = platformFinding()
+  if (platform !== null && !os.unprotectedDevelopmentMode()) return { ok: false, findings: [platform] }
   const status = read('/proc/self/status')
   const findings = [memlock(status), secretmem(), madvise(), externalBuffers(), mapCount(), coreDumps(), swap(status), ptrace()]
   const bad = (f: Finding): boolean => required.includes(f.id) && (f.verdict === 'fail' || (strict && f.verdict === 'warn'))
+  if (platform !== null) return { ok: false, findings: [platform, ...findings] }
   return { ok: !findings.some(bad), findings }
 }
 
@@ -226,6 +231,7 @@ export function formatReport(report: Report): string {
     lines.push(`[${MARK[f.verdict]}] ${f.title}: ${f.detail}`)
     if (f.fix !== '') lines.push(`       fix: ${f.fix}`)
   }
-  lines.push(report.ok ? 'Result: every required protection is available.' : 'Result: a required protection is missing (exit code 1).')
+  if (report.findings.some((f) => f.id === 'platform')) lines.push('Result: tarsjs does not protect secrets here (exit code 1).')
+  else lines.push(report.ok ? 'Result: every required protection is available.' : 'Result: a required protection is missing (exit code 1).')
   return lines.join('\n')
 }
