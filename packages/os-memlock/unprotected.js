@@ -20,6 +20,12 @@
 // a copy kept in step: before the region's bytes are read or written, writes
 // made through overlapping views (found by comparing each view with a shadow
 // copy) are carried into the region, and afterwards the views are refreshed.
+//
+// What differs from the addon: a write through one view shows in another view
+// of the same bytes only at the next call here that touches them (the
+// containers never hold two such views); nothing faults (a view kept across
+// 'none' with keepViews stays readable); each call costs time in proportion to
+// the live views on the pages it touches.
 
 const { constants } = require('node:os')
 const { isArrayBuffer } = require('node:util').types
@@ -47,19 +53,40 @@ function osError (code, syscall, why) {
   return err
 }
 
-/** One mapping: its bytes, one access value per page, and the views handed out. */
+/**
+ * One mapping: its bytes, one access value per page, and the views handed out,
+ * filed under each page they cover (so that an operation looks only at the
+ * views of the pages it touches).
+ */
 class Mapping {
   #tag = true
 
   constructor (byteLength, pageSize) {
+    const pages = byteLength / pageSize
+    this.pageSize = pageSize
     this.bytes = new Uint8Array(byteLength)
-    this.access = new Uint8Array(byteLength / pageSize).fill(READWRITE)
-    this.views = []
+    this.access = new Uint8Array(pages).fill(READWRITE)
+    this.pageViews = Array.from({ length: pages }, () => new Set())
     this.mapped = true
   }
 
   static is (value) {
     return typeof value === 'object' && value !== null && #tag in value
+  }
+
+  /** Index of the first and the last page of a non-empty range. */
+  pages (offset, length) {
+    return [Math.floor(offset / this.pageSize), Math.floor((offset + length - 1) / this.pageSize)]
+  }
+
+  add (view) {
+    const [first, last] = this.pages(view.offset, view.length)
+    for (let p = first; p <= last; p++) this.pageViews[p].add(view)
+  }
+
+  remove (view) {
+    const [first, last] = this.pages(view.offset, view.length)
+    for (let p = first; p <= last; p++) this.pageViews[p].delete(view)
   }
 }
 
@@ -102,6 +129,7 @@ class View {
 const viewOf = new WeakMap()
 
 function isDetached (ab) {
+  if (typeof ab.detached === 'boolean') return ab.detached // Node 22+
   if (ab.byteLength > 0) return false
   try {
     new Uint8Array(ab) // eslint-disable-line no-new
@@ -111,15 +139,17 @@ function isDetached (ab) {
   }
 }
 
-/** Detaches a plain ArrayBuffer (its contents are zeroed first). Throws ERR_INVALID_ARG_VALUE if it cannot be. */
+/** Detaches a plain ArrayBuffer. Throws ERR_INVALID_ARG_VALUE if it cannot be. */
 function detachBuffer (ab) {
-  if (isDetached(ab)) return
+  const length = ab.byteLength
+  if (length === 0 && isDetached(ab)) return
   try {
     if (typeof ab.transfer === 'function') ab.transfer(0)
     else structuredClone(ab, { transfer: [ab] })
   } catch {}
   // A buffer that cannot be detached (WebAssembly memory) throws, or is copied and stays attached.
-  if (!isDetached(ab)) throw fail(TypeError, 'ERR_INVALID_ARG_VALUE', 'The ArrayBuffer cannot be detached')
+  const detached = length > 0 ? ab.byteLength === 0 : isDetached(ab)
+  if (!detached) throw fail(TypeError, 'ERR_INVALID_ARG_VALUE', 'The ArrayBuffer cannot be detached')
 }
 
 function dropView (view) {
@@ -131,20 +161,20 @@ function dropView (view) {
 
 /** Live views of `mapping` over the range; forgets views detached by anyone else. */
 function viewsOver (mapping, offset, length) {
-  const out = []
-  let kept = 0
-  const all = mapping.views
-  for (let i = 0; i < all.length; i++) {
-    const view = all[i]
-    if (!view.live) {
-      viewOf.delete(view.buffer)
-      continue
+  const found = new Set()
+  if (length === 0) return found
+  const [first, last] = mapping.pages(offset, length)
+  for (let p = first; p <= last; p++) {
+    for (const view of mapping.pageViews[p]) {
+      if (!view.live) {
+        viewOf.delete(view.buffer)
+        mapping.remove(view)
+      } else if (view.overlaps(offset, length)) {
+        found.add(view)
+      }
     }
-    all[kept++] = view
-    if (view.overlaps(offset, length)) out.push(view)
   }
-  all.length = kept
-  return out
+  return found
 }
 
 /** Brings the region and its views over the range in step; returns those views. */
@@ -345,8 +375,10 @@ function create (pageSize) {
 
     unmap (region) {
       const mapping = regionOf(region, true)
-      for (const view of viewsOver(mapping, 0, mapping.bytes.length)) dropView(view)
-      mapping.views.length = 0
+      for (const view of viewsOver(mapping, 0, mapping.bytes.length)) {
+        mapping.remove(view)
+        dropView(view)
+      }
       mapping.bytes.fill(0)
       mapping.mapped = false
     },
@@ -365,7 +397,10 @@ function create (pageSize) {
       if (ACCESS[mode] === NONE && !keep) {
         const views = viewsOver(mapping, start, size)
         for (const view of views) view.flush() // the bytes stay; only the views go
-        for (const view of views) dropView(view)
+        for (const view of views) {
+          mapping.remove(view)
+          dropView(view)
+        }
       }
       mapping.access.fill(ACCESS[mode], start / pageSize, (start + size) / pageSize)
     },
@@ -422,7 +457,7 @@ function create (pageSize) {
       sync(mapping, start, size)
       const view = new View(mapping, start, size)
       view.refresh()
-      mapping.views.push(view)
+      mapping.add(view)
       viewOf.set(view.buffer, view)
       return view.buffer
     },
@@ -434,8 +469,7 @@ function create (pageSize) {
       const view = viewOf.get(arrayBuffer)
       if (view !== undefined && view.live && view.mapping.mapped) {
         view.flush() // what was written through it stays in the region, as with the addon
-        const views = view.mapping.views
-        views.splice(views.indexOf(view), 1)
+        view.mapping.remove(view)
         dropView(view)
         return
       }
