@@ -13,8 +13,11 @@
  * - A dead handle: `code: 'ERR_REGION_UNMAPPED'`. A range whose protection
  *   forbids the access: `code: 'ERR_REGION_PROTECTED'`. A runtime without
  *   external ArrayBuffers: `code: 'ERR_EXTERNAL_BUFFERS_UNAVAILABLE'`.
- *   A second copy of the addon loaded in one process: `require` throws
- *   `code: 'ERR_DUPLICATE_NATIVE_INSTANCE'`. Not Linux: `code: 'ERR_UNSUPPORTED'`.
+ *   A second copy of the addon in one process: its first use throws
+ *   `code: 'ERR_DUPLICATE_NATIVE_INSTANCE'`.
+ * - Not Linux: every function but `pageSize` throws `code: 'ERR_UNSUPPORTED_PLATFORM'`
+ *   at first use (never at install or import), unless the unprotected development
+ *   mode is on (see `enableUnprotectedDevelopmentMode`).
  *
  * Threads: the addon is shared by every worker thread; a region belongs to the
  * thread that mapped it, and the registry of regions is safe under concurrent
@@ -61,8 +64,9 @@ export type Advice = 'dontdump' | 'dodump' | 'wipeonfork' | 'keeponfork' | 'dont
 export type Target = Region | ArrayBufferView
 
 /**
- * The system page size in bytes.
- * @throws {Error} `ERR_UNSUPPORTED` off Linux
+ * The system page size in bytes. Answers on every platform and never chooses the
+ * implementation: 4096 where the addon is not loaded (the page size of the
+ * unprotected development mode).
  * @example
  * ```js
  * import * as memlock from '@tarsjs/os-memlock'
@@ -73,13 +77,13 @@ export function pageSize(): number
 
 /**
  * Probes (once per process) what the kernel offers: mlock, each madvise advice, memfd_secret; and whether the runtime allows external ArrayBuffers.
- * @throws {Error} `ERR_UNSUPPORTED` off Linux
+ * @throws {Error} `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
  */
 export function capabilities(): Capabilities
 
 /**
  * RLIMIT_MEMLOCK in bytes; `Infinity` when unlimited. Read on every call.
- * @throws {Error} `ERR_UNSUPPORTED` off Linux; the OS error if `getrlimit` fails
+ * @throws {Error} `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use); the OS error if `getrlimit` fails
  */
 export function memlockLimit(): { soft: number; hard: number }
 
@@ -88,7 +92,7 @@ export function memlockLimit(): { soft: number; hard: number }
  * Anonymous private memory by default; with `secret: true`, memory from
  * `memfd_secret(2)` (close-on-exec; the descriptor is closed once mapped).
  * Throws the OS error (`ENOMEM`, `ENOSYS`, ...) when the kernel refuses.
- * @throws {Error} the OS error (`ENOMEM`, `EAGAIN`, `EPERM`, `ENOSYS` for `secret` on a kernel without memfd_secret), with `errno` and `syscall`; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED` off Linux
+ * @throws {Error} the OS error (`ENOMEM`, `EAGAIN`, `EPERM`, `ENOSYS` for `secret` on a kernel without memfd_secret), with `errno` and `syscall`; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
  * @example
  * ```js
  * import * as memlock from '@tarsjs/os-memlock'
@@ -100,7 +104,7 @@ export function map(byteLength: number, options?: { secret?: boolean }): Region
 
 /**
  * Detaches every view of the region, then unmaps it. The handle is dead afterwards.
- * @throws {Error} `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE` for something that is not a region; the OS error from `munmap`; `ERR_UNSUPPORTED` off Linux
+ * @throws {Error} `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE` for something that is not a region; the OS error from `munmap`; `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
  * @example
  * ```js
  * import * as memlock from '@tarsjs/os-memlock'
@@ -114,7 +118,7 @@ export function unmap(region: Region): void
 
 /**
  * False once `unmap()` succeeded. Never throws for a dead handle.
- * @throws {Error} `ERR_INVALID_ARG_TYPE` for something that is not a region; `ERR_UNSUPPORTED` off Linux
+ * @throws {Error} `ERR_INVALID_ARG_TYPE` for something that is not a region; `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
  */
 export function isMapped(region: Region): boolean
 
@@ -126,7 +130,7 @@ export function isMapped(region: Region): boolean
  * buffers only: views stay attached across `'none'`, and touching them then
  * kills the process with SIGSEGV exactly as libsodium's `sodium_mprotect_noaccess`
  * does. Native operations (`wipe`, `copy`, `equals`, `view`...) still refuse the range.
- * @throws {Error} `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument (a range that is not page-aligned or not inside the region); the OS error from `mprotect` (`ENOMEM`, `EACCES`); `ERR_UNSUPPORTED` off Linux
+ * @throws {Error} `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument (a range that is not page-aligned or not inside the region); the OS error from `mprotect` (`ENOMEM`, `EACCES`); `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
  * @example
  * ```js
  * import * as memlock from '@tarsjs/os-memlock'
@@ -150,7 +154,7 @@ export function protect(region: Region, offset: number, length: number, access: 
  * `'none'` pages. It also spares the kernel a populate pass each time `protect` makes a locked range
  * writable again. Pages never touched are not resident, so not locked: touch (e.g. `wipe`) the range
  * when every page must be. Its OS errors carry `syscall: 'mlock2'`.
- * @throws {Error} the OS error (`ENOMEM` over RLIMIT_MEMLOCK or on secret memory, `EPERM`, `EAGAIN`), with `errno` and `syscall`; `ERR_REGION_OWNED` for a view of memory a tarsjs allocator manages; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED` off Linux
+ * @throws {Error} the OS error (`ENOMEM` over RLIMIT_MEMLOCK or on secret memory, `EPERM`, `EAGAIN`), with `errno` and `syscall`; `ERR_REGION_OWNED` for a view of memory a tarsjs allocator manages; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
  * @example
  * ```js
  * import * as memlock from '@tarsjs/os-memlock'
@@ -164,20 +168,20 @@ export function lock(target: Target, offset?: number, length?: number, options?:
 /**
  * `munlock(2)`; same arguments as `lock`. The kernel does not count locks: one munlock undoes every
  * mlock of the page. On a secret region it succeeds and changes nothing (it stays locked).
- * @throws {Error} the OS error from `munlock`; `ERR_REGION_OWNED` for a view of memory a tarsjs allocator manages; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED` off Linux
+ * @throws {Error} the OS error from `munlock`; `ERR_REGION_OWNED` for a view of memory a tarsjs allocator manages; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
  */
 export function unlock(target: Target, offset?: number, length?: number): void
 
 /**
  * `madvise(2)` one advice over a page-aligned range. A mapping that refuses it throws (e.g. `EINVAL` for wipeonfork on secretmem).
- * @throws {Error} the OS error (`EINVAL` when the mapping refuses the advice); `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED` off Linux
+ * @throws {Error} the OS error (`EINVAL` when the mapping refuses the advice); `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
  */
 export function advise(region: Region, offset: number, length: number, advice: Advice): void
 
 /**
  * `explicit_bzero` over the range. A region range must be writable (`ERR_REGION_PROTECTED`);
  * an ArrayBufferView is not checked: one over a view of read-only memory faults, as a JS write would.
- * @throws {Error} `ERR_REGION_PROTECTED` for a range that is not writable; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED` off Linux
+ * @throws {Error} `ERR_REGION_PROTECTED` for a range that is not writable; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
  * @example
  * ```js
  * import * as memlock from '@tarsjs/os-memlock'
@@ -190,20 +194,20 @@ export function wipe(target: Target, offset?: number, length?: number): void
 
 /**
  * `memset` the range (must be writable) with `byte` (0..255).
- * @throws {Error} `ERR_REGION_PROTECTED` for a range that is not writable; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED` off Linux
+ * @throws {Error} `ERR_REGION_PROTECTED` for a range that is not writable; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
  */
 export function fill(region: Region, offset: number, length: number, byte: number): void
 
 /**
  * `memmove` from `src` to `dst`; never through the JavaScript heap. A region source must be
  * readable and a region destination writable; ArrayBufferView targets are not checked (see `wipe`).
- * @throws {Error} `ERR_REGION_PROTECTED` for a region source that is not readable or a destination that is not writable; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED` off Linux
+ * @throws {Error} `ERR_REGION_PROTECTED` for a region source that is not readable or a destination that is not writable; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
  */
 export function copy(src: Target, srcOffset: number, dst: Target, dstOffset: number, length: number): void
 
 /**
  * Compares two ranges in time that depends only on `length`. Both must be readable.
- * @throws {Error} `ERR_REGION_PROTECTED` for a range that is not readable; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED` off Linux
+ * @throws {Error} `ERR_REGION_PROTECTED` for a range that is not readable; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
  */
 export function equals(a: Target, aOffset: number, b: Target, bOffset: number, length: number): boolean
 
@@ -211,7 +215,7 @@ export function equals(a: Target, aOffset: number, b: Target, bOffset: number, l
  * An external ArrayBuffer over exactly `[offset, offset + length)` of a readable
  * range (length > 0). The region remembers it and detaches it before that
  * memory becomes inaccessible (`protect(..., 'none')`, `unmap`). A failure leaves the region exactly as it was.
- * @throws {Error} `ERR_REGION_PROTECTED` for a range that is not readable; `ERR_EXTERNAL_BUFFERS_UNAVAILABLE` where the runtime refuses external buffers (V8 sandbox); `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED` off Linux
+ * @throws {Error} `ERR_REGION_PROTECTED` for a range that is not readable; `ERR_EXTERNAL_BUFFERS_UNAVAILABLE` where the runtime refuses external buffers (V8 sandbox); `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
  * @example
  * ```js
  * import * as memlock from '@tarsjs/os-memlock'
@@ -228,6 +232,26 @@ export function view(region: Region, offset: number, length: number): ArrayBuffe
  * `ArrayBuffer.prototype.transfer()`): its length becomes 0 and reads give `undefined`. Any other
  * ArrayBuffer (Node's shared Buffer pool, your own) throws `ERR_INVALID_ARG_VALUE` and is left
  * intact; one already detached is left as it is.
- * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for something that is not an ArrayBuffer; `ERR_INVALID_ARG_VALUE` for one that is not a view of a region; `ERR_UNSUPPORTED` off Linux
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for something that is not an ArrayBuffer; `ERR_INVALID_ARG_VALUE` for one that is not a view of a region; `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
  */
 export function detach(arrayBuffer: ArrayBuffer): void
+
+/**
+ * Turns on the unprotected development mode for this thread: from now on the
+ * whole API runs in JavaScript over ordinary ArrayBuffers, so that applications
+ * can be developed and tested where tarsjs cannot protect memory (macOS, Windows).
+ * NOTHING IS PROTECTED: `capabilities()` are all false, `lock` fails with `EPERM`,
+ * the `dontdump`, `wipeonfork` and `dontfork` advices with `EINVAL`, `map({ secret: true })`
+ * with `ENOSYS`, and the layers above report every protection as missing. Views,
+ * their detaching, page protections as seen by these functions, argument checks
+ * and errors behave as with the addon. Emits one `TARSJS_UNPROTECTED_DEV` warning.
+ *
+ * The environment variable `TARSJS_UNPROTECTED_DEV=1` does the same at first use
+ * (in every thread). Call this before first use: once the native addon is in use
+ * it throws `ERR_UNPROTECTED_DEV_TOO_LATE`. With `NODE_ENV=production` both are
+ * refused with `ERR_UNPROTECTED_DEV_IN_PRODUCTION`. Calling it again does nothing.
+ */
+export function enableUnprotectedDevelopmentMode(): void
+
+/** True once the unprotected development mode is in use in this thread. */
+export function unprotectedDevelopmentMode(): boolean

@@ -1,7 +1,8 @@
 'use strict'
 // Loads the native binding: a bundled prebuild when one matches this platform,
-// otherwise the local build (build/Release). Linux only; elsewhere every entry
-// point throws ERR_UNSUPPORTED.
+// otherwise the local build (build/Release). Linux only: elsewhere every entry
+// point but pageSize() throws ERR_UNSUPPORTED_PLATFORM at first use, unless the
+// unprotected development mode was asked for (platform.js, unprotected.js).
 //
 // The native side hands out a type-tagged external per mapping. Here it is
 // kept in a frozen Region object (a private field, so JavaScript cannot read
@@ -13,24 +14,23 @@ const NAMES = [
   'lock', 'unlock', 'advise', 'wipe', 'fill', 'copy', 'equals', 'view', 'detach'
 ]
 
-function unsupported (name) {
-  return function () {
-    const err = new Error(`@tarsjs/os-memlock: ${name}() is not supported on ${process.platform}; Linux is required`)
-    err.code = 'ERR_UNSUPPORTED'
-    throw err
+const platform = require('./platform.js')
+
+let loaded = null
+/**
+ * Loads the addon (on Linux, at first use) and checks the runtime under it.
+ * TARSJS_OS_MEMLOCK_BINARY names a binary to load instead (tests only: the
+ * AddressSanitizer build of scripts/asan-test.sh). Never set it in production.
+ */
+function loadNative () {
+  if (loaded === null) {
+    const binary = process.env.TARSJS_OS_MEMLOCK_BINARY
+    loaded = checkRuntime(binary ? require(binary) : require('node-gyp-build')(__dirname))
   }
+  return loaded
 }
 
-let native
-if (process.platform === 'linux') {
-  // TARSJS_OS_MEMLOCK_BINARY names a binary to load instead (tests only: the
-  // AddressSanitizer build of scripts/asan-test.sh). Never set it in production.
-  const binary = process.env.TARSJS_OS_MEMLOCK_BINARY
-  native = checkRuntime(binary ? require(binary) : require('node-gyp-build')(__dirname))
-} else {
-  native = {}
-  for (const name of NAMES) native[name] = unsupported(name)
-}
+const native = platform.backend(NAMES, loadNative)
 
 /**
  * Other runtimes implement Node-API too (Bun, Deno). The guarantees rest on
@@ -136,5 +136,7 @@ exports.copy = (src, srcOffset, dst, dstOffset, length) =>
 exports.equals = (a, aOffset, b, bOffset, length) => native.equals(handle(a), aOffset, handle(b), bOffset, length)
 exports.view = (region, offset, length) => native.view(handle(region), offset, length)
 exports.detach = native.detach
+exports.enableUnprotectedDevelopmentMode = platform.enableUnprotectedDevelopmentMode
+exports.unprotectedDevelopmentMode = platform.unprotectedDevelopmentMode
 // Test only (TARSJS_OS_MEMLOCK_TEST=1 at load): how many mappings the registry holds.
-if (typeof native.registryCount === 'function') exports.registryCount = native.registryCount
+if (process.env.TARSJS_OS_MEMLOCK_TEST === '1') exports.registryCount = () => loadNative().registryCount()

@@ -17,7 +17,7 @@ const CODE = /^(ERR_[A-Z0-9_]+|TARSJS_[A-Z0-9_]+|E[A-Z][A-Z0-9]+)$/
 const ENV_NAMES = new Set(['TARSJS_OS_MEMLOCK_TEST', 'TARSJS_OS_MEMLOCK_SIMULATE_NO_EXTERNAL_BUFFERS', 'TARSJS_OS_MEMLOCK_BINARY', 'TARSJS_OS_MEMLOCK_INSTANCE'])
 const SOURCE_EXT = /\.(c|h|ts|js|mjs|cjs)$/
 
-/** Source files of a package that can throw: src/ (no .d.ts), index.js and bin/ at the top. */
+/** Source files of a package that can throw: src/ (no .d.ts), bin/, and the scripts at its top (index.js...). */
 export function sourceFiles (root, pkg) {
   const dir = join(root, 'packages', pkg)
   const out = []
@@ -36,10 +36,10 @@ export function sourceFiles (root, pkg) {
   }
   walk(join(dir, 'src'))
   walk(join(dir, 'bin'))
-  for (const top of ['index.js', 'index.cjs', 'index.mjs']) {
-    try {
-      if (statSync(join(dir, top)).isFile()) out.push(join(dir, top))
-    } catch {}
+  // the package's own top-level scripts (index.js and the files it requires), not tool configs
+  for (const top of readdirSync(dir).sort()) {
+    if (!/\.(js|cjs|mjs)$/.test(top) || /\.config\./.test(top)) continue
+    if (statSync(join(dir, top)).isFile()) out.push(join(dir, top))
   }
   return out.map((p) => relative(root, p))
 }

@@ -59,7 +59,7 @@ export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:halt_on_error=1:
 export TARSJS_OS_MEMLOCK_BINARY="$OUT/os_memlock.node"
 
 # The binary in use must be the instrumented one, with the ASan runtime mapped.
-maps="$(node -e "require('$PKG'); process.stdout.write(require('fs').readFileSync('/proc/self/maps', 'utf8'))")"
+maps="$(node -e "require('$PKG').capabilities(); process.stdout.write(require('fs').readFileSync('/proc/self/maps', 'utf8'))")"
 if ! grep -q "$OUT/os_memlock.node" <<<"$maps" || ! grep -q "libasan" <<<"$maps"; then
   echo "asan-test: the ASan build or the ASan runtime is not loaded" >&2
   exit 1

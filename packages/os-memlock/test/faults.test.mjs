@@ -117,20 +117,6 @@ describe('stale views never fault', () => {
   })
 })
 
-describe('platforms other than Linux', () => {
-  it('every export throws ERR_UNSUPPORTED naming the platform and Linux', () => {
-    const res = runFixture('platform.cjs', ['darwin'])
-    expect(res.status).toBe(0)
-    const result = records(res.stdout).RESULT
-    expect(Object.keys(result).sort()).toEqual(Object.keys(m).sort())
-    for (const r of Object.values(result)) {
-      expect(r.threw).toBe(true)
-      expect(r.code).toBe('ERR_UNSUPPORTED')
-      expect(r.message).toMatch(/darwin.*Linux/)
-    }
-  })
-})
-
 describe("protect(..., 'none', { keepViews: true }): the explicit opt-out", () => {
   it('keeps views attached, so touching one kills the child with SIGSEGV (as libsodium does)', () => {
     const res = runFixture('keepviews.cjs', ['touch'])

@@ -97,7 +97,7 @@ describe(`the addon on Node.js ${process.version}`, () => {
     afterAll(() => rmSync(stage, { recursive: true, force: true }))
 
     it('node-gyp builds it without downloading anything, and this version loads the result', () => {
-      for (const name of ['package.json', 'binding.gyp', 'index.js', 'src']) cpSync(join(PKG, name), join(stage, name), { recursive: true })
+      for (const name of ['package.json', 'binding.gyp', 'index.js', 'platform.js', 'unprotected.js', 'src']) cpSync(join(PKG, name), join(stage, name), { recursive: true })
       symlinkSync(join(PKG, 'node_modules'), join(stage, 'node_modules')) // node-gyp-build, for index.js
       const gyp = require.resolve('node-gyp/bin/node-gyp.js', { paths: [PKG] })
       const res = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${PREFIX}`], {

@@ -11,7 +11,7 @@ const require = createRequire(import.meta.url)
 
 function makeCopy () {
   const dir = mkdtempSync(join(tmpdir(), 'os-memlock-copy-'))
-  for (const f of ['package.json', 'index.js']) copyFileSync(join(PKG, f), join(dir, f))
+  for (const f of ['package.json', 'index.js', 'platform.js', 'unprotected.js']) copyFileSync(join(PKG, f), join(dir, f))
   mkdirSync(join(dir, 'build', 'Release'), { recursive: true })
   copyFileSync(require('node-gyp-build').resolve(PKG), join(dir, 'build', 'Release', 'os_memlock.node'))
   symlinkSync(join(PKG, 'node_modules'), join(dir, 'node_modules'))

@@ -7,6 +7,7 @@
 import { constants } from 'node:os'
 import os = require('@tarsjs/os-memlock')
 import type { Region } from '@tarsjs/os-memlock'
+import { unprotectedMode } from './development-mode.js'
 import { AllocError } from './errors.js'
 import { WARN_MLOCK, WARN_SECRETMEM } from './policy.js'
 import type { MlockPolicy, SecretmemPolicy, Warner } from './policy.js'
@@ -65,6 +66,7 @@ export function mapGuarded(dataPages: number, secretmem: SecretmemPolicy, warner
       os.protect(region, 0, PAGE_SIZE, 'none')
       os.protect(region, total - PAGE_SIZE, PAGE_SIZE, 'none')
     }
+    if (unprotectedMode()) return { region, dataPages, secretmem: false, noDump: false, wipeOnFork: false, dontFork: false }
     os.advise(region, DATA_OFFSET, data, 'dontdump')
     if (region.secret) {
       os.advise(region, DATA_OFFSET, data, 'dontfork')

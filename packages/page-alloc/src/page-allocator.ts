@@ -22,6 +22,7 @@ import os = require('@tarsjs/os-memlock')
 import { AllocationHandle, handleState } from './allocation-handle.js'
 import type { HandleState } from './allocation-handle.js'
 import type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, Protections } from './allocator.js'
+import { reported } from './development-mode.js'
 import { Canary } from './canary.js'
 import { AllocError, checkByteLength, checkLive, checkOptionsObject, rejectAllocation } from './errors.js'
 import { escaped, escapedViewError, warnEscaped } from './escaped-view.js'
@@ -357,7 +358,7 @@ export class PageAllocator implements Allocator {
   protectionsAs(owner: Allocator, allocation: Allocation): Protections {
     const s = this.own(allocation, false, owner)
     const m = s.mapped.mapping
-    return {
+    return reported({
       locked: s.mapped.locked,
       noDump: m.noDump,
       wipeOnFork: m.wipeOnFork,
@@ -367,7 +368,7 @@ export class PageAllocator implements Allocator {
       secretmem: m.secretmem,
       isolated: true,
       access: s.access
-    }
+    })
   }
 
   stats(): AllocatorStats {

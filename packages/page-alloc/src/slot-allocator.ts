@@ -22,6 +22,7 @@ import os = require('@tarsjs/os-memlock')
 import { AllocationHandle, handleState } from './allocation-handle.js'
 import type { HandleState } from './allocation-handle.js'
 import type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, Protections } from './allocator.js'
+import { reported } from './development-mode.js'
 import { Canary } from './canary.js'
 import { AllocError, checkByteLength, checkLive, checkOptionsObject, rejectAllocation } from './errors.js'
 import { escaped, escapedViewError, warnEscaped } from './escaped-view.js'
@@ -271,7 +272,7 @@ export class SlotAllocator implements Allocator {
     if (isPageAllocationHandle(allocation) && allocation.allocator === this) return this.#large.protectionsAs(this, allocation)
     const s = this.#own(allocation, false)
     const m = s.page.owner.mapping
-    return {
+    return reported({
       locked: s.page.locked,
       noDump: m.noDump,
       wipeOnFork: m.wipeOnFork,
@@ -281,7 +282,7 @@ export class SlotAllocator implements Allocator {
       secretmem: m.secretmem,
       isolated: false,
       access: 'readwrite'
-    }
+    })
   }
 
   stats(): AllocatorStats {

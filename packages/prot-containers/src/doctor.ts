@@ -6,13 +6,14 @@
 import { readFileSync } from 'node:fs'
 import os = require('@tarsjs/os-memlock')
 import { ContainerError } from './errors.js'
+import { platformFinding } from './doctor-platform.js'
 
 /** `ok`: in place. `warn`: weaker than it could be. `fail`: a required protection is missing. `info`: context. */
 export type Verdict = 'ok' | 'warn' | 'fail' | 'info'
 
 export interface Finding {
-  /** Stable identifier, e.g. `'memlock'`. */
-  id: CheckId
+  /** Stable identifier, e.g. `'memlock'`; `'platform'` (never requirable) when tarsjs cannot protect memory here at all. */
+  id: CheckId | 'platform'
   title: string
   verdict: Verdict
   /** What was found, in plain words. */
@@ -234,7 +235,7 @@ function externalBuffers(): Finding {
 
 /** A required finding that fails the report. */
 function notMet(f: Finding, required: readonly CheckId[], strict: boolean): boolean {
-  return required.includes(f.id) && (f.verdict === 'fail' || (strict && f.verdict === 'warn'))
+  return (required as readonly string[]).includes(f.id) && (f.verdict === 'fail' || (strict && f.verdict === 'warn'))
 }
 
 function checkRequired(required: unknown): CheckId[] {
@@ -276,8 +277,14 @@ export function diagnose(required: readonly CheckId[] = DEFAULT_REQUIRED, strict
   if (typeof strict !== 'boolean') {
     throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "strict" argument must be of type boolean')
   }
+  // Off Linux, or in the unprotected development mode, the report fails whatever is required.
+  const platform = platformFinding()
+  if (platform !== null && !os.unprotectedDevelopmentMode()) {
+    return { schemaVersion: SCHEMA_VERSION, ok: false, required: ids, strict, findings: [platform] }
+  }
   const status = read('/proc/self/status')
   const findings = [memlock(status), secretmem(), madvise(), externalBuffers(), mapCount(), coreDumps(), swap(status), ptrace()]
+  if (platform !== null) return { schemaVersion: SCHEMA_VERSION, ok: false, required: ids, strict, findings: [platform, ...findings] }
   const ok = !findings.some((f) => notMet(f, ids, strict))
   return { schemaVersion: SCHEMA_VERSION, ok, required: ids, strict, findings }
 }
@@ -300,7 +307,9 @@ export function formatReport(report: Report): string {
     lines.push(`[${MARK[f.verdict]}] ${f.title}: ${f.detail}`)
     if (f.fix !== '') lines.push(`       fix: ${f.fix}`)
   }
-  if (report.ok) {
+  if (report.findings.some((f) => f.id === 'platform')) {
+    lines.push('Result: tarsjs does not protect secrets here (exit code 1).')
+  } else if (report.ok) {
     lines.push('Result: every required protection is available.')
   } else {
     const unmet = report.findings.filter((f) => notMet(f, report.required, report.strict))
