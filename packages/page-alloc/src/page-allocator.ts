@@ -409,10 +409,17 @@ export class PageAllocator implements Allocator {
     const old = s.mapped
     const pages = old.mapping.dataPages
     const fresh = this.#takeCached(pages) ?? this.#mapNew(pages)
-    const start = this.#layOut(fresh, s.byteLength)
-    if (start !== s.start) integrityFailure(this.#integrity, 'page allocator metadata: a moved allocation changed its layout')
-    if (s.byteLength > 0) os.copy(old.mapping.region, s.start, fresh.mapping.region, s.start, s.byteLength)
-    if (s.access !== 'readwrite') os.protect(old.mapping.region, DATA_OFFSET, pages * PAGE_SIZE, 'readwrite')
+    try {
+      const start = this.#layOut(fresh, s.byteLength)
+      if (start !== s.start) integrityFailure(this.#integrity, 'page allocator metadata: a moved allocation changed its layout')
+      if (s.byteLength > 0) os.copy(old.mapping.region, s.start, fresh.mapping.region, s.start, s.byteLength)
+      if (s.access !== 'readwrite') os.protect(old.mapping.region, DATA_OFFSET, pages * PAGE_SIZE, 'readwrite')
+    } catch (err) {
+      // Nothing moved: the fresh mapping goes back (its copy of the data wiped), the old one stays as it was.
+      if (s.byteLength > 0) os.wipe(fresh.mapping.region, s.start, s.byteLength)
+      this.#cacheOrUnmap(fresh)
+      throw err
+    }
     if (s.byteLength > 0) os.wipe(old.mapping.region, s.start, s.byteLength)
     if (old.locked !== fresh.locked) this.#counters.unlocked += fresh.locked ? -1 : 1
     s.mapped = fresh
