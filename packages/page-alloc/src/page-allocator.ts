@@ -100,11 +100,6 @@ function stateOf(allocation: PageAllocation): PageState {
   return handleState(allocation, PageAllocation) as PageState
 }
 
-/** @internal True for a real `PageAllocation` (a copy or `Object.create` of one is not). */
-export function isPageAllocationHandle(value: unknown): value is PageAllocation {
-  return handleState(value, PageAllocation) !== undefined
-}
-
 /**
  * @internal Where a live page allocation's data is, for tests that simulate
  * native corruption. Not exported from the package index.

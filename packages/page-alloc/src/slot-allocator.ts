@@ -28,7 +28,7 @@ import { escaped, escapedViewError, warnEscaped } from './escaped-view.js'
 import { DATA_OFFSET, PAGE_SIZE, lockRange, mapGuarded, unlockRange } from './guarded-mapping.js'
 import type { GuardedMapping } from './guarded-mapping.js'
 import { integrityFailure } from './integrity.js'
-import { PageAllocator, isPageAllocationHandle } from './page-allocator.js'
+import { PageAllocator } from './page-allocator.js'
 import { Warner, integrityPolicy, intOption, mlockPolicy, secretmemPolicy } from './policy.js'
 import type { IntegrityPolicy, MlockPolicy, SecretmemPolicy } from './policy.js'
 import { Quarantine, quarantineLimits } from './quarantine.js'
@@ -188,11 +188,11 @@ export class SlotAllocator implements Allocator {
    * view escaped is wiped and never reused.
    */
   free(allocation: Allocation): void {
-    if (isPageAllocationHandle(allocation) && allocation.allocator === this) {
+    const s = this.#own(allocation, true)
+    if (s === undefined) {
       this.#large.freeAs(this, allocation)
       return
     }
-    const s = this.#own(allocation, true)
     const page = s.page
     const region = page.owner.mapping.region
     const offset = page.offset + s.index * page.slotSize
@@ -224,8 +224,8 @@ export class SlotAllocator implements Allocator {
 
   /** The slot's view (the same one each time). Throws `ERR_VIEW_ESCAPED` once it was detached by someone else. */
   view(allocation: Allocation): ArrayBuffer {
-    if (isPageAllocationHandle(allocation) && allocation.allocator === this) return this.#large.viewAs(this, allocation)
     const s = this.#own(allocation, false)
+    if (s === undefined) return this.#large.viewAs(this, allocation)
     if (escaped(s.view)) {
       s.escaped = true
       warnEscaped(this.#warner, s.byteLength)
@@ -239,17 +239,16 @@ export class SlotAllocator implements Allocator {
   }
 
   protect(allocation: Allocation, access: Access, options?: { keepViews?: boolean }): void {
-    if (isPageAllocationHandle(allocation) && allocation.allocator === this) {
+    if (this.#own(allocation, false) === undefined) {
       this.#large.protectAs(this, allocation, access, options)
       return
     }
-    this.#own(allocation, false)
     throw new AllocError('ERR_NOT_ISOLATED', 'A slot allocation shares its page with other secrets and cannot be protected')
   }
 
   protections(allocation: Allocation): Protections {
-    if (isPageAllocationHandle(allocation) && allocation.allocator === this) return this.#large.protectionsAs(this, allocation)
     const s = this.#own(allocation, false)
+    if (s === undefined) return this.#large.protectionsAs(this, allocation)
     const m = s.page.owner.mapping
     return {
       locked: s.page.locked,
@@ -299,9 +298,16 @@ export class SlotAllocator implements Allocator {
     return describeAllocator('SlotAllocator', this.stats())
   }
 
-  #own(allocation: unknown, freeing: boolean): SlotState {
+  /**
+   * The state of one of this allocator's live slot handles; undefined for
+   * anything that is not a slot handle (the large allocator then decides:
+   * its own handle, or a typed error). Throws for another allocator's slot,
+   * and for a freed one (`ERR_DOUBLE_FREE` when freeing).
+   */
+  #own(allocation: unknown, freeing: boolean): SlotState | undefined {
     const s = handleState(allocation, SlotAllocation)
-    if (s === undefined || s.allocator !== this) rejectAllocation(allocation)
+    if (s === undefined) return undefined
+    if (s.allocator !== this) rejectAllocation(allocation)
     checkLive(s, freeing)
     return s
   }
