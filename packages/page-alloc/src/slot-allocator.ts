@@ -7,12 +7,15 @@
  *
  * A page serves one size class at a time and is cut into equal slots. Slot
  * choice is random. The bytes between the requested length and the slot end
- * hold a canary checked on free; freed slots are wiped at once. All metadata
- * (bitmaps, counts) lives here in the JS heap, away from the data.
+ * hold a canary checked on free (a length equal to its class has none). Freed
+ * slots are wiped at once, then wait in a quarantine (still in use for the
+ * bitmap) before another allocation may take them; a slot whose view escaped
+ * is never freed in the bitmap at all. All metadata (bitmaps, counts) lives
+ * here in the JS heap, away from the data.
  *
  * A page is made read-write and locked when it gets its first slot, and is
- * unlocked only when its last slot is freed (so munlock of one secret never
- * unlocks a neighbour: the lock is counted by live slots). One empty page per
+ * unlocked only when its last slot is released (so munlock of one secret never
+ * unlocks a neighbour: the lock is counted by slots in use). One empty page per
  * class stays warm; the others go to a bounded cache of PROT_NONE pages, and a
  * mapping whose pages are all cached is unmapped when the cache is over its limit.
  *
@@ -71,7 +74,9 @@ interface SlotPage {
   cls: number
   slotSize: number
   slots: number
+  /** One bit per slot: live, quarantined or withdrawn (escaped). */
   used: Uint32Array
+  /** Slots whose bit is set. */
   live: number
   locked: boolean
   /** Position in its class's `open` list, or -1. */
