@@ -295,9 +295,14 @@ export class PageAllocator implements Allocator {
     }
     const region = s.mapped.mapping.region
     const length = s.mapped.mapping.dataPages * PAGE_SIZE
-    if (keepViews === true) os.protect(region, DATA_OFFSET, length, mode, KEEP_VIEWS)
-    else os.protect(region, DATA_OFFSET, length, mode)
-    if (mode === 'none' && keepViews !== true) s.view = null
+    try {
+      if (keepViews === true) os.protect(region, DATA_OFFSET, length, mode, KEEP_VIEWS)
+      else os.protect(region, DATA_OFFSET, length, mode)
+    } finally {
+      // os-memlock detaches the views before it calls mprotect, even when mprotect then fails:
+      // that view was detached by us, not escaped.
+      if (mode === 'none' && keepViews !== true) s.view = null
+    }
     s.access = mode
   }
 
