@@ -13,8 +13,8 @@
  * Freed mappings have their data wiped at once (the canaries stay for a
  * same-size reuse) and wait in quarantine, still readable and writable (zeros),
  * so that a native holder of the old pointer never faults and never sees
- * another secret; after the quarantine they are made PROT_NONE and cached
- * (bounded) for reuse. A mapping whose view escaped is never reused: it is
+ * another secret; after the quarantine their data is wiped again and they are
+ * cached (bounded) for reuse, still read-write and locked. A mapping whose view escaped is never reused: it is
  * wiped and let go, and os-memlock unmaps it once every ArrayBuffer over it
  * has been collected.
  */
@@ -433,7 +433,6 @@ export class PageAllocator implements Allocator {
     const list = this.#cache.get(pages)
     const mapped = list?.[list.length - 1]
     if (list === undefined || mapped === undefined) return undefined
-    os.protect(mapped.mapping.region, DATA_OFFSET, pages * PAGE_SIZE, 'readwrite')
     list.pop()
     this.#cachedMappings--
     this.#counters.cachedPages -= pages
@@ -457,19 +456,15 @@ export class PageAllocator implements Allocator {
   }
 
   /**
-   * Leaves quarantine: cached (PROT_NONE) or unmapped when the cache is full.
-   * Never throws: a mapping the kernel will not protect is unmapped, and one
-   * it will not unmap either is let go (os-memlock unmaps it once collected).
+   * Leaves quarantine: cached, or unmapped when the cache is full. A cached
+   * mapping stays read-write, locked and wiped, so that a native holder past
+   * the quarantine still never faults; the data is wiped again first, since
+   * such a holder may have written into it. Never throws: a mapping the
+   * kernel will not unmap is let go (os-memlock unmaps it once collected).
    */
   #cacheOrUnmap(mapped: Mapped): void {
     const pages = mapped.mapping.dataPages
-    try {
-      if (this.#cachedMappings >= this.#cacheLimit) {
-        this.#unmapMapped(mapped)
-        return
-      }
-      os.protect(mapped.mapping.region, DATA_OFFSET, pages * PAGE_SIZE, 'none')
-    } catch {
+    if (this.#cachedMappings >= this.#cacheLimit) {
       try {
         this.#unmapMapped(mapped)
       } catch {
@@ -477,6 +472,7 @@ export class PageAllocator implements Allocator {
       }
       return
     }
+    if (mapped.canaryLength > 0) os.wipe(mapped.mapping.region, mapped.canaryStart, mapped.canaryLength)
     let list = this.#cache.get(pages)
     if (list === undefined) {
       list = []

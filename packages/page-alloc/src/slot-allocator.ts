@@ -317,9 +317,13 @@ export class SlotAllocator implements Allocator {
     return s
   }
 
-  /** A quarantined slot becomes free again. Never throws: a page that cannot retire stays warm. */
+  /**
+   * A quarantined slot becomes free again, wiped once more (a native holder
+   * may have written into it). Never throws: a page that cannot retire stays warm.
+   */
   #releaseSlot(s: SlotState): void {
     const page = s.page
+    os.wipe(page.owner.mapping.region, page.offset + s.index * page.slotSize, page.slotSize)
     const word = s.index >>> 5
     page.used[word] = (page.used[word] as number) & ~(1 << (s.index & 31))
     const cls = this.#classes[page.cls] as SlotClass
