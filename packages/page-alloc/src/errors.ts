@@ -50,9 +50,11 @@ export function checkByteLength(value: unknown, allowZero = false, name = 'byteL
   return value
 }
 
-/** Checks an options argument: an object (not null) or undefined. Throws `ERR_INVALID_ARG_TYPE`. */
+const NO_OPTIONS: Readonly<Record<string, never>> = Object.freeze({})
+
+/** Checks an options argument: an object (not null) or undefined (then an empty, frozen one). Throws `ERR_INVALID_ARG_TYPE`. */
 export function checkOptionsObject<T extends object>(value: unknown, name = 'options'): Partial<T> {
-  if (value === undefined) return {}
+  if (value === undefined) return NO_OPTIONS as Partial<T>
   if (value === null || typeof value !== 'object') {
     throw new AllocError('ERR_INVALID_ARG_TYPE', `The "${name}" argument must be of type object, got ${describe(value)}`)
   }

@@ -13,8 +13,8 @@
  * Freed mappings have their data wiped at once (the canaries stay for a
  * same-size reuse) and wait in quarantine, still readable and writable (zeros),
  * so that a native holder of the old pointer never faults and never sees
- * another secret; after the quarantine they are made PROT_NONE and cached
- * (bounded) for reuse. A mapping whose view escaped is never reused: it is
+ * another secret; after the quarantine their data is wiped again and they are
+ * cached (bounded) for reuse, still read-write and locked. A mapping whose view escaped is never reused: it is
  * wiped and let go, and os-memlock unmaps it once every ArrayBuffer over it
  * has been collected.
  */
@@ -99,11 +99,6 @@ export class PageAllocation extends AllocationHandle<PageState> {
 
 function stateOf(allocation: PageAllocation): PageState {
   return handleState(allocation, PageAllocation) as PageState
-}
-
-/** @internal True for a real `PageAllocation` (a copy or `Object.create` of one is not). */
-export function isPageAllocationHandle(value: unknown): value is PageAllocation {
-  return handleState(value, PageAllocation) !== undefined
 }
 
 /**
@@ -344,9 +339,14 @@ export class PageAllocator implements Allocator {
     }
     const region = s.mapped.mapping.region
     const length = s.mapped.mapping.dataPages * PAGE_SIZE
-    if (keepViews === true) os.protect(region, DATA_OFFSET, length, mode, KEEP_VIEWS)
-    else os.protect(region, DATA_OFFSET, length, mode)
-    if (mode === 'none' && keepViews !== true) s.view = null
+    try {
+      if (keepViews === true) os.protect(region, DATA_OFFSET, length, mode, KEEP_VIEWS)
+      else os.protect(region, DATA_OFFSET, length, mode)
+    } finally {
+      // os-memlock detaches the views before it calls mprotect, even when mprotect then fails:
+      // that view was detached by us, not escaped.
+      if (mode === 'none' && keepViews !== true) s.view = null
+    }
     s.access = mode
   }
 
@@ -453,10 +453,17 @@ export class PageAllocator implements Allocator {
     const old = s.mapped
     const pages = old.mapping.dataPages
     const fresh = this.#takeCached(pages) ?? this.#mapNew(pages)
-    const start = this.#layOut(fresh, s.byteLength)
-    if (start !== s.start) integrityFailure(this.#integrity, 'page allocator metadata: a moved allocation changed its layout')
-    if (s.byteLength > 0) os.copy(old.mapping.region, s.start, fresh.mapping.region, s.start, s.byteLength)
-    if (s.access !== 'readwrite') os.protect(old.mapping.region, DATA_OFFSET, pages * PAGE_SIZE, 'readwrite')
+    try {
+      const start = this.#layOut(fresh, s.byteLength)
+      if (start !== s.start) integrityFailure(this.#integrity, 'page allocator metadata: a moved allocation changed its layout')
+      if (s.byteLength > 0) os.copy(old.mapping.region, s.start, fresh.mapping.region, s.start, s.byteLength)
+      if (s.access !== 'readwrite') os.protect(old.mapping.region, DATA_OFFSET, pages * PAGE_SIZE, 'readwrite')
+    } catch (err) {
+      // Nothing moved: the fresh mapping goes back (its copy of the data wiped), the old one stays as it was.
+      if (s.byteLength > 0) os.wipe(fresh.mapping.region, s.start, s.byteLength)
+      this.#cacheOrUnmap(fresh)
+      throw err
+    }
     if (s.byteLength > 0) os.wipe(old.mapping.region, s.start, s.byteLength)
     if (old.locked !== fresh.locked) this.#counters.unlocked += fresh.locked ? -1 : 1
     s.mapped = fresh
@@ -470,7 +477,6 @@ export class PageAllocator implements Allocator {
     const list = this.#cache.get(pages)
     const mapped = list?.[list.length - 1]
     if (list === undefined || mapped === undefined) return undefined
-    os.protect(mapped.mapping.region, DATA_OFFSET, pages * PAGE_SIZE, 'readwrite')
     list.pop()
     this.#cachedMappings--
     this.#counters.cachedPages -= pages
@@ -494,19 +500,15 @@ export class PageAllocator implements Allocator {
   }
 
   /**
-   * Leaves quarantine: cached (PROT_NONE) or unmapped when the cache is full.
-   * Never throws: a mapping the kernel will not protect is unmapped, and one
-   * it will not unmap either is let go (os-memlock unmaps it once collected).
+   * Leaves quarantine: cached, or unmapped when the cache is full. A cached
+   * mapping stays read-write, locked and wiped, so that a native holder past
+   * the quarantine still never faults; the data is wiped again first, since
+   * such a holder may have written into it. Never throws: a mapping the
+   * kernel will not unmap is let go (os-memlock unmaps it once collected).
    */
   #cacheOrUnmap(mapped: Mapped): void {
     const pages = mapped.mapping.dataPages
-    try {
-      if (this.#cachedMappings >= this.#cacheLimit) {
-        this.#unmapMapped(mapped)
-        return
-      }
-      os.protect(mapped.mapping.region, DATA_OFFSET, pages * PAGE_SIZE, 'none')
-    } catch {
+    if (this.#cachedMappings >= this.#cacheLimit) {
       try {
         this.#unmapMapped(mapped)
       } catch {
@@ -514,6 +516,7 @@ export class PageAllocator implements Allocator {
       }
       return
     }
+    if (mapped.canaryLength > 0) os.wipe(mapped.mapping.region, mapped.canaryStart, mapped.canaryLength)
     let list = this.#cache.get(pages)
     if (list === undefined) {
       list = []

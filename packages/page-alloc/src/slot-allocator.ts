@@ -7,12 +7,15 @@
  *
  * A page serves one size class at a time and is cut into equal slots. Slot
  * choice is random. The bytes between the requested length and the slot end
- * hold a canary checked on free; freed slots are wiped at once. All metadata
- * (bitmaps, counts) lives here in the JS heap, away from the data.
+ * hold a canary checked on free (a length equal to its class has none). Freed
+ * slots are wiped at once, then wait in a quarantine (still in use for the
+ * bitmap) before another allocation may take them; a slot whose view escaped
+ * is never freed in the bitmap at all. All metadata (bitmaps, counts) lives
+ * here in the JS heap, away from the data.
  *
  * A page is made read-write and locked when it gets its first slot, and is
- * unlocked only when its last slot is freed (so munlock of one secret never
- * unlocks a neighbour: the lock is counted by live slots). One empty page per
+ * unlocked only when its last slot is released (so munlock of one secret never
+ * unlocks a neighbour: the lock is counted by slots in use). One empty page per
  * class stays warm; the others go to a bounded cache of PROT_NONE pages, and a
  * mapping whose pages are all cached is unmapped when the cache is over its limit.
  *
@@ -29,7 +32,7 @@ import { escaped, escapedViewError, warnEscaped } from './escaped-view.js'
 import { DATA_OFFSET, PAGE_SIZE, lockRange, mapGuarded, unlockRange } from './guarded-mapping.js'
 import type { GuardedMapping } from './guarded-mapping.js'
 import { integrityFailure } from './integrity.js'
-import { PageAllocator, isPageAllocationHandle } from './page-allocator.js'
+import { PageAllocator } from './page-allocator.js'
 import { Warner, integrityPolicy, intOption, mlockPolicy, secretmemPolicy } from './policy.js'
 import type { IntegrityPolicy, MlockPolicy, SecretmemPolicy } from './policy.js'
 import { Quarantine, quarantineLimits } from './quarantine.js'
@@ -72,7 +75,9 @@ interface SlotPage {
   cls: number
   slotSize: number
   slots: number
+  /** One bit per slot: live, quarantined or withdrawn (escaped). */
   used: Uint32Array
+  /** Slots whose bit is set. */
   live: number
   locked: boolean
   /** Position in its class's `open` list, or -1. */
@@ -203,11 +208,11 @@ export class SlotAllocator implements Allocator {
    * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_DOUBLE_FREE`; a corrupted canary ends the process (or throws `ERR_INTEGRITY` under `integrity: 'throw'`)
    */
   free(allocation: Allocation): void {
-    if (isPageAllocationHandle(allocation) && allocation.allocator === this) {
+    const s = this.#own(allocation, true)
+    if (s === undefined) {
       this.#large.freeAs(this, allocation)
       return
     }
-    const s = this.#own(allocation, true)
     const page = s.page
     const region = page.owner.mapping.region
     const offset = page.offset + s.index * page.slotSize
@@ -242,8 +247,8 @@ export class SlotAllocator implements Allocator {
    * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`; `ERR_VIEW_ESCAPED` once the view was detached by someone else
    */
   view(allocation: Allocation): ArrayBuffer {
-    if (isPageAllocationHandle(allocation) && allocation.allocator === this) return this.#large.viewAs(this, allocation)
     const s = this.#own(allocation, false)
+    if (s === undefined) return this.#large.viewAs(this, allocation)
     if (escaped(s.view)) {
       s.escaped = true
       warnEscaped(this.#warner, s.byteLength)
@@ -260,17 +265,16 @@ export class SlotAllocator implements Allocator {
    * @throws {AllocError} `ERR_NOT_ISOLATED` for a slot (slots share pages; large allocations can be protected); `ERR_INVALID_ARG_VALUE` for an unknown access; the errors of `view`
    */
   protect(allocation: Allocation, access: Access, options?: { keepViews?: boolean }): void {
-    if (isPageAllocationHandle(allocation) && allocation.allocator === this) {
+    if (this.#own(allocation, false) === undefined) {
       this.#large.protectAs(this, allocation, access, options)
       return
     }
-    this.#own(allocation, false)
     throw new AllocError('ERR_NOT_ISOLATED', 'A slot allocation shares its page with other secrets and cannot be protected')
   }
 
   protections(allocation: Allocation): Protections {
-    if (isPageAllocationHandle(allocation) && allocation.allocator === this) return this.#large.protectionsAs(this, allocation)
     const s = this.#own(allocation, false)
+    if (s === undefined) return this.#large.protectionsAs(this, allocation)
     const m = s.page.owner.mapping
     return reported({
       locked: s.page.locked,
@@ -320,16 +324,27 @@ export class SlotAllocator implements Allocator {
     return describeAllocator('SlotAllocator', this.stats())
   }
 
-  #own(allocation: unknown, freeing: boolean): SlotState {
+  /**
+   * The state of one of this allocator's live slot handles; undefined for
+   * anything that is not a slot handle (the large allocator then decides:
+   * its own handle, or a typed error). Throws for another allocator's slot,
+   * and for a freed one (`ERR_DOUBLE_FREE` when freeing).
+   */
+  #own(allocation: unknown, freeing: boolean): SlotState | undefined {
     const s = handleState(allocation, SlotAllocation)
-    if (s === undefined || s.allocator !== this) rejectAllocation(allocation)
+    if (s === undefined) return undefined
+    if (s.allocator !== this) rejectAllocation(allocation)
     checkLive(s, freeing)
     return s
   }
 
-  /** A quarantined slot becomes free again. Never throws: a page that cannot retire stays warm. */
+  /**
+   * A quarantined slot becomes free again, wiped once more (a native holder
+   * may have written into it). Never throws: a page that cannot retire stays warm.
+   */
   #releaseSlot(s: SlotState): void {
     const page = s.page
+    os.wipe(page.owner.mapping.region, page.offset + s.index * page.slotSize, page.slotSize)
     const word = s.index >>> 5
     page.used[word] = (page.used[word] as number) & ~(1 << (s.index & 31))
     const cls = this.#classes[page.cls] as SlotClass

@@ -233,6 +233,25 @@ describe("integrity failure under the 'throw' policy (for tests)", () => {
     }
   })
 
+  it('an overflow by one byte is caught for every length with slack; a length that fills its class exactly reports canary: false', () => {
+    const s = new SlotAllocator({ integrity: 'throw' })
+    for (const size of pa.SLOT_SIZES) {
+      const exact = s.alloc(size)
+      expect(s.protections(exact).canary).toBe(false)
+      s.free(exact)
+      const a = s.alloc(size - 1)
+      expect(s.protections(a).canary).toBe(true)
+      const { region, offset } = slotPlace(a)
+      const probe = new Uint8Array(os.view(region, offset + size - 1, 1))
+      const old = probe[0] as number
+      os.detach(probe.buffer)
+      os.fill(region, offset + size - 1, 1, old ^ 0x01)
+      expectCode(() => s.free(a), 'ERR_INTEGRITY')
+      os.fill(region, offset + size - 1, 1, old)
+      s.free(a)
+    }
+  })
+
   it('page canaries (front and tail) under the throw policy', () => {
     const p = new PageAllocator({ integrity: 'throw' })
     const a = p.alloc(100)

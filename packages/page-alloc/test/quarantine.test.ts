@@ -35,11 +35,13 @@ describe('slot allocator quarantine (default: one turn and 64 later frees, 256 K
     os.detach(holder.buffer)
   })
 
-  it('not reused after a turn alone, nor after 64 frees alone; reused once both hold', async () => {
+  it('not reused after a turn alone, nor after 64 frees alone; reused once both hold, wiped again', async () => {
     const s = new SlotAllocator({ pagesPerMapping: 1 })
     const a = s.alloc(32)
-    const { index } = slotPlace(a)
+    const { index, region, offset } = slotPlace(a)
+    const holder = holderOf(region, offset, 32)
     s.free(a)
+    holder.fill(0x77) // a late native write into the freed slot
     await nextTurn()
     // A turn has passed but no later free: still held.
     const taken = Array.from({ length: 127 }, () => s.alloc(32))
@@ -52,6 +54,9 @@ describe('slot allocator quarantine (default: one turn and 64 later frees, 256 K
     expect(s.stats().quarantinedBytes).toBe(64 * 32)
     const next = s.alloc(32) // the page has exactly one free slot now: a's
     expect(slotPlace(next).index).toBe(index)
+    // Wiped again when it left the quarantine: the late write is gone.
+    expect(new Uint8Array(s.view(next)).every((x) => x === 0)).toBe(true)
+    os.detach(holder.buffer)
     s.free(next)
     for (const t of taken) s.free(t)
   })
@@ -89,7 +94,7 @@ describe('slot allocator quarantine (default: one turn and 64 later frees, 256 K
 })
 
 describe('page allocator quarantine (default: one turn and 16 later frees, 1 MiB)', () => {
-  it('a freed mapping stays readable zeros (rw-p, not PROT_NONE) until released, then is cached ---p', async () => {
+  it('a freed mapping stays readable zeros (rw-p, not PROT_NONE) in quarantine and in the cache; what a holder writes meanwhile is wiped before reuse', async () => {
     const p = new PageAllocator({ secretmem: 'off' })
     const a = p.alloc(64)
     new Uint8Array(p.view(a)).fill(0xcc)
@@ -105,12 +110,20 @@ describe('page allocator quarantine (default: one turn and 16 later frees, 1 MiB
     expect(pagePlace(b).region).not.toBe(region)
     await nextTurn()
     expect(kernel.vmaAt(address as bigint)?.perms).toBe('rw-p') // a turn, but no 16 later frees
+    holder.fill(0x77) // a late native write into the freed memory
     const more = Array.from({ length: 16 }, () => p.alloc(64))
     for (const m of more) p.free(m)
     await nextTurn()
-    // The holder's view was detached when the mapping went PROT_NONE: it never faults.
-    expect(holder.byteLength).toBe(0)
-    expect(kernel.vmaAt(address as bigint)?.perms).toBe('---p')
+    // Released to the cache: still mapped read-write, so the holder never faults; wiped again.
+    expect(p.stats().quarantinedBytes).toBe(16 * PAGE)
+    expect(kernel.vmaAt(address as bigint)?.perms).toBe('rw-p')
+    expect(holder.every((x) => x === 0)).toBe(true)
+    // The next allocation of that size reads zeros, not what the holder wrote.
+    const reused = Array.from({ length: 4 }, () => p.alloc(64))
+    expect(reused.some((r) => pagePlace(r).region === region)).toBe(true)
+    for (const r of reused) expect(new Uint8Array(p.view(r)).every((x) => x === 0)).toBe(true)
+    for (const r of reused) p.free(r)
+    os.detach(holder.buffer)
     p.free(b)
   })
 })

@@ -66,7 +66,23 @@ describe('SodiumNativeAllocator', () => {
 
   it('rejects invalid options', () => {
     expectCode(() => new ours.SodiumNativeAllocator({ mlock: 'sometimes' as never }), 'ERR_INVALID_ARG_VALUE')
+    for (const bad of [42, 'x', true, Symbol('s'), null]) expectCode(() => new ours.SodiumNativeAllocator(bad as never), 'ERR_INVALID_ARG_TYPE')
   })
+
+  it.skipIf(typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer !== 'function')(
+    'a buffer moved out with transfer() is neither wiped nor freed: it stays mapped, counted and warned about',
+    () => {
+      const a = new ours.SodiumNativeAllocator({ sodium: native })
+      const x = a.alloc(32)
+      new Uint8Array(a.view(x)).fill(9)
+      const moved = new Uint8Array((a.view(x) as ArrayBuffer & { transfer(): ArrayBuffer }).transfer())
+      expectCode(() => a.view(x), 'ERR_VIEW_ESCAPED')
+      a.free(x)
+      expect(x.freed).toBe(true)
+      expect(moved.every((b) => b === 9)).toBe(true) // still mapped: libsodium never got it back
+      expect(a.stats()).toMatchObject({ allocations: 0, escapedBytes: 32 })
+    }
+  )
 
   it('reports a clear error when sodium-native is not installed; the rest of the package works', () => {
     const run = runFixture('no-sodium-native')
