@@ -67,6 +67,8 @@ export type Target = Region | ArrayBufferView
  * The system page size in bytes. Answers on every platform and never chooses the
  * implementation: 4096 where the addon is not loaded (the page size of the
  * unprotected development mode).
+ * @throws {Error} on Linux its first call loads the addon: `ERR_DUPLICATE_NATIVE_INSTANCE` when another copy of the
+ *   addon is loaded already, `ERR_UNSUPPORTED_RUNTIME` in a runtime that cannot keep the guarantees
  * @example
  * ```js
  * import * as memlock from '@tarsjs/os-memlock'

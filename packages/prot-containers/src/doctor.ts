@@ -244,6 +244,9 @@ function checkRequired(required: unknown): CheckId[] {
   }
   const ids: CheckId[] = []
   for (const id of required as unknown[]) {
+    if (typeof id !== 'string') {
+      throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "required" argument must be an array of check ids (strings)')
+    }
     if (!isCheckId(id)) {
       throw new ContainerError(
         'ERR_INVALID_ARG_VALUE',
