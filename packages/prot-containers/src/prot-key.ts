@@ -14,10 +14,10 @@
  */
 import { randomFillSync } from 'node:crypto'
 import type { Readable } from 'node:stream'
-import { inspect } from 'node:util'
 import os = require('@tarsjs/os-memlock')
 import type { Allocation, Allocator } from '@tarsjs/page-alloc'
 import { CONSTRUCT, Container } from './container.js'
+import { WindowGuard, notThenable } from './window-guard.js'
 import { defaultKeyAllocator, pickAllocator } from './default-allocators.js'
 import { ContainerError, checkFunction, checkLength } from './errors.js'
 import { allocOptions, fromOptions, readOptions } from './options.js'
@@ -55,14 +55,6 @@ function keyAllocator(value: unknown): Allocator {
     throw new ContainerError('ERR_NOT_ISOLATED', 'A ProtKey needs an allocator whose allocations own their pages (capabilities.protect)')
   }
   return allocator
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  )
 }
 
 export class ProtKey extends Container {
@@ -154,7 +146,7 @@ export class ProtKey extends Container {
     } finally {
       this.closeRead()
     }
-    return refuseThenable(result)
+    return notThenable(result)
   }
 
   /**
@@ -170,17 +162,17 @@ export class ProtKey extends Container {
     } finally {
       this.closeWrite()
     }
-    return refuseThenable(result)
+    return notThenable(result)
   }
 
   /** A read window to close by hand or with `using`. */
   reader(): Window {
-    return new KeyWindow(this.openRead(), 'read', () => this.closeRead())
+    return new WindowGuard('ProtKey', this.openRead(), 'read', () => this.closeRead())
   }
 
   /** A write window to close by hand or with `using`. */
   writer(): Window {
-    return new KeyWindow(this.openWrite(), 'write', () => this.closeWrite())
+    return new WindowGuard('ProtKey', this.openWrite(), 'write', () => this.closeWrite())
   }
 
   /** Constant-time comparison with another ProtKey or bytes (a length mismatch returns false at once). */
@@ -256,64 +248,4 @@ export class ProtKey extends Container {
     this.#bytes = null
     this.allocator.protect(this.live(), 'none')
   }
-}
-
-/**
- * A window opened by `reader()`/`writer()`. `bytes` is a getter on the
- * prototype, so the window has no enumerable content, and every printing
- * path (inspect, String, JSON) shows a redacted description, as for the key.
- */
-class KeyWindow implements Window {
-  readonly #bytes: Uint8Array
-  readonly #kind: string
-  readonly #length: number
-  readonly #close: () => void
-  #closed = false
-
-  constructor(bytes: Uint8Array, kind: string, close: () => void) {
-    this.#bytes = bytes
-    this.#kind = kind
-    this.#length = bytes.byteLength
-    this.#close = close
-  }
-
-  get bytes(): Uint8Array {
-    return this.#bytes
-  }
-
-  get closed(): boolean {
-    return this.#closed
-  }
-
-  close(): void {
-    if (this.#closed) return
-    this.#closed = true
-    this.#close()
-  }
-
-  [Symbol.dispose](): void {
-    this.close()
-  }
-
-  toString(): string {
-    return `ProtKey ${this.#kind} window(${this.#length} bytes, ${this.#closed ? 'closed' : 'open'})`
-  }
-
-  toJSON(): string {
-    return this.toString()
-  }
-
-  [inspect.custom](): string {
-    return this.toString()
-  }
-}
-
-/** A window must not stay open across an await: a thenable result is an error (the window is already closed). */
-function refuseThenable<R>(result: R): R {
-  if (isThenable(result)) {
-    // Keep a rejection of the refused promise from surfacing as unhandled; the misuse is reported here.
-    Promise.resolve(result).then(undefined, () => undefined)
-    throw new ContainerError('ERR_ASYNC_CALLBACK', 'The window callback returned a Promise; a key must not stay readable across an await. Do the async work outside the window.')
-  }
-  return result
 }

@@ -31,7 +31,7 @@ import { SEAL_OVERHEAD, SealingKey, currentSealingKey, replaceSealingKey } from 
 import type { SealingKeyProtections } from './sealing-key.js'
 import { aead } from './sodium.js'
 import { dropSpareWindows, escapedView, retireEscaped, returnWindow, takeWindow } from './window-buffers.js'
-import { SealedWindow, notThenable } from './sealed-window.js'
+import { WindowGuard, notThenable } from './window-guard.js'
 
 /** Options of every SealedKey constructor. */
 export interface SealedOptions {
@@ -411,7 +411,7 @@ export class SealedKey {
     const token = {}
     const close = kind === 'read' ? () => this.closeRead() : () => this.closeWrite()
     abandonedWindows.register(this, this.#window as Allocation, token)
-    return new SealedWindow(bytes, kind, () => {
+    return new WindowGuard('SealedKey', bytes, kind, () => {
       abandonedWindows.unregister(token)
       close()
     })

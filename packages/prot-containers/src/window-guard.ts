@@ -1,20 +1,26 @@
 /**
- * The guard object of a SealedKey window (`reader()`/`writer()`), and the
- * rule that a window callback must not return a Promise.
+ * The guard object of a ProtKey or SealedKey window (`reader()`/`writer()`),
+ * and the rule that a window callback must not return a Promise.
  */
 import { inspect } from 'node:util'
 import { ContainerError } from './errors.js'
 import type { Window } from './prot-key.js'
 
-/** A window of a SealedKey. Prints redacted; `bytes` is a prototype getter, so nothing enumerable holds the key. */
-export class SealedWindow implements Window {
+/**
+ * A window of a key. `bytes` is a getter on the prototype, so the window has
+ * no enumerable content, and every printing path (inspect, String, JSON)
+ * shows a redacted description, as for the key.
+ */
+export class WindowGuard implements Window {
+  readonly #owner: 'ProtKey' | 'SealedKey'
   readonly #bytes: Uint8Array
   readonly #kind: 'read' | 'write'
   readonly #length: number
   readonly #done: () => void
   #closed = false
 
-  constructor(bytes: Uint8Array, kind: 'read' | 'write', done: () => void) {
+  constructor(owner: 'ProtKey' | 'SealedKey', bytes: Uint8Array, kind: 'read' | 'write', done: () => void) {
+    this.#owner = owner
     this.#bytes = bytes
     this.#kind = kind
     this.#length = bytes.byteLength
@@ -40,7 +46,7 @@ export class SealedWindow implements Window {
   }
 
   toString(): string {
-    return `SealedKey ${this.#kind} window(${this.#length} bytes, ${this.#closed ? 'closed' : 'open'})`
+    return `${this.#owner} ${this.#kind} window(${this.#length} bytes, ${this.#closed ? 'closed' : 'open'})`
   }
 
   toJSON(): string {
