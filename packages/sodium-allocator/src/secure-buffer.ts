@@ -264,11 +264,15 @@ export function sodium_free(buf: NodeJS.TypedArray): void {
 
 function mprotect(buf: unknown, access: Access, failure: string): void {
   const view = typedArray(buf, 'buf')
-  const entry = liveEntry(view.buffer as ArrayBuffer)
+  const entry = live.get(view.buffer as ArrayBuffer)
   if (entry === undefined) throw plainError('ERR_NOT_SECURE_BUFFER', failure)
-  // Moved out by transfer(): a no-access page under the moved buffer would kill
-  // the process when it is read. Such a buffer can only be freed.
-  if (entry.buffer.buffer.byteLength === 0 && entry.allocation.byteLength > 0) throw plainError('ERR_VIEW_ESCAPED', failure)
+  // Detached or moved out by other code (sodium-native 5's sodium_free, transfer()):
+  // a no-access page under a moved buffer would kill the process when it is read.
+  // Its memory is wiped and freed now (never reused), and the call says why.
+  if (detachedElsewhere(entry)) {
+    reclaim(entry)
+    throw plainError('ERR_VIEW_ESCAPED', failure)
+  }
   try {
     ;(entry.allocation.allocator as SodiumAllocator).protect(entry.allocation, access, { keepViews: true })
   } catch (cause) {
