@@ -8,9 +8,9 @@
 // throws ERR_UNSUPPORTED_PLATFORM, and TARSJS_UNPROTECTED_DEV=1 runs ProtKey,
 // ProtBuf and sodium_malloc on ordinary memory while `tarsjs doctor` fails.
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { createRequire } from 'node:module'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { pack, publicPackages, tarFile } from '../../scripts/check-tarballs.mjs'
@@ -53,8 +53,11 @@ function records (stdout) {
 
 /** npm's own platform check (what refuses an install with EBADPLATFORM), from the npm that runs these installs. */
 function npmInstallChecks () {
-  const root = run('npm', ['root', '-g']).stdout.trim()
-  return createRequire(join(root, 'npm', 'package.json'))('npm-install-checks')
+  // The npm on PATH (its bin/npm-cli.js), not `npm root -g`: under another Node.js
+  // the global root follows that Node's prefix, where no npm is installed.
+  const which = spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim()
+  const npmDir = dirname(dirname(realpathSync(which)))
+  return createRequire(join(npmDir, 'package.json'))('npm-install-checks')
 }
 
 let tmp
