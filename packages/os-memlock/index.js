@@ -118,9 +118,12 @@ function map (byteLength, options) {
 }
 
 // Named one by one so that ESM `import { map } from '@tarsjs/os-memlock'` sees them.
-exports.pageSize = native.pageSize
-exports.capabilities = native.capabilities
-exports.memlockLimit = native.memlockLimit
+// Each export reads the table at call time: platform.js replaces its entries
+// with the chosen implementation's own functions on first use, and a function
+// captured here at load would stay the choosing wrapper for good.
+exports.pageSize = () => native.pageSize()
+exports.capabilities = () => native.capabilities()
+exports.memlockLimit = () => native.memlockLimit()
 exports.map = map
 exports.unmap = (region) => native.unmap(handle(region))
 exports.isMapped = (region) => native.isMapped(handle(region))
@@ -135,7 +138,7 @@ exports.copy = (src, srcOffset, dst, dstOffset, length) =>
   native.copy(handle(src), srcOffset, handle(dst), dstOffset, length)
 exports.equals = (a, aOffset, b, bOffset, length) => native.equals(handle(a), aOffset, handle(b), bOffset, length)
 exports.view = (region, offset, length) => native.view(handle(region), offset, length)
-exports.detach = native.detach
+exports.detach = (arrayBuffer) => native.detach(arrayBuffer)
 exports.enableUnprotectedDevelopmentMode = platform.enableUnprotectedDevelopmentMode
 exports.unprotectedDevelopmentMode = platform.unprotectedDevelopmentMode
 // Test only (TARSJS_OS_MEMLOCK_TEST=1 at load): how many mappings the registry holds.
