@@ -23,7 +23,10 @@
 # away: its runtime replaces mlock/munlock/mlockall with calls that do nothing
 # (sanitizer_common), so smaps.test.mjs and unprivileged.test.mjs, which check
 # what the kernel locked, cannot pass; dump.test.mjs runs gdb, which does not
-# start with the ASan runtime preloaded. Those run in the normal suite.
+# start with the ASan runtime preloaded. Two more are left out because they are
+# about the binary itself: runtime.test.mjs checks that the build or prebuild is
+# the file loaded (here it is the ASan build, on purpose), and asan.test.mjs
+# runs this script. All of them run in the normal suite.
 # Needs gcc (or CC) with libasan, and Node's headers (the include/node directory
 # next to the running node, or NODE_INCLUDE=...).
 set -euo pipefail
@@ -66,7 +69,8 @@ if ! grep -q "$OUT/os_memlock.node" <<<"$maps" || ! grep -q "libasan" <<<"$maps"
 fi
 
 if [ "$#" -eq 0 ]; then
-  set -- --exclude test/smaps.test.mjs --exclude test/unprivileged.test.mjs --exclude test/dump.test.mjs
+  set -- --exclude test/smaps.test.mjs --exclude test/unprivileged.test.mjs --exclude test/dump.test.mjs \
+    --exclude test/runtime.test.mjs --exclude test/asan.test.mjs
 fi
 status=0
 npx vitest run --reporter=default "$@" || status=$?
