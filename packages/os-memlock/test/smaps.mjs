@@ -112,11 +112,30 @@ export function locate (region, before) {
   return { start: found[0], end: found[0] + len }
 }
 
-/** map() and locate() in one step. */
+/**
+ * map() and locate() in one step. Another thread of this process (V8's GC,
+ * for one) can unmap memory between the snapshot and map(), and the kernel may
+ * then hand that very address to map(): it was covered before, so it is not
+ * "new" and locate() finds nothing. Such a region is kept mapped (so the next
+ * map() cannot land there again) and the whole step is tried again, up to five
+ * times; every other error is thrown at once.
+ */
 export function mapLocated (byteLength, options) {
-  const before = readMappings()
-  const region = m.map(byteLength, options)
-  return { region, range: locate(region, before) }
+  const misses = []
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const before = readMappings()
+      const region = m.map(byteLength, options)
+      try {
+        return { region, range: locate(region, before) }
+      } catch (err) {
+        misses.push(region)
+        if (attempt === 5 || !/found 0$/.test(err.message)) throw err
+      }
+    }
+  } finally {
+    for (const region of misses) m.unmap(region)
+  }
 }
 
 /**
