@@ -21,6 +21,9 @@ export type ContainerErrorCode =
   | 'ERR_SEALED_KEY_TAMPERED'
   | 'ERR_SODIUM_UNAVAILABLE'
   | 'ERR_VIEW_ESCAPED'
+  | 'ERR_UNEXPECTED_EOF'
+  | 'ERR_NOT_A_TTY'
+  | 'ERR_PROMPT_CANCELLED'
 
 export class ContainerError extends Error {
   readonly code: ContainerErrorCode

@@ -67,6 +67,27 @@ export class GrowingBuffer {
     this.#length = needed
   }
 
+  /** The content's byte at `index` (a number, read from the protected memory). */
+  at(index: number): number {
+    return this.bytes()[index] as number
+  }
+
+  /**
+   * Where `needle` first starts in the content at or after `from`, or -1. Searched in native
+   * code over a Buffer view of the protected memory (no copy).
+   */
+  indexOf(needle: Uint8Array, from: number): number {
+    const bytes = this.bytes()
+    return Buffer.from(bytes.buffer, bytes.byteOffset, this.#length).indexOf(needle, from)
+  }
+
+  /** Keeps the first `length` bytes of the content; the bytes after them are wiped. */
+  truncate(length: number): void {
+    if (length >= this.#length) return
+    os.wipe(this.bytes().subarray(length, this.#length))
+    this.#length = length
+  }
+
   /** The content in an allocation of exactly its length. Empty content is `ERR_OUT_OF_RANGE`. */
   finish(): Allocation {
     const scratch = this.held()

@@ -19,3 +19,5 @@ export type { RekeyResult, SealedOptions, SealedProtections, SealedReadOptions }
 export type { SealingKeyProtections } from './sealing-key.js'
 export { CAUGHT_SIGNALS, catchSignals, purge } from './purge.js'
 export type { CatchOptions, PurgeResult } from './purge.js'
+export type { Delimiter, ReadUntilOptions } from './read-until.js'
+export type { PromptOptions } from './password-prompt.js'

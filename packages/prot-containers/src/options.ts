@@ -31,7 +31,7 @@ export const DEFAULT_MAX_LENGTH = 65536
 const NO_OPTIONS: Readonly<Record<string, unknown>> = Object.freeze({})
 
 /** `options` itself: an object (any kind, functions excluded) or undefined. */
-function optionsObject(options: unknown): Readonly<Record<string, unknown>> {
+export function optionsObject(options: unknown): Readonly<Record<string, unknown>> {
   if (options === undefined) return NO_OPTIONS
   if (options === null || typeof options !== 'object') {
     throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "options" argument must be of type object')
@@ -63,4 +63,25 @@ export function readOptions(options: unknown): ReadChoices {
   const allocator = o.allocator
   const maxLength = o.maxLength
   return Object.freeze({ allocator, maxLength: maxLength === undefined ? DEFAULT_MAX_LENGTH : checkLength(maxLength, 'maxLength') })
+}
+
+/** The options of `fromReaderUntil`. */
+export interface ReadUntilChoices extends ReadChoices {
+  readonly requireDelimiter: boolean
+}
+
+/** Reads `allocator`, `maxLength` and `requireDelimiter` once each; `requireDelimiter` must be a boolean when given. */
+export function readUntilOptions(options: unknown): ReadUntilChoices {
+  const o = optionsObject(options)
+  const allocator = o.allocator
+  const maxLength = o.maxLength
+  const requireDelimiter = o.requireDelimiter
+  if (requireDelimiter !== undefined && typeof requireDelimiter !== 'boolean') {
+    throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "requireDelimiter" option must be of type boolean')
+  }
+  return Object.freeze({
+    allocator,
+    maxLength: maxLength === undefined ? DEFAULT_MAX_LENGTH : checkLength(maxLength, 'maxLength'),
+    requireDelimiter: requireDelimiter === true
+  })
 }

@@ -20,8 +20,12 @@ import { CONSTRUCT, Container } from './container.js'
 import { WindowGuard, notThenable } from './window-guard.js'
 import { defaultKeyAllocator, pickAllocator } from './default-allocators.js'
 import { ContainerError, checkFunction, checkLength } from './errors.js'
-import { allocOptions, fromOptions, readOptions } from './options.js'
+import { allocOptions, fromOptions, readOptions, readUntilOptions } from './options.js'
 import { readFd, readFile, readStream } from './read-secret.js'
+import { delimiterBytes, readUntil } from './read-until.js'
+import type { Delimiter, ReadUntilOptions } from './read-until.js'
+import { promptOptions, readPassword } from './password-prompt.js'
+import type { PromptOptions } from './password-prompt.js'
 import { allocCopy, sourceBytes } from './source.js'
 import { SealedKey } from './sealed-key.js'
 import type { SealedOptions } from './sealed-key.js'
@@ -123,6 +127,56 @@ export class ProtKey extends Container {
     const allocator = keyAllocator(opts.allocator)
     return new ProtKey(CONSTRUCT, allocator, await readStream(allocator, stream, opts.maxLength))
   }
+  /**
+   * Reads a descriptor or a stream up to a delimiter (default: a line feed) into a new ProtKey,
+   * without the delimiter. A descriptor is read one byte at a time, so nothing after the
+   * delimiter is taken from it; a stream gets the bytes after the delimiter back (`unshift`)
+   * and is left paused. The end of the input before any delimiter ends the secret too, unless
+   * `requireDelimiter` is set. Every chunk a stream hands over is wiped once copied.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` for a source that is neither a descriptor nor a Node.js readable stream, a bad delimiter type or bad options, or a stream with an encoding or a string chunk; `ERR_INVALID_ARG_VALUE` for an empty or longer than 256 bytes delimiter, an `fs.ReadStream`, or a stream that already has a consumer; `ERR_OUT_OF_RANGE` for a byte delimiter outside 0 to 255, a bad `maxLength`, or an empty secret; `ERR_SECRET_TOO_LONG` past `maxLength` bytes; `ERR_UNEXPECTED_EOF` when the input ends before the delimiter under `requireDelimiter`; `ERR_NOT_ISOLATED` for an allocator that cannot protect; read errors of the descriptor (`EBADF`...) and stream errors pass through
+   * @example
+   * ```js
+   * import { PassThrough } from 'node:stream'
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * const input = new PassThrough()
+   * input.end(Buffer.from('hunter2\nnext line\n'))
+   * const secret = await ProtKey.fromReaderUntil(input)
+   * console.log(secret.byteLength) // 7
+   * console.log(String(input.read())) // next line
+   * secret.dispose()
+   * ```
+   */
+  static async fromReaderUntil(source: number | Readable, delimiter?: Delimiter, options?: ReadUntilOptions): Promise<ProtKey> {
+    const opts = readUntilOptions(options)
+    const bytes = delimiterBytes(delimiter)
+    const allocator = keyAllocator(opts.allocator)
+    return new ProtKey(CONSTRUCT, allocator, await readUntil(allocator, source, bytes, opts))
+  }
+
+  /**
+   * Prompts on a terminal (echo off) and reads a password into a new ProtKey; the password never
+   * becomes a string. Enter ends it, Backspace and Ctrl-U edit it, Ctrl-C cancels; the terminal's
+   * mode is restored before the promise settles. An input that is not a terminal is refused unless
+   * `allowNonTty` is set (it is then read up to a line feed).
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` for bad options (an `input` that is not a readable stream, an `output` that is not writable); `ERR_NOT_A_TTY` for an input that is not a terminal without `allowNonTty`; `ERR_PROMPT_CANCELLED` on Ctrl-C; `ERR_UNEXPECTED_EOF` when the input ends before Enter; `ERR_SECRET_TOO_LONG` past `maxLength` bytes; `ERR_OUT_OF_RANGE` for an empty password or a bad `maxLength`; `ERR_NOT_ISOLATED` for an allocator that cannot protect; errors of the stream pass through
+   * @example
+   * ```js
+   * import { PassThrough } from 'node:stream'
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * // On a terminal: `await ProtKey.fromPrompt()` prompts on stderr and reads stdin with echo off.
+   * const input = new PassThrough()
+   * input.end(Buffer.from('correct horse\n'))
+   * const password = await ProtKey.fromPrompt({ input, output: null, allowNonTty: true })
+   * console.log(password.byteLength) // 13
+   * password.dispose()
+   * ```
+   */
+  static async fromPrompt(options?: PromptOptions): Promise<ProtKey> {
+    const opts = promptOptions(options)
+    const allocator = keyAllocator(opts.allocator)
+    return new ProtKey(CONSTRUCT, allocator, await readPassword(allocator, opts))
+  }
+
 
   /**
    * Runs `fn` with the key readable; nested reads share the window. Returns what `fn` returns.

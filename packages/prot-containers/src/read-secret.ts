@@ -73,7 +73,7 @@ export function readFile(allocator: Allocator, path: unknown, maxLength: number)
 }
 
 /** The bytes of a stream chunk; a string or anything else is `ERR_INVALID_ARG_TYPE`. */
-function chunkBytes(chunk: unknown): Uint8Array {
+export function chunkBytes(chunk: unknown): Uint8Array {
   if (typeof chunk === 'string') {
     throw new ContainerError('ERR_INVALID_ARG_TYPE', 'Stream chunks must be bytes, got a string (do not set an encoding on a secret stream)')
   }
@@ -85,7 +85,7 @@ function chunkBytes(chunk: unknown): Uint8Array {
 }
 
 /** Wipes exactly the bytes of a chunk; a chunk that holds no bytes is left alone. */
-function wipeChunk(chunk: unknown): void {
+export function wipeChunk(chunk: unknown): void {
   if (typeof chunk === 'string') return
   let bytes: Uint8Array
   try {
@@ -106,7 +106,7 @@ function take(buffer: GrowingBuffer, chunk: unknown): void {
 }
 
 /** A Node.js readable stream (or one with the same interface), consumed through events. */
-function isNodeReadable(value: object): value is Readable {
+export function isNodeReadable(value: object): value is Readable {
   const s = value as Partial<Readable>
   return typeof s.on === 'function' && typeof s.removeListener === 'function' && typeof s.resume === 'function' &&
     typeof s.read === 'function' && typeof s.destroy === 'function' && typeof s.listenerCount === 'function'
@@ -124,7 +124,11 @@ export async function readStream(allocator: Allocator, stream: unknown, maxLengt
   throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "stream" argument must be a readable stream or an async iterable')
 }
 
-function readReadable(allocator: Allocator, s: Readable, maxLength: number): Promise<Allocation> {
+/**
+ * Refuses a stream that cannot be read safely: an `fs.ReadStream` or a stream with an encoding
+ * (both destroyed), or one that already has a consumer.
+ */
+export function checkReadable(s: Readable): void {
   if (s instanceof ReadStream) {
     // fs.ReadStream reads into a buffer of its own and pushes a copy: that buffer cannot be wiped.
     s.destroy()
@@ -138,6 +142,10 @@ function readReadable(allocator: Allocator, s: Readable, maxLength: number): Pro
   if (s.listenerCount('data') > 0 || s.listenerCount('readable') > 0) {
     throw new ContainerError('ERR_INVALID_ARG_VALUE', 'The stream already has a consumer (a "data" or "readable" listener, or a pipe); a secret stream must have one reader')
   }
+}
+
+function readReadable(allocator: Allocator, s: Readable, maxLength: number): Promise<Allocation> {
+  checkReadable(s)
   const buffer = new GrowingBuffer(allocator, maxLength)
   return new Promise<Allocation>((resolve, reject) => {
     let failure: unknown = null
