@@ -3,7 +3,11 @@
 // or under a pseudo-terminal (script(1)) driven through its stdin.
 
 import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { afterAll } from 'vitest'
 
 export const examplesDir = fileURLToPath(new URL('..', import.meta.url))
 export const example = (name) => fileURLToPath(new URL(`../${name}`, import.meta.url))
@@ -72,4 +76,16 @@ export function runInPty (command, { waitFor, keys = [], delay = 5, timeout = 20
     })
     if (waitFor === undefined) type()
   })
+}
+
+/** Files for one test file, in a directory removed after its tests: `fileWith(bytes)` returns a new file's path. */
+export function tempFiles (prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  let count = 0
+  return (bytes) => {
+    const path = join(dir, `file-${count++}`)
+    writeFileSync(path, bytes)
+    return path
+  }
 }
