@@ -23,6 +23,7 @@
  * delimiter ends the secret too, unless `requireDelimiter` is set.
  */
 import { read } from 'node:fs'
+import { constants } from 'node:os'
 import { finished } from 'node:stream'
 import type { Readable } from 'node:stream'
 import os = require('@tarsjs/os-memlock')
@@ -94,7 +95,7 @@ function readAsync(fd: number, into: Uint8Array): Promise<number> {
     const attempt = (): void => {
       read(fd, into, 0, into.byteLength, null, (err, n) => {
         if (err === null) resolve(n)
-        else if (err.code === 'EAGAIN') setTimeout(attempt, EAGAIN_RETRY_MS)
+        else if (err.errno === -constants.errno.EAGAIN) setTimeout(attempt, EAGAIN_RETRY_MS) // libuv errors are negative errno
         else reject(err)
       })
     }

@@ -4,7 +4,7 @@
 // stream handed over is wiped up to the delimiter, and every bad input is a
 // typed error that keeps nothing.
 import { createHash, randomBytes } from 'node:crypto'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough, Readable } from 'node:stream'
@@ -204,6 +204,23 @@ describe('fromReaderUntil on a descriptor', () => {
     expect(res.status).toBe(0)
     const sha = createHash('sha256').update(secret).digest('hex')
     expect(res.stdout).toBe(`length 64\nsha256 ${sha}\nrest "the rest of stdin\\n"\n`)
+  })
+
+  it('a non-blocking pipe that is empty for a while (EAGAIN) is read again until the line is complete', async () => {
+    const child = spawn(process.execPath, [join(FIXTURES, 'read-until-stdin.cjs'), 'nonblocking'], { stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    const started = new Promise((resolve) => child.stdout.once('data', resolve))
+    child.stdout.on('data', (b) => { stdout += b })
+    child.stderr.on('data', (b) => { stderr += b })
+    const closed = new Promise((resolve) => child.on('close', resolve))
+    await started // the child is in its read loop, on an empty pipe
+    child.stdin.write('first half ')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    child.stdin.end('second half\nafter')
+    expect(await closed).toBe(0)
+    expect(stderr).toBe('')
+    expect(stdout).toBe(`reading\nlength 22\nsha256 ${createHash('sha256').update('first half second half').digest('hex')}\nrest "after"\n`)
   })
 })
 
