@@ -191,8 +191,14 @@ function readTerminal(allocator: Allocator, input: Terminal, c: PromptChoices): 
     buffer.discard()
     throw err
   }
+  try {
+    c.output?.write(c.prompt)
+  } catch (err) {
+    restore()
+    buffer.discard()
+    throw err
+  }
   process.once('exit', restore)
-  c.output?.write(c.prompt)
   return new Promise<Allocation>((resolve, reject) => {
     const end = (failure: unknown): void => {
       stop()

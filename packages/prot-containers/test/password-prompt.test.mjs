@@ -195,6 +195,14 @@ describe('fromPrompt with a stand-in terminal', () => {
     expect(input.listenerCount('data')).toBe(0)
   })
 
+  it('an output that throws on the prompt: its error passes through, the terminal goes back to its mode', async () => {
+    const input = new Terminal()
+    const output = { write () { throw Object.assign(new Error('output closed'), { code: 'EPIPE' }) } }
+    await expectReject(ProtBuf.fromPrompt({ input, output }), 'EPIPE')
+    expect(input.modes).toEqual([true, false])
+    expect(input.listenerCount('data')).toBe(0)
+  })
+
   it('SealedKey.fromPrompt seals the password', async () => {
     const input = new Terminal()
     const p = pc.SealedKey.fromPrompt({ input, output: null })
