@@ -6,7 +6,9 @@
 // stand-in terminal: every chunk wiped, typed-ahead bytes handed back, the
 // previous mode restored on every path, and every bad input a typed error.
 import { spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { describe, expect, it } from 'vitest'
@@ -71,6 +73,30 @@ describe.skipIf(!PYTHON || !STTY)('fromPrompt on a real pseudo-terminal', () => 
     const r = prompt(['abcdef\r'], ['4'])
     expect(r.status).toBe(1)
     expect(r.screen).toBe('Password: \nerror ERR_SECRET_TOO_LONG\nraw after false\ntty echo true icanon true\n')
+  })
+
+  it('no string of the password is on the V8 heap once it is read (a control string read the careless way is)', () => {
+    const password = `pw-${randomBytes(12).toString('hex')}`
+    const control = `ctl-${randomBytes(12).toString('hex')}`
+    const dir = mkdtempSync(join(tmpdir(), 'prot-containers-prompt-'))
+    try {
+      const snapshot = join(dir, 'prompt.heapsnapshot')
+      const controlPath = join(dir, 'control')
+      writeFileSync(controlPath, control)
+      const r = prompt([password.slice(0, 10), password.slice(10), '\r'], ['1024', snapshot, controlPath])
+      expect(r.status).toBe(0)
+      expect(r.screen).toContain(`sha256 ${sha256(password)}\n`)
+      const snap = readFileSync(snapshot)
+      expect(snap.length).toBeGreaterThan(1 << 20)
+      expect(snap.includes(Buffer.from(control))).toBe(true)
+      expect(snap.includes(Buffer.from(password))).toBe(false)
+      // Each chunk as typed (a string made of a whole chunk would hold one of these).
+      expect(snap.includes(Buffer.from(password.slice(0, 10)))).toBe(false)
+      expect(snap.includes(Buffer.from(password.slice(10)))).toBe(false)
+      expect(snap.includes(Buffer.from(password, 'utf16le'))).toBe(false)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('stdin that is not a terminal is refused with ERR_NOT_A_TTY', () => {
