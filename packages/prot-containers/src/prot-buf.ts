@@ -131,6 +131,7 @@ export class ProtBuf extends Container {
     const allocator = pickAllocator(opts.allocator, defaultBufAllocator)
     return new ProtBuf(CONSTRUCT, allocator, await readStream(allocator, stream, opts.maxLength))
   }
+
   /**
    * Reads a descriptor or a stream up to a delimiter (default: a line feed) into a new ProtBuf,
    * without the delimiter. A descriptor is read one byte at a time, so nothing after the
@@ -180,7 +181,6 @@ export class ProtBuf extends Container {
     const allocator = pickAllocator(opts.allocator, defaultBufAllocator)
     return new ProtBuf(CONSTRUCT, allocator, await readPassword(allocator, opts))
   }
-
 
   /** The bytes, read-write. The same view every time; length 0 after dispose. */
   get bytes(): Uint8Array {

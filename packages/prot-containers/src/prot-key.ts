@@ -127,6 +127,7 @@ export class ProtKey extends Container {
     const allocator = keyAllocator(opts.allocator)
     return new ProtKey(CONSTRUCT, allocator, await readStream(allocator, stream, opts.maxLength))
   }
+
   /**
    * Reads a descriptor or a stream up to a delimiter (default: a line feed) into a new ProtKey,
    * without the delimiter. A descriptor is read one byte at a time, so nothing after the
@@ -176,7 +177,6 @@ export class ProtKey extends Container {
     const allocator = keyAllocator(opts.allocator)
     return new ProtKey(CONSTRUCT, allocator, await readPassword(allocator, opts))
   }
-
 
   /**
    * Runs `fn` with the key readable; nested reads share the window. Returns what `fn` returns.

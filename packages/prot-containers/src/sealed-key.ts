@@ -197,6 +197,7 @@ export class SealedKey {
     const allocator = sealedAllocator(opts.allocator)
     return sealRead(allocator, await readStream(windowAllocator(), stream, opts.maxLength))
   }
+
   /**
    * Reads a descriptor or a stream up to a delimiter (default: a line feed) into a new SealedKey,
    * without the delimiter. A descriptor is read one byte at a time, so nothing after the
@@ -246,7 +247,6 @@ export class SealedKey {
     const allocator = sealedAllocator(opts.allocator)
     return sealRead(allocator, await readPassword(windowAllocator(), opts))
   }
-
 
   /** @internal Seals the content of a ProtKey (read in place, in its read window). */
   static fromKey(key: ProtKey, options?: SealedOptions): SealedKey {
