@@ -210,7 +210,11 @@ function readTerminal(allocator: Allocator, input: Terminal, c: PromptChoices): 
       } catch (err) {
         failure ??= err
       }
-      c.output?.write('\n')
+      try {
+        c.output?.write('\n')
+      } catch (err) {
+        failure ??= err
+      }
       if (failure === null) {
         try {
           resolve(buffer.finish())
@@ -237,7 +241,7 @@ function readTerminal(allocator: Allocator, input: Terminal, c: PromptChoices): 
       try {
         while (i < bytes.byteLength && outcome === null) outcome = editor.key(bytes, i++)
       } catch (err) {
-        os.wipe(bytes)
+        wipeQuietly(chunk)
         end(err)
         return
       }
@@ -248,7 +252,7 @@ function readTerminal(allocator: Allocator, input: Terminal, c: PromptChoices): 
         input.unshift(Buffer.from(rest.buffer, rest.byteOffset, rest.byteLength))
         os.wipe(bytes.subarray(0, i))
       } else {
-        os.wipe(bytes)
+        wipeQuietly(chunk)
       }
       if (outcome === 'cancel') end(new ContainerError('ERR_PROMPT_CANCELLED', 'The password prompt was cancelled (Ctrl-C)'))
       else if (outcome === 'enter') end(editor.overflow ? tooLong(c.maxLength) : null)

@@ -229,6 +229,17 @@ describe('fromPrompt with a stand-in terminal', () => {
     expect(input.listenerCount('data')).toBe(0)
   })
 
+  it('an empty chunk is harmless; an output that throws on the final newline rejects, keeps nothing, restores the mode', async () => {
+    const input = new Terminal()
+    let writes = 0
+    const output = { write () { if (++writes === 2) throw Object.assign(new Error('output closed'), { code: 'EPIPE' }) } }
+    const p = ProtBuf.fromPrompt({ input, output })
+    input.emit('data', Buffer.alloc(0))
+    input.write(Buffer.from('pw\r'))
+    await expectReject(p, 'EPIPE')
+    expect(input.modes).toEqual([true, false])
+  })
+
   it('SealedKey.fromPrompt seals the password', async () => {
     const input = new Terminal()
     const p = pc.SealedKey.fromPrompt({ input, output: null })
