@@ -204,7 +204,7 @@ export class SealedKey {
    * delimiter is taken from it; a stream gets the bytes after the delimiter back (`unshift`)
    * and is left paused. The end of the input before any delimiter ends the secret too, unless
    * `requireDelimiter` is set. Every chunk a stream hands over is wiped once copied.
-   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` for a source that is neither a descriptor nor a Node.js readable stream, a bad delimiter type or bad options, or a stream with an encoding or a string chunk; `ERR_INVALID_ARG_VALUE` for an empty or longer than 256 bytes delimiter, an `fs.ReadStream`, or a stream that already has a consumer; `ERR_OUT_OF_RANGE` for a byte delimiter outside 0 to 255, a bad `maxLength`, or an empty secret; `ERR_SECRET_TOO_LONG` past `maxLength` bytes; `ERR_UNEXPECTED_EOF` when the input ends before the delimiter under `requireDelimiter`; `ERR_NOT_ISOLATED` for an allocator that cannot protect; read errors of the descriptor (`EBADF`...) and stream errors pass through
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` for a source that is neither a descriptor nor a Node.js readable stream, a bad delimiter type or bad options, or a stream with an encoding or a string chunk; `ERR_INVALID_ARG_VALUE` for an empty or longer than 256 bytes delimiter, an `fs.ReadStream`, or a stream that already has a consumer; `ERR_OUT_OF_RANGE` for a byte delimiter outside 0 to 255, a bad `maxLength`, or an empty secret; `ERR_SECRET_TOO_LONG` past `maxLength` bytes; `ERR_UNEXPECTED_EOF` when the input ends before the delimiter under `requireDelimiter`; `ERR_SODIUM_UNAVAILABLE` without sodium-native; read errors of the descriptor (`EBADF`...) and stream errors pass through
    * @example
    * ```js
    * import { PassThrough } from 'node:stream'
@@ -229,7 +229,7 @@ export class SealedKey {
    * becomes a string. Enter ends it, Backspace and Ctrl-U edit it, Ctrl-C cancels; the terminal's
    * mode is restored before the promise settles. An input that is not a terminal is refused unless
    * `allowNonTty` is set (it is then read up to a line feed).
-   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` for bad options (an `input` that is not a readable stream, an `output` that is not writable); `ERR_NOT_A_TTY` for an input that is not a terminal without `allowNonTty`; `ERR_PROMPT_CANCELLED` on Ctrl-C; `ERR_UNEXPECTED_EOF` when the input ends before Enter; `ERR_SECRET_TOO_LONG` past `maxLength` bytes; `ERR_OUT_OF_RANGE` for an empty password or a bad `maxLength`; `ERR_NOT_ISOLATED` for an allocator that cannot protect; errors of the stream pass through
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` for bad options (an `input` that is not a readable stream, an `output` that is not writable); `ERR_NOT_A_TTY` for an input that is not a terminal without `allowNonTty`; `ERR_PROMPT_CANCELLED` on Ctrl-C; `ERR_UNEXPECTED_EOF` when the input ends before Enter; `ERR_SECRET_TOO_LONG` past `maxLength` bytes; `ERR_OUT_OF_RANGE` for an empty password or a bad `maxLength`; `ERR_SODIUM_UNAVAILABLE` without sodium-native; errors of the stream pass through
    * @example
    * ```js
    * import { PassThrough } from 'node:stream'
