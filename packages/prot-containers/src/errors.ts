@@ -21,6 +21,10 @@ export type ContainerErrorCode =
   | 'ERR_SEALED_KEY_TAMPERED'
   | 'ERR_SODIUM_UNAVAILABLE'
   | 'ERR_VIEW_ESCAPED'
+  | 'ERR_WINDOW_TIMEOUT'
+  | 'ERR_SECRET_COERCION'
+  | 'ERR_INVALID_KEY_DATA'
+  | 'ERR_UNSUPPORTED_KEY_FORMAT'
 
 export class ContainerError extends Error {
   readonly code: ContainerErrorCode

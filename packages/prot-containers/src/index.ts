@@ -19,3 +19,6 @@ export type { RekeyResult, SealedOptions, SealedProtections, SealedReadOptions }
 export type { SealingKeyProtections } from './sealing-key.js'
 export { CAUGHT_SIGNALS, catchSignals, purge } from './purge.js'
 export type { CatchOptions, PurgeResult } from './purge.js'
+export { DEFAULT_WINDOW_TIMEOUT } from './async-window.js'
+export type { AsyncWindow, AsyncWindowOptions } from './async-window.js'
+export type { SyncResult } from './sync-result.js'
