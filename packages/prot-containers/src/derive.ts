@@ -22,10 +22,8 @@ import { ContainerError } from './errors.js'
 import { ProtBuf } from './prot-buf.js'
 import { ProtKey } from './prot-key.js'
 import { SealedKey } from './sealed-key.js'
-import type { SyncResult } from './sync-result.js'
-
-/** A secret a derivation reads: a container, or a view (of protected memory, typically a window's bytes). */
-export type SecretInput = ProtKey | SealedKey | ProtBuf | ArrayBufferView
+import { withSecret } from './secret-input.js'
+import type { SecretInput } from './secret-input.js'
 
 /** The container a derivation produces. */
 export type DerivedKind = 'ProtKey' | 'ProtBuf' | 'SealedKey'
@@ -70,17 +68,6 @@ function scryptParams(options: ScryptOptions | undefined): ScryptOptions {
     if (options[name] !== undefined) params[name] = options[name]
   }
   return params
-}
-
-/** Runs `fn` on the bytes of `source`, inside a read window for a key. */
-function withSecret<R>(source: SecretInput, name: string, fn: (bytes: Uint8Array) => R): R {
-  if (source instanceof ProtKey || source instanceof SealedKey) return source.read(fn as (bytes: Uint8Array) => SyncResult<R>)
-  if (source instanceof ProtBuf) return fn(source.bytes)
-  if (ArrayBuffer.isView(source)) return fn(new Uint8Array(source.buffer, source.byteOffset, source.byteLength))
-  throw new ContainerError(
-    'ERR_INVALID_ARG_TYPE',
-    `The "${name}" argument must be a ProtKey, SealedKey, ProtBuf or an ArrayBufferView${typeof source === 'string' ? ' (a string cannot be wiped: read it into a ProtBuf first)' : ''}`
-  )
 }
 
 /** Copies Node's heap result into the container, then wipes the heap copy whatever happens. */
