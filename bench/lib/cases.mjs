@@ -619,6 +619,23 @@ function scryptHelper () {
   })
 }
 
+function asyncWindowAlone () {
+  return scryptLoop({
+    id: 'async-window-alone',
+    label: 'ProtKey.readAsync(k => resolved promise): the async window alone, no scrypt',
+    short: 'async window alone',
+    role: 'reference',
+    note: 'what the window adds to any awaited call: open, await one settled promise, close',
+    make () {
+      const key = containers.ProtKey.from(Buffer.from(HMAC_KEY))
+      const first = scryptFirst()
+      const f = () => key.readAsync(() => Promise.resolve(first))
+      f.dispose = () => key.dispose()
+      return f
+    }
+  })
+}
+
 /** The Node-crypto cases: `baseline` names what ours is compared with. */
 export function cryptoCases () {
   return [
@@ -641,7 +658,7 @@ export function cryptoCases () {
       title: 'scrypt (N=1024, async): async window around the call vs no window',
       baseline: 'scrypt on a heap Buffer',
       target: { kind: 'added', value: 10_000 },
-      contenders: [scryptWindow(), scryptHeap(), scryptHelper()]
+      contenders: [scryptWindow(), scryptHeap(), scryptHelper(), asyncWindowAlone()]
     }
   ]
 }

@@ -46,7 +46,7 @@ function targetText (target) {
 function ratioText (kase, long = false) {
   if (kase.ratio === null || kase.ratio === undefined) return 'n/a'
   const baseline = kase.baseline ?? 'sodium-native'
-  if (kase.target.kind === 'added') return `${kase.added >= 0 ? '+' : ''}${formatNs(kase.added)} ns${long ? ` over ${baseline}` : ''} (${formatRatio(kase.ratio)})`
+  if (kase.target.kind === 'added') return `${kase.added >= 0 ? '+' : '-'}${formatNs(Math.abs(kase.added))} ns${long ? ` over ${baseline}` : ''} (${formatRatio(kase.ratio)})`
   if (kase.target.kind === 'speedup') return `${formatRatio(kase.ratio)} faster${long ? ` than ${baseline}` : ''}`
   return `${formatRatio(kase.ratio)} the cost${long ? ` of ${baseline}` : ''}`
 }

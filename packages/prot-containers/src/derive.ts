@@ -149,7 +149,7 @@ export function scryptKey<K extends DerivedKind = 'ProtKey'>(password: SecretInp
  * ```js
  * import { ProtBuf, pbkdf2KeySync } from '@tarsjs/prot-containers'
  * const password = ProtBuf.from(Buffer.from('correct horse'), { wipeSource: true })
- * const key = pbkdf2KeySync(password, 'salt', 600000, 32, 'sha256', { output: 'ProtBuf' })
+ * const key = pbkdf2KeySync(password, 'salt', 100000, 32, 'sha256', { output: 'ProtBuf' })
  * console.log(key.byteLength) // 32
  * key.dispose()
  * password.dispose()
