@@ -207,11 +207,14 @@ export class ProtKey extends Container {
    * @throws {ContainerError} (as rejections) `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE`; `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT` while any window is open; `ERR_WINDOW_TIMEOUT`; whatever `fn` throws or rejects with
    * @example
    * ```js
-   * import { randomFill } from 'node:crypto'
-   * import { promisify } from 'node:util'
+   * import { randomFillSync } from 'node:crypto'
+   * import { setTimeout as sleep } from 'node:timers/promises'
    * import { ProtKey } from '@tarsjs/prot-containers'
    * const key = ProtKey.alloc(32)
-   * await key.writeAsync((bytes) => promisify(randomFill)(bytes))
+   * await key.writeAsync(async (bytes) => {
+   *   await sleep(1) // e.g. fetch what to write
+   *   randomFillSync(bytes)
+   * })
    * console.log(key.read((bytes) => bytes.some((b) => b !== 0))) // true
    * key.dispose()
    * ```
