@@ -78,7 +78,7 @@ class TimedWindow implements AsyncWindow {
   readonly #timer: ReturnType<typeof setTimeout>
   #expired = false
 
-  constructor(inner: Window, kind: 'read' | 'write', timeout: number, onExpire: (err: ContainerError) => void) {
+  constructor(inner: Window, kind: 'read' | 'write', timeout: number, keepAlive: boolean, onExpire: (err: ContainerError) => void) {
     this.#inner = inner
     this.#kind = kind
     this.#timeout = timeout
@@ -92,8 +92,9 @@ class TimedWindow implements AsyncWindow {
         onExpire(err)
       }
     }, timeout)
-    // A forgotten window must not keep the process alive; at exit the memory goes with it.
-    this.#timer.unref()
+    // readAsync's promise always settles, so its timer keeps the process alive until then; a
+    // forgotten guard must not keep the process alive (at exit the memory goes with it).
+    if (!keepAlive) this.#timer.unref()
   }
 
   get bytes(): Uint8Array {
@@ -139,7 +140,7 @@ refuseCoercion(TimedWindow.prototype)
  */
 export function asyncGuard(open: () => Window, kind: 'read' | 'write', options: AsyncWindowOptions | undefined): AsyncWindow {
   const timeout = windowTimeout(options)
-  return new TimedWindow(open(), kind, timeout, () => undefined)
+  return new TimedWindow(open(), kind, timeout, false, () => undefined)
 }
 
 /**
@@ -157,7 +158,7 @@ export function runAsyncWindow<R>(
     checkFunction(fn, 'fn')
     const timeout = windowTimeout(options)
     let settled = false
-    const window = new TimedWindow(open(), kind, timeout, (err) => {
+    const window = new TimedWindow(open(), kind, timeout, true, (err) => {
       settled = true
       reject(err)
     })

@@ -1,6 +1,7 @@
 // Async windows: readAsync/writeAsync and the `await using` guards keep the
 // sync rules across awaits (readers counted, one writer alone, conflicts
 // refused), and a deadline closes a window left open and rejects.
+import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
@@ -200,5 +201,21 @@ describe.each(KINDS)('%s async windows', (_name, make) => {
     await expect(attempt()).rejects.toThrow(code('ERR_WINDOW_TIMEOUT'))
     expect(key.windows.readers).toBe(0)
     key.dispose()
+  })
+})
+
+describe('deadline timers', () => {
+  it("readAsync's promise settles even when nothing else keeps the process alive; a forgotten guard does not hold the process", () => {
+    const dist = require.resolve('../dist/index.js')
+    const script = `
+      const { ProtKey } = require(${JSON.stringify(dist)})
+      const key = ProtKey.random(16)
+      key.readerAsync({ timeout: 60000 }) // forgotten: must not keep the process alive for a minute
+      key.readAsync(() => new Promise(() => {}), { timeout: 50 }).catch((err) => {
+        console.log(err.code, key.windows.readers, key.protections().access)
+      })`
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30000 })
+    expect(run.status, run.stderr).toBe(0)
+    expect(run.stdout.trim()).toBe('ERR_WINDOW_TIMEOUT 1 read')
   })
 })
