@@ -127,7 +127,7 @@ export function scryptKeySync<K extends DerivedKind = 'ProtKey'>(password: Secre
 
 /**
  * scrypt on the threadpool; the password's window is open only while the call starts (Node copies it), and Node's result buffer is wiped before the promise resolves.
- * @throws {ContainerError} (as rejections) the codes of {@link scryptKeySync}
+ * @throws {ContainerError} (as rejections) the codes of {@link scryptKeySync}: `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE`, `ERR_DISPOSED`, `ERR_WINDOW_CONFLICT`, Node's `ERR_CRYPTO_INVALID_SCRYPT_PARAMS`
  * @example
  * ```js
  * import { ProtKey, scryptKey } from '@tarsjs/prot-containers'
@@ -163,7 +163,7 @@ export function pbkdf2KeySync<K extends DerivedKind = 'ProtKey'>(password: Secre
 
 /**
  * PBKDF2 on the threadpool, as {@link scryptKey}.
- * @throws {ContainerError} (as rejections) the codes of {@link pbkdf2KeySync}
+ * @throws {ContainerError} (as rejections) the codes of {@link pbkdf2KeySync}: `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE`, `ERR_DISPOSED`, `ERR_WINDOW_CONFLICT`, Node's `ERR_CRYPTO_INVALID_DIGEST`
  * @example
  * ```js
  * import { ProtKey, pbkdf2Key } from '@tarsjs/prot-containers'
@@ -199,7 +199,7 @@ export function hkdfKeySync<K extends DerivedKind = 'ProtKey'>(digest: string, k
 
 /**
  * HKDF on the threadpool, as {@link scryptKey}.
- * @throws {ContainerError} (as rejections) the codes of {@link hkdfKeySync}
+ * @throws {ContainerError} (as rejections) the codes of {@link hkdfKeySync}: `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE`, `ERR_DISPOSED`, `ERR_WINDOW_CONFLICT`, Node's `ERR_CRYPTO_INVALID_DIGEST`
  * @example
  * ```js
  * import { ProtKey, hkdfKey } from '@tarsjs/prot-containers'
