@@ -76,21 +76,23 @@ class TimedWindow implements AsyncWindow {
   readonly #kind: 'read' | 'write'
   readonly #timeout: number
   readonly #timer: ReturnType<typeof setTimeout>
-  #expired = false
+  #expired: unknown = null
 
-  constructor(inner: Window, kind: 'read' | 'write', timeout: number, keepAlive: boolean, onExpire: (err: ContainerError) => void) {
+  constructor(inner: Window, kind: 'read' | 'write', timeout: number, keepAlive: boolean, onExpire: (err: unknown) => void) {
     this.#inner = inner
     this.#kind = kind
     this.#timeout = timeout
     this.#timer = setTimeout(() => {
       if (this.#inner.closed) return
-      this.#expired = true
-      const err = timeoutError(this.#kind, this.#timeout)
+      let err: unknown = timeoutError(this.#kind, this.#timeout)
       try {
         this.#inner.close()
-      } finally {
-        onExpire(err)
+      } catch (closeErr) {
+        // A SealedKey writer whose view escaped: nothing was sealed, which is the error to report.
+        err = closeErr
       }
+      this.#expired = err
+      onExpire(err)
     }, timeout)
     // readAsync's promise always settles, so its timer keeps the process alive until then; a
     // forgotten guard must not keep the process alive (at exit the memory goes with it).
@@ -106,7 +108,7 @@ class TimedWindow implements AsyncWindow {
   }
 
   get expired(): boolean {
-    return this.#expired
+    return this.#expired !== null
   }
 
   close(): void {
@@ -116,7 +118,7 @@ class TimedWindow implements AsyncWindow {
 
   async [Symbol.asyncDispose](): Promise<void> {
     this.close()
-    if (this.#expired) throw timeoutError(this.#kind, this.#timeout)
+    if (this.#expired !== null) throw this.#expired
   }
 
   toString(): string {

@@ -204,6 +204,35 @@ describe.each(KINDS)('%s async windows', (_name, make) => {
   })
 })
 
+describe('SealedKey writer that times out after its view escaped', () => {
+  it('rejects with ERR_VIEW_ESCAPED (nothing was sealed), never an uncaught exception', async () => {
+    const os = require('@tarsjs/os-memlock') as { detach(ab: ArrayBufferLike): void }
+    const key = SealedKey.from(Buffer.alloc(8, 0x11))
+    const uncaught: unknown[] = []
+    const onUncaught = (err: unknown) => uncaught.push(err)
+    process.on('uncaughtException', onUncaught)
+    try {
+      const pending = key.writeAsync((bytes) => {
+        bytes[0] = 0x44
+        os.detach(bytes.buffer)
+        return new Promise<never>(() => {})
+      }, { timeout: 20 })
+      await expect(pending).rejects.toThrow(code('ERR_VIEW_ESCAPED'))
+      const guard = key.writerAsync({ timeout: 20 })
+      os.detach(guard.bytes.buffer)
+      await sleep(60)
+      expect(guard.expired).toBe(true)
+      await expect(guard[Symbol.asyncDispose]()).rejects.toThrow(code('ERR_VIEW_ESCAPED'))
+    } finally {
+      process.off('uncaughtException', onUncaught)
+    }
+    expect(uncaught).toEqual([])
+    expect(key.windows).toEqual({ readers: 0, writer: false })
+    expect(key.read((bytes) => bytes[0])).toBe(0x11)
+    key.dispose()
+  })
+})
+
 describe('deadline timers', () => {
   it("readAsync's promise settles even when nothing else keeps the process alive; a forgotten guard does not hold the process", () => {
     const dist = require.resolve('../dist/index.js')
