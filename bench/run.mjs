@@ -6,6 +6,8 @@
 // docs/benchmarks.svg change only with --write-docs.
 //
 //   --write-docs       also regenerate docs/benchmarks.md and docs/benchmarks.svg
+//   --only=ID[,ID...]  run only these timed cases (e.g. --only=ed25519-sign,hmac-window,scrypt-window):
+//                      no memory measurement and no pages, the JSON and the table only
 //
 // Environment:
 //   BENCH_QUICK=1      few short rounds, 500 secrets: checks the harness, not the speed
@@ -46,6 +48,9 @@ const settings = quick
 const outputFile = resolve(process.env.BENCH_OUTPUT ?? join(benchDir, 'results', 'latest.json'))
 const resultsDir = dirname(outputFile)
 const writeDocs = process.argv.includes('--write-docs') || Boolean(process.env.BENCH_DOCS_DIR)
+const onlyArg = process.argv.find((a) => a.startsWith('--only='))
+/** `--only=id,id`: just these timed cases, no memory measurement and no pages. */
+const only = onlyArg === undefined ? null : onlyArg.slice('--only='.length).split(',').filter(Boolean)
 const docsDir = writeDocs ? resolve(process.env.BENCH_DOCS_DIR ?? join(benchDir, '..', 'docs')) : null
 
 /** Writes benchmarks.md and benchmarks.svg into `dir`; returns the markdown's path. */
@@ -202,8 +207,12 @@ async function main () {
   }
   if (!sodiumAllocator.available) report.versions['@tarsjs/sodium-allocator'] = null
 
-  const cases = timedCases(sodiumAllocator)
-  const memoryRuns = memoryContenders(sodiumAllocator)
+  const cases = only === null ? timedCases(sodiumAllocator) : timedCases(sodiumAllocator).filter((k) => only.includes(k.id))
+  if (only !== null && cases.length !== only.length) {
+    const known = timedCases(sodiumAllocator).map((k) => k.id)
+    throw new Error(`--only: unknown case id(s) ${only.filter((id) => !known.includes(id)).join(', ')}; known: ${known.join(', ')}`)
+  }
+  const memoryRuns = only === null ? memoryContenders(sodiumAllocator) : []
   const batchesPerCase = settings.warmupRounds + settings.rounds
   const units = cases.reduce((sum, k) => sum + (k.skipped ? 0 : k.contenders.length * batchesPerCase), 0) + settings.memoryReps * memoryRuns.length
   const progress = createProgress({ total: units })
@@ -211,7 +220,7 @@ async function main () {
 
   progress.log(`tarsjs bench${quick ? ' (quick mode)' : ''}: ${report.notes.finalizers}`)
   for (const kase of cases) {
-    const entry = { id: kase.id, title: kase.title, target: kase.target }
+    const entry = { id: kase.id, title: kase.title, target: kase.target, ...(kase.baseline ? { baseline: kase.baseline } : {}) }
     if (kase.skipped) {
       progress.log(`- ${kase.title}: skipped (${kase.skipped})`)
       report.cases.push({ ...entry, skipped: kase.skipped, verdict: 'SKIPPED', ratio: null })
@@ -230,14 +239,16 @@ async function main () {
     }
   }
 
-  progress.step(`memory: ${settings.memoryCount} live 32-byte secrets`)
-  try {
-    const results = await measureMemory(memoryRuns, { count: settings.memoryCount, reps: settings.memoryReps, onStep: () => progress.advance() })
-    report.memory = { count: settings.memoryCount, reps: settings.memoryReps, results, ratios: memoryRatios(results) }
-    for (const r of results) if (!r.checksum.ok) report.checksumsOk = false
-  } catch (err) {
-    report.errors.push({ case: 'memory', message: String(err?.stack ?? err) })
-    progress.log(`  error: ${err?.stack ?? err}`)
+  if (memoryRuns.length > 0) {
+    progress.step(`memory: ${settings.memoryCount} live 32-byte secrets`)
+    try {
+      const results = await measureMemory(memoryRuns, { count: settings.memoryCount, reps: settings.memoryReps, onStep: () => progress.advance() })
+      report.memory = { count: settings.memoryCount, reps: settings.memoryReps, results, ratios: memoryRatios(results) }
+      for (const r of results) if (!r.checksum.ok) report.checksumsOk = false
+    } catch (err) {
+      report.errors.push({ case: 'memory', message: String(err?.stack ?? err) })
+      progress.log(`  error: ${err?.stack ?? err}`)
+    }
   }
   progress.finish()
 
@@ -248,7 +259,11 @@ async function main () {
   writeFileSync(outputFile, `${JSON.stringify(report, null, 2)}\n`)
 
   console.log(`Wrote ${outputFile} (${Math.round(report.durationMs / 1000)} s)`)
-  if (report.memory) {
+  if (only !== null) {
+    // A partial run: the JSON and the table, no pages (they describe a whole run).
+    console.log('')
+    console.log(consoleReport(report))
+  } else if (report.memory) {
     for (const line of writeReportPages(report)) console.log(line)
     // The summary table comes last, where a terminal leaves it in view.
     console.log('')

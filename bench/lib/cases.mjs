@@ -3,6 +3,8 @@
 // into a checksum, free. Where our view is created lazily, it is created (and
 // detached by free) inside the loop, exactly as sodium_malloc hands out a
 // Buffer and sodium_free detaches it.
+import { createHmac, createPrivateKey, generateKeyPairSync, scrypt, scryptSync, sign } from 'node:crypto'
+import { promisify } from 'node:util'
 import { byteFor, expectedSum, pairedRatio } from './measure.mjs'
 import { containers, os, pageAlloc, sealedAllocators, sealedInternals, sealedWindowBuffers, sodium } from './load.mjs'
 
@@ -374,6 +376,293 @@ function protBufLoop () {
   }
 }
 
+// ---- Node crypto with keys in protected memory (docs/node-crypto.md)
+
+const MESSAGE_64 = Buffer.alloc(64, 0x6d)
+const MESSAGE_1K = Buffer.alloc(1024, 0x6d)
+const HMAC_KEY = Buffer.alloc(32, KEY_BYTE)
+
+/** One Ed25519 key pair for the signing case, and its PKCS#8 PEM in a ProtKey. */
+function ed25519Material () {
+  const { privateKey } = generateKeyPairSync('ed25519')
+  const pem = Buffer.from(privateKey.export({ format: 'pem', type: 'pkcs8' }))
+  // Ed25519 signatures are deterministic: every iteration's first byte is the same.
+  const first = sign(null, MESSAGE_64, privateKey)[0] + 1
+  return { pem, first }
+}
+
+/** `n` Ed25519 signatures with the KeyObject `signer()` gives; checksum: first byte + 1 of each. */
+function signLoop ({ id, label, short, role, note, make }) {
+  let material = null
+  let signer = null
+  return {
+    id,
+    label,
+    short,
+    role,
+    note,
+    setup () {
+      material = ed25519Material()
+      signer = make(material.pem)
+    },
+    run (n) {
+      const s = signer
+      let acc = 0
+      for (let i = 0; i < n; i++) acc += s(MESSAGE_64)[0] + 1
+      return acc
+    },
+    teardown () {
+      signer.dispose?.()
+      signer = null
+    },
+    expect: (n) => n * material.first
+  }
+}
+
+function ed25519Bridge () {
+  return signLoop({
+    id: 'keyobject-bridge',
+    label: 'sign() with privateKeyObject(ProtKey holding the PEM), made once',
+    short: 'KeyObject bridge',
+    role: 'ours',
+    note: 'parsed once from protected memory; OpenSSL keeps the key (secure heap under --secure-heap)',
+    make (pem) {
+      const key = containers.ProtKey.from(Buffer.from(pem))
+      const object = containers.privateKeyObject(key)
+      key.dispose()
+      return (m) => sign(null, m, object)
+    }
+  })
+}
+
+function ed25519Plain () {
+  return signLoop({
+    id: 'keyobject-plain',
+    label: 'sign() with createPrivateKey(PEM in a heap Buffer)',
+    short: 'plain KeyObject',
+    role: 'baseline',
+    note: 'the PEM stays in an ordinary heap Buffer',
+    make: (pem) => {
+      const object = createPrivateKey(pem)
+      return (m) => sign(null, m, object)
+    }
+  })
+}
+
+function ed25519Reparse () {
+  return signLoop({
+    id: 'reparse',
+    label: 'sign() with the PEM read from a ProtKey window every time (re-parse)',
+    short: 'PEM re-parsed per signature',
+    role: 'reference',
+    note: 'what a ProtKey without the bridge costs: the key is parsed on every signature',
+    make (pem) {
+      const key = containers.ProtKey.from(Buffer.from(pem))
+      const signer = (m) => key.read((bytes) => sign(null, m, { key: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), format: 'pem' }))
+      signer.dispose = () => key.dispose()
+      return signer
+    }
+  })
+}
+
+/** HMAC-SHA256 of 1 KiB, `n` times; checksum: first byte + 1 of each MAC. */
+function hmacLoop ({ id, label, short, role, note, make }) {
+  let mac = null
+  const first = createHmac('sha256', HMAC_KEY).update(MESSAGE_1K).digest()[0] + 1
+  return {
+    id,
+    label,
+    short,
+    role,
+    note,
+    setup () {
+      mac = make()
+    },
+    run (n) {
+      const f = mac
+      let acc = 0
+      for (let i = 0; i < n; i++) acc += f() + 1
+      return acc
+    },
+    teardown () {
+      mac.dispose?.()
+      mac = null
+    },
+    expect: (n) => n * first
+  }
+}
+
+function hmacWindow () {
+  return hmacLoop({
+    id: 'hmac-protkey',
+    label: 'ProtKey.read(k => createHmac(sha256, k).update(1 KiB).digest())',
+    short: 'ProtKey window',
+    role: 'ours',
+    note: 'the key is readable only during the HMAC',
+    make () {
+      const key = containers.ProtKey.from(Buffer.from(HMAC_KEY))
+      const hmac = (k) => createHmac('sha256', k).update(MESSAGE_1K).digest()[0]
+      const f = () => key.read(hmac)
+      f.dispose = () => key.dispose()
+      return f
+    }
+  })
+}
+
+function hmacHeap () {
+  return hmacLoop({
+    id: 'hmac-heap',
+    label: 'createHmac(sha256, heap Buffer key).update(1 KiB).digest()',
+    short: 'heap Buffer key',
+    role: 'baseline',
+    note: 'the key in an ordinary heap Buffer',
+    make: () => () => createHmac('sha256', HMAC_KEY).update(MESSAGE_1K).digest()[0]
+  })
+}
+
+function hmacKeyObject () {
+  return hmacLoop({
+    id: 'hmac-keyobject',
+    label: 'createHmac(sha256, secretKeyObject(ProtKey)).update(1 KiB).digest()',
+    short: 'secret KeyObject bridge',
+    role: 'reference',
+    note: "the key copied once into Node's KeyObject (its ordinary heap)",
+    make () {
+      const key = containers.ProtKey.from(Buffer.from(HMAC_KEY))
+      const object = containers.secretKeyObject(key)
+      key.dispose()
+      return () => createHmac('sha256', object).update(MESSAGE_1K).digest()[0]
+    }
+  })
+}
+
+const scryptAsync = promisify(scrypt)
+const SCRYPT = { N: 1024, r: 8, p: 1 }
+
+/** The first byte of the key every scrypt contender derives (same password, salt and cost). */
+let scryptFirstByte = null
+function scryptFirst () {
+  if (scryptFirstByte === null) scryptFirstByte = scryptSync(HMAC_KEY, 'salt', 32, SCRYPT)[0]
+  return scryptFirstByte
+}
+
+/** `n` sequential async scrypt calls (N=1024); checksum: first byte + 1 of each key. */
+function scryptLoop ({ id, label, short, role, note, make }) {
+  let derive = null
+  return {
+    id,
+    label,
+    short,
+    role,
+    note,
+    setup () {
+      derive = make()
+    },
+    async run (n) {
+      const f = derive
+      let acc = 0
+      for (let i = 0; i < n; i++) acc += (await f()) + 1
+      return acc
+    },
+    teardown () {
+      derive.dispose?.()
+      derive = null
+    },
+    expect: (n) => n * (scryptFirst() + 1)
+  }
+}
+
+function scryptWindow () {
+  return scryptLoop({
+    id: 'scrypt-window',
+    label: 'ProtKey.readAsync(k => scrypt(k, ...)) (async window)',
+    short: 'async window',
+    role: 'ours',
+    note: 'the password readable until the promise settles',
+    make () {
+      const key = containers.ProtKey.from(Buffer.from(HMAC_KEY))
+      const f = () => key.readAsync((k) => scryptAsync(k, 'salt', 32, SCRYPT)).then((d) => d[0])
+      f.dispose = () => key.dispose()
+      return f
+    }
+  })
+}
+
+function scryptHeap () {
+  return scryptLoop({
+    id: 'scrypt-heap',
+    label: 'scrypt(heap Buffer password, ...)',
+    short: 'heap Buffer password',
+    role: 'baseline',
+    note: 'the password in an ordinary heap Buffer',
+    make: () => () => scryptAsync(HMAC_KEY, 'salt', 32, SCRYPT).then((d) => d[0])
+  })
+}
+
+function scryptHelper () {
+  return scryptLoop({
+    id: 'scrypt-helper',
+    label: 'scryptKey(ProtKey, ...) into a new ProtKey (read back, disposed)',
+    short: 'scryptKey helper',
+    role: 'reference',
+    note: "window open only while the call starts; Node's result wiped; the derived key in its own pages",
+    make () {
+      const key = containers.ProtKey.from(Buffer.from(HMAC_KEY))
+      const f = () => containers.scryptKey(key, 'salt', 32, SCRYPT).then((d) => {
+        const b = d.read((bytes) => bytes[0])
+        d.dispose()
+        return b
+      })
+      f.dispose = () => key.dispose()
+      return f
+    }
+  })
+}
+
+function asyncWindowAlone () {
+  return scryptLoop({
+    id: 'async-window-alone',
+    label: 'ProtKey.readAsync(k => resolved promise): the async window alone, no scrypt',
+    short: 'async window alone',
+    role: 'reference',
+    note: 'what the window adds to any awaited call: open, await one settled promise, close',
+    make () {
+      const key = containers.ProtKey.from(Buffer.from(HMAC_KEY))
+      const first = scryptFirst()
+      const f = () => key.readAsync(() => Promise.resolve(first))
+      f.dispose = () => key.dispose()
+      return f
+    }
+  })
+}
+
+/** The Node-crypto cases: `baseline` names what ours is compared with. */
+export function cryptoCases () {
+  return [
+    {
+      id: 'ed25519-sign',
+      title: 'Ed25519 sign (64 B): KeyObject bridge vs plain createPrivateKey()',
+      baseline: 'a plain KeyObject',
+      target: { kind: 'cost', value: 1.2 },
+      contenders: [ed25519Bridge(), ed25519Plain(), ed25519Reparse()]
+    },
+    {
+      id: 'hmac-window',
+      title: 'HMAC-SHA256 of 1 KiB: key in a ProtKey window vs key in a heap Buffer',
+      baseline: 'a heap Buffer key',
+      target: { kind: 'cost', value: 1.5 },
+      contenders: [hmacWindow(), hmacHeap(), hmacKeyObject()]
+    },
+    {
+      id: 'scrypt-window',
+      title: 'scrypt (N=1024, async): async window around the call vs no window',
+      baseline: 'scrypt on a heap Buffer',
+      target: { kind: 'added', value: 10_000 },
+      contenders: [scryptWindow(), scryptHeap(), scryptHelper(), asyncWindowAlone()]
+    }
+  ]
+}
+
 /**
  * The timed cases. `target.kind` is `'speedup'` (baseline ns / ours ns must be at
  * least `value`) or `'cost'` (ours ns / baseline ns must be at most `value`).
@@ -433,7 +722,7 @@ export function timedCases (sodiumAllocator) {
   } else {
     cases.push({ ...sodiumCase, skipped: `@tarsjs/sodium-allocator ${sodiumAllocator.reason}` })
   }
-  return cases
+  return [...cases, ...cryptoCases()]
 }
 
 /**
@@ -450,9 +739,12 @@ export function judge (kase, results) {
   const { kind, value } = kase.target
   const ratio = kind === 'speedup' ? base.medianNs / ours.medianNs : ours.medianNs / base.medianNs
   const paired = kind === 'speedup' ? pairedRatio(base.samples, ours.samples) : pairedRatio(ours.samples, base.samples)
-  const pass = kind === 'speedup' ? ratio >= value : ratio <= value
+  // 'added': ours may cost at most `value` ns more than the baseline.
+  const added = ours.medianNs - base.medianNs
+  const pass = kind === 'speedup' ? ratio >= value : kind === 'added' ? added <= value : ratio <= value
   return {
     ratio,
+    ...(kind === 'added' ? { added } : {}),
     pairedRatio: paired,
     verdict: pass ? 'PASS' : 'MISS',
     vsBuffer: buffer ? ours.medianNs / buffer.medianNs : null

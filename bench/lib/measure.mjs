@@ -48,16 +48,18 @@ export function expectedSum (n) {
   return full * 8256 + (rest * (rest + 1)) / 2
 }
 
+/** Times one batch; an async `run` (one that returns a promise) is timed until its promise settles. */
 function timeBatch (run, n) {
   const t0 = process.hrtime.bigint()
   const got = run(n)
+  if (typeof got?.then === 'function') return got.then((value) => ({ got: value, ns: Number(process.hrtime.bigint() - t0) }))
   const t1 = process.hrtime.bigint()
   return { got, ns: Number(t1 - t0) }
 }
 
 /**
  * Measures every contender of a case.
- * A contender is `{ id, label, role, run(n) → checksum, expect(n) → checksum, setup?(), teardown?() }`.
+ * A contender is `{ id, label, role, run(n) → checksum (or a promise of it), expect(n) → checksum, setup?(), teardown?() }`.
  * Returns per contender: median/min/max ns/op, samples, iterations, checksum result.
  */
 export async function measureCase (kase, settings) {
@@ -86,7 +88,7 @@ export async function measureCase (kase, settings) {
     for (const s of states) {
       let n = 4
       for (;;) {
-        const { got, ns } = timeBatch(s.c.run, n)
+        const { got, ns } = await timeBatch(s.c.run, n)
         account(s, n, got)
         await drain()
         if (ns >= targetNs / 8 || n >= settings.maxIterations) {
@@ -102,7 +104,7 @@ export async function measureCase (kase, settings) {
     for (let round = 0; round < total; round++) {
       for (let k = 0; k < states.length; k++) {
         const s = states[(round + k) % states.length]
-        const { got, ns } = timeBatch(s.c.run, s.n)
+        const { got, ns } = await timeBatch(s.c.run, s.n)
         account(s, s.n, got)
         if (round >= settings.warmupRounds) s.samples.push(ns / s.n)
         if (settings.onBatch) settings.onBatch()

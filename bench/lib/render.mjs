@@ -39,13 +39,16 @@ export function formatBytes (b) {
 }
 
 function targetText (target) {
+  if (target.kind === 'added') return `≤ ${formatNs(target.value)} ns added`
   return target.kind === 'speedup' ? `≥ ${target.value}× faster` : `≤ ${target.value}× the cost`
 }
 
 function ratioText (kase, long = false) {
   if (kase.ratio === null || kase.ratio === undefined) return 'n/a'
-  if (kase.target.kind === 'speedup') return `${formatRatio(kase.ratio)} faster${long ? ' than sodium-native' : ''}`
-  return `${formatRatio(kase.ratio)} the cost${long ? ' of sodium-native' : ''}`
+  const baseline = kase.baseline ?? 'sodium-native'
+  if (kase.target.kind === 'added') return `${kase.added >= 0 ? '+' : '-'}${formatNs(Math.abs(kase.added))} ns${long ? ` over ${baseline}` : ''} (${formatRatio(kase.ratio)})`
+  if (kase.target.kind === 'speedup') return `${formatRatio(kase.ratio)} faster${long ? ` than ${baseline}` : ''}`
+  return `${formatRatio(kase.ratio)} the cost${long ? ` of ${baseline}` : ''}`
 }
 
 function pad (s, n) {
@@ -90,14 +93,14 @@ export function consoleReport (report) {
     out.push(`   => ${ratioText(kase, true)}${paired} (target ${targetText(kase.target)}): ${kase.verdict}${vsBuffer}`)
     out.push('')
   }
-  const mem = report.memory
+  const mem = report.memory ?? { count: 0, reps: 0, results: [], ratios: null }
   index++
-  out.push(`${index}. Memory: ${mem.count.toLocaleString('en-US')} live 32-byte secrets (change in VmLck and in /proc/self/maps lines; median of ${mem.reps})`)
+  if (report.memory) out.push(`${index}. Memory: ${mem.count.toLocaleString('en-US')} live 32-byte secrets (change in VmLck and in /proc/self/maps lines; median of ${mem.reps})`)
   for (const r of mem.results) {
     const check = r.checksum.ok ? 'checksum ok' : 'CHECKSUM MISMATCH'
     out.push(`   ${pad(r.label, 46)} locked ${padStart(formatBytes(r.lockedBytes), 10)}   mappings ${padStart(r.mappings.toLocaleString('en-US'), 7)}   ${check}`)
   }
-  out.push(`   => sodium-native locks ${formatRatio(mem.ratios.locked)} the bytes and uses ${formatRatio(mem.ratios.mappings)} the mappings of ProtBuf`)
+  if (mem.ratios) out.push(`   => sodium-native locks ${formatRatio(mem.ratios.locked)} the bytes and uses ${formatRatio(mem.ratios.mappings)} the mappings of ProtBuf`)
   out.push('')
   out.push('Summary')
   out.push(`   ${pad('case', 64)} ${padStart('tarsjs', 9)} ${padStart('sodium', 9)} ${padStart('Buffer', 7)}  ${pad('ratio', 20)} ${pad('target', 20)} verdict`)

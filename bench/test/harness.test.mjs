@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { byteFor, expectedSum, measureCase, median, pairedRatio } from '../lib/measure.mjs'
 
 const benchDir = fileURLToPath(new URL('..', import.meta.url))
-const TIMED = ['slot', 'page', 'protbuf', 'protkey', 'sealedkey', 'sodium-allocator']
+const TIMED = ['slot', 'page', 'protbuf', 'protkey', 'sealedkey', 'sodium-allocator', 'ed25519-sign', 'hmac-window', 'scrypt-window']
 const WITH_BUFFER = ['slot', 'page', 'protbuf', 'sodium-allocator']
 
 describe('measurement helpers', () => {
@@ -41,6 +41,35 @@ describe('measurement helpers', () => {
     expect(results[1].checksum.ok).toBe(false)
     expect(results[0].samples).toHaveLength(2)
     expect(results[0].medianNs).toBeGreaterThan(0)
+  })
+})
+
+describe('bench/run.mjs --only', () => {
+  it('runs just the named cases, with no memory measurement and no pages', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tarsjs-bench-only-'))
+    try {
+      const run = spawnSync(process.execPath, [join(benchDir, 'run.mjs'), '--only=hmac-window,scrypt-window'], {
+        cwd: benchDir,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, BENCH_QUICK: '1', BENCH_OUTPUT: join(dir, 'out.json'), BENCH_DOCS_DIR: '' }
+      })
+      expect(run.status, run.stderr).toBe(0)
+      const report = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'))
+      expect(report.cases.map((k) => k.id)).toEqual(['hmac-window', 'scrypt-window'])
+      expect(report.memory).toBe(null)
+      expect(report.checksumsOk).toBe(true)
+      const scrypt = report.cases[1]
+      expect(scrypt.target.kind).toBe('added')
+      expect(Number.isFinite(scrypt.added)).toBe(true)
+      expect(run.stdout).toMatch(/ns over scrypt on a heap Buffer/)
+      expect(existsSync(join(dir, 'benchmarks.md'))).toBe(false)
+      const bad = spawnSync(process.execPath, [join(benchDir, 'run.mjs'), '--only=no-such-case'], { cwd: benchDir, encoding: 'utf8', env: { ...process.env, BENCH_QUICK: '1', BENCH_OUTPUT: join(dir, 'bad.json') } })
+      expect(bad.status).not.toBe(0)
+      expect(bad.stderr).toContain('unknown case id(s) no-such-case')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
 

@@ -28,7 +28,10 @@ const THROWING = {
   'packages/os-memlock/index.d.ts': ['capabilities', 'memlockLimit', 'isMapped', 'unlock', 'advise', 'fill', 'copy', 'equals', 'detach'],
   'packages/page-alloc/src/slot-allocator.ts': ['SlotAllocator.alloc', 'SlotAllocator.free', 'SlotAllocator.view', 'SlotAllocator.protect'],
   'packages/page-alloc/src/page-allocator.ts': ['PageAllocator.alloc', 'PageAllocator.free', 'PageAllocator.view', 'PageAllocator.protect'],
-  'packages/prot-containers/src/prot-key.ts': ['ProtKey.write']
+  'packages/prot-containers/src/prot-key.ts': ['ProtKey.write', 'ProtKey.readAsync', 'ProtKey.writeAsync', 'ProtKey.readerAsync', 'ProtKey.writerAsync'],
+  'packages/prot-containers/src/sealed-key.ts': ['SealedKey.readAsync', 'SealedKey.writeAsync', 'SealedKey.readerAsync', 'SealedKey.writerAsync'],
+  'packages/prot-containers/src/derive.ts': ['scryptKey', 'scryptKeySync', 'pbkdf2Key', 'pbkdf2KeySync', 'hkdfKey', 'hkdfKeySync'],
+  'packages/prot-containers/src/key-object.ts': ['privateKeyObject', 'secretKeyObject', 'importCryptoKey']
 }
 
 /** `name` → the tag names of its doc comment, for the functions and class members of one file. */

@@ -7,6 +7,7 @@ import { inspect } from 'node:util'
 import type { Allocation, Allocator, Protections } from '@tarsjs/page-alloc'
 import { track } from './backstop.js'
 import { ContainerError } from './errors.js'
+import { primitive, refuseCoercion } from './misuse.js'
 
 /**
  * Passed by this package's static constructors. A container made any other
@@ -75,8 +76,9 @@ export abstract class Container {
     return this.toString()
   }
 
-  [Symbol.toPrimitive](): string {
-    return this.toString()
+  /** The redacted description for hint 'string' (template literals, `String()`); `ERR_SECRET_COERCION` for 'number' and 'default'. */
+  [Symbol.toPrimitive](hint: string): string {
+    return primitive(this, hint)
   }
 
   [inspect.custom](): string {
@@ -97,3 +99,5 @@ export abstract class Container {
   /** The state word shown when printed, e.g. `'read-write'`, `'no access'`. */
   protected abstract describeState(): string
 }
+
+refuseCoercion(Container.prototype)

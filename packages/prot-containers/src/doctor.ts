@@ -3,6 +3,7 @@
  * Every finding is read from the kernel (/proc, getrlimit, a probe through
  * os-memlock), has a verdict, and says the fix a user would apply.
  */
+import { secureHeapUsed } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import os = require('@tarsjs/os-memlock')
 import { ContainerError } from './errors.js'
@@ -25,7 +26,7 @@ export interface Finding {
 }
 
 /** The id of every check, in report order. */
-export const CHECK_IDS = ['memlock', 'secretmem', 'madvise', 'external-buffers', 'map-count', 'core-dumps', 'swap', 'ptrace'] as const
+export const CHECK_IDS = ['memlock', 'secretmem', 'madvise', 'external-buffers', 'map-count', 'core-dumps', 'swap', 'ptrace', 'secure-heap'] as const
 
 /** One of {@link CHECK_IDS}. */
 export type CheckId = (typeof CHECK_IDS)[number]
@@ -211,6 +212,27 @@ function ptrace(): Finding {
   }
 }
 
+/**
+ * OpenSSL's secure heap (`node --secure-heap=N`): where OpenSSL keeps the
+ * secret parts of private keys it parses (a KeyObject, a CryptoKey), in a
+ * locked, guarded arena of its own. Without it they live in its ordinary heap.
+ */
+function secureHeap(): Finding {
+  const heap = secureHeapUsed()
+  const enabled = heap.total > 0
+  const data = { enabled, total: heap.total, used: heap.used, min: heap.min, utilization: heap.utilization }
+  return {
+    id: 'secure-heap',
+    title: "OpenSSL's secure heap (--secure-heap)",
+    verdict: enabled ? 'ok' : 'info',
+    detail: enabled
+      ? `on: ${heap.total} bytes, ${heap.used} in use (secureHeapUsed()); private keys parsed by OpenSSL (KeyObject, CryptoKey) keep their secret parts there`
+      : "off: private keys parsed by OpenSSL (KeyObject, CryptoKey) keep their secret parts in OpenSSL's ordinary heap (not locked, dumpable)",
+    fix: enabled ? '' : 'If you use KeyObject or CryptoKey private keys, run node --secure-heap=65536 (or NODE_OPTIONS=--secure-heap=65536)',
+    data
+  }
+}
+
 function externalBuffers(): Finding {
   let allowed = true
   let reason = ''
@@ -286,7 +308,7 @@ export function diagnose(required: readonly CheckId[] = DEFAULT_REQUIRED, strict
     return { schemaVersion: SCHEMA_VERSION, ok: false, required: ids, strict, findings: [platform] }
   }
   const status = read('/proc/self/status')
-  const findings = [memlock(status), secretmem(), madvise(), externalBuffers(), mapCount(), coreDumps(), swap(status), ptrace()]
+  const findings = [memlock(status), secretmem(), madvise(), externalBuffers(), mapCount(), coreDumps(), swap(status), ptrace(), secureHeap()]
   if (platform !== null) return { schemaVersion: SCHEMA_VERSION, ok: false, required: ids, strict, findings: [platform, ...findings] }
   const ok = !findings.some((f) => notMet(f, ids, strict))
   return { schemaVersion: SCHEMA_VERSION, ok, required: ids, strict, findings }

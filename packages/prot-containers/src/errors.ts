@@ -24,6 +24,10 @@ export type ContainerErrorCode =
   | 'ERR_UNEXPECTED_EOF'
   | 'ERR_NOT_A_TTY'
   | 'ERR_PROMPT_CANCELLED'
+  | 'ERR_WINDOW_TIMEOUT'
+  | 'ERR_SECRET_COERCION'
+  | 'ERR_INVALID_KEY_DATA'
+  | 'ERR_UNSUPPORTED_KEY_FORMAT'
 
 export class ContainerError extends Error {
   readonly code: ContainerErrorCode

@@ -29,6 +29,10 @@ import type { PromptOptions } from './password-prompt.js'
 import { allocCopy, sourceBytes } from './source.js'
 import { SealedKey } from './sealed-key.js'
 import type { SealedOptions } from './sealed-key.js'
+import { asyncGuard, runAsyncWindow } from './async-window.js'
+import type { AsyncWindow, AsyncWindowOptions } from './async-window.js'
+import type { SyncResult } from './sync-result.js'
+import { refuseBytes } from './misuse.js'
 
 /** Options of every ProtKey constructor. */
 export interface KeyOptions {
@@ -191,12 +195,12 @@ export class ProtKey extends Container {
    * key.dispose()
    * ```
    */
-  read<R>(fn: (bytes: Uint8Array) => R): R {
+  read<R>(fn: (bytes: Uint8Array) => SyncResult<R>): R {
     checkFunction(fn, 'fn')
     const bytes = this.openRead()
     let result: R
     try {
-      result = fn(bytes)
+      result = fn(bytes) as R
     } finally {
       this.closeRead()
     }
@@ -207,12 +211,12 @@ export class ProtKey extends Container {
    * Runs `fn` with the key writable (no other window may be open). Returns what `fn` returns.
    * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` when `fn` is not a function; `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT` while any window is open; `ERR_ASYNC_CALLBACK` when `fn` returns a Promise; whatever `fn` throws (the window is closed first)
    */
-  write<R>(fn: (bytes: Uint8Array) => R): R {
+  write<R>(fn: (bytes: Uint8Array) => SyncResult<R>): R {
     checkFunction(fn, 'fn')
     const bytes = this.openWrite()
     let result: R
     try {
-      result = fn(bytes)
+      result = fn(bytes) as R
     } finally {
       this.closeWrite()
     }
@@ -227,6 +231,78 @@ export class ProtKey extends Container {
   /** A write window to close by hand or with `using`. */
   writer(): Window {
     return new WindowGuard('ProtKey', this.openWrite(), 'write', () => this.closeWrite())
+  }
+
+  /**
+   * Runs `fn` with the key readable until the promise it returns settles (or
+   * `options.timeout` ms pass: then the window is closed and the promise
+   * rejects with `ERR_WINDOW_TIMEOUT`). Readers are counted across awaits and
+   * share the window with sync readers; a write window is refused meanwhile.
+   * Never throws: every error is a rejection.
+   * @throws {ContainerError} (as rejections) `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` for a bad `fn` or timeout; `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT` inside a write window; `ERR_WINDOW_TIMEOUT`; whatever `fn` throws or rejects with (the window is closed first)
+   * @example
+   * ```js
+   * import { scrypt } from 'node:crypto'
+   * import { promisify } from 'node:util'
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * const password = ProtKey.from(Buffer.from('correct horse'), { wipeSource: true })
+   * const derived = await password.readAsync((bytes) => promisify(scrypt)(bytes, 'salt', 32), { timeout: 5000 })
+   * console.log(derived.length, password.protections().access) // 32 none
+   * derived.fill(0)
+   * password.dispose()
+   * ```
+   */
+  readAsync<R>(fn: (bytes: Uint8Array) => R | PromiseLike<R>, options?: AsyncWindowOptions): Promise<R> {
+    return runAsyncWindow(() => this.reader(), 'read', fn, options)
+  }
+
+  /**
+   * Runs `fn` with the key writable until the promise it returns settles (or the timeout closes the window). No other window may be open: a write window is refused, not queued.
+   * @throws {ContainerError} (as rejections) `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE`; `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT` while any window is open; `ERR_WINDOW_TIMEOUT`; whatever `fn` throws or rejects with
+   * @example
+   * ```js
+   * import { randomFillSync } from 'node:crypto'
+   * import { setTimeout as sleep } from 'node:timers/promises'
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * const key = ProtKey.alloc(32)
+   * await key.writeAsync(async (bytes) => {
+   *   await sleep(1) // e.g. fetch what to write
+   *   randomFillSync(bytes)
+   * })
+   * console.log(key.read((bytes) => bytes.some((b) => b !== 0))) // true
+   * key.dispose()
+   * ```
+   */
+  writeAsync<R>(fn: (bytes: Uint8Array) => R | PromiseLike<R>, options?: AsyncWindowOptions): Promise<R> {
+    return runAsyncWindow(() => this.writer(), 'write', fn, options)
+  }
+
+  /**
+   * A read window for `await using`: open until disposed or until `options.timeout` ms pass (then its view is detached, and disposing it rejects with `ERR_WINDOW_TIMEOUT`).
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` for a bad timeout; `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT` inside a write window
+   * @example
+   * ```ts
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * const key = ProtKey.random(32)
+   * {
+   *   await using window = key.readerAsync({ timeout: 1000 })
+   *   await Promise.resolve()
+   *   console.log(window.bytes.length) // 32
+   * }
+   * console.log(key.windows.readers) // 0
+   * key.dispose()
+   * ```
+   */
+  readerAsync(options?: AsyncWindowOptions): AsyncWindow {
+    return asyncGuard(() => this.reader(), 'read', options)
+  }
+
+  /**
+   * A write window for `await using`, with the same deadline as {@link ProtKey.readerAsync}.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` for a bad timeout; `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT` while any window is open
+   */
+  writerAsync(options?: AsyncWindowOptions): AsyncWindow {
+    return asyncGuard(() => this.writer(), 'write', options)
   }
 
   /** Constant-time comparison with another ProtKey or bytes (a length mismatch returns false at once). */
@@ -303,3 +379,5 @@ export class ProtKey extends Container {
     this.allocator.protect(this.live(), 'none')
   }
 }
+
+refuseBytes(ProtKey.prototype)

@@ -36,6 +36,10 @@ import type { SealingKeyProtections } from './sealing-key.js'
 import { aead } from './sodium.js'
 import { dropSpareWindows, escapedView, retireEscaped, returnWindow, takeWindow } from './window-buffers.js'
 import { WindowGuard, notThenable } from './window-guard.js'
+import { asyncGuard, runAsyncWindow } from './async-window.js'
+import type { AsyncWindow, AsyncWindowOptions } from './async-window.js'
+import type { SyncResult } from './sync-result.js'
+import { primitive, refuseBytes, refuseCoercion } from './misuse.js'
 
 /** Options of every SealedKey constructor. */
 export interface SealedOptions {
@@ -351,12 +355,12 @@ export class SealedKey {
   }
 
   /** Runs `fn` with the plaintext readable; nested reads share the window. Returns what `fn` returns. */
-  read<R>(fn: (bytes: Uint8Array) => R): R {
+  read<R>(fn: (bytes: Uint8Array) => SyncResult<R>): R {
     checkFunction(fn, 'fn')
     const bytes = this.openRead()
     let result: R
     try {
-      result = fn(bytes)
+      result = fn(bytes) as R
     } finally {
       this.closeRead()
     }
@@ -364,16 +368,56 @@ export class SealedKey {
   }
 
   /** Runs `fn` with the plaintext writable; on return the key is sealed again under a fresh nonce. */
-  write<R>(fn: (bytes: Uint8Array) => R): R {
+  write<R>(fn: (bytes: Uint8Array) => SyncResult<R>): R {
     checkFunction(fn, 'fn')
     const bytes = this.openWrite()
     let result: R
     try {
-      result = fn(bytes)
+      result = fn(bytes) as R
     } finally {
       this.closeWrite()
     }
     return notThenable(result)
+  }
+
+  /**
+   * Runs `fn` with the plaintext readable until the promise it returns settles (or `options.timeout` ms pass: the window is then closed, the plaintext wiped, and the promise rejects with `ERR_WINDOW_TIMEOUT`). The rules are ProtKey's `readAsync`.
+   * @throws {ContainerError} (as rejections) `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE`; `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT`; `ERR_SEALED_KEY_TAMPERED`; `ERR_WINDOW_TIMEOUT`; whatever `fn` throws or rejects with
+   * @example
+   * ```js
+   * import { SealedKey } from '@tarsjs/prot-containers'
+   * const key = SealedKey.random(32)
+   * const first = await key.readAsync(async (bytes) => bytes.length)
+   * console.log(first, key.protections().sealed) // 32 true
+   * key.dispose()
+   * ```
+   */
+  readAsync<R>(fn: (bytes: Uint8Array) => R | PromiseLike<R>, options?: AsyncWindowOptions): Promise<R> {
+    return runAsyncWindow(() => this.reader(), 'read', fn, options)
+  }
+
+  /**
+   * Runs `fn` with the plaintext writable until its promise settles; the key is sealed again when the window closes.
+   * @throws {ContainerError} (as rejections) `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE`; `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT`; `ERR_WINDOW_TIMEOUT`; `ERR_VIEW_ESCAPED`; whatever `fn` throws or rejects with
+   */
+  writeAsync<R>(fn: (bytes: Uint8Array) => R | PromiseLike<R>, options?: AsyncWindowOptions): Promise<R> {
+    return runAsyncWindow(() => this.writer(), 'write', fn, options)
+  }
+
+  /**
+   * A read window for `await using`, closed (plaintext wiped) when disposed or after `options.timeout` ms.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE`; `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT`; `ERR_SEALED_KEY_TAMPERED`
+   */
+  readerAsync(options?: AsyncWindowOptions): AsyncWindow {
+    return asyncGuard(() => this.reader(), 'read', options)
+  }
+
+  /**
+   * A write window for `await using`; closing it seals the key again.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE`; `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT`
+   */
+  writerAsync(options?: AsyncWindowOptions): AsyncWindow {
+    return asyncGuard(() => this.writer(), 'write', options)
   }
 
   /** A read window to close by hand or with `using`. */
@@ -452,8 +496,9 @@ export class SealedKey {
     return this.toString()
   }
 
-  [Symbol.toPrimitive](): string {
-    return this.toString()
+  /** The redacted description for hint 'string' (template literals, `String()`); `ERR_SECRET_COERCION` for 'number' and 'default'. */
+  [Symbol.toPrimitive](hint: string): string {
+    return primitive(this, hint)
   }
 
   [inspect.custom](): string {
@@ -569,3 +614,6 @@ function sealRead(allocator: Allocator, plaintext: Allocation): SealedKey {
     plain.free(plaintext)
   }
 }
+
+refuseCoercion(SealedKey.prototype)
+refuseBytes(SealedKey.prototype)

@@ -4,6 +4,7 @@
  */
 import { inspect } from 'node:util'
 import { ContainerError } from './errors.js'
+import { refuseCoercion } from './misuse.js'
 import type { Window } from './prot-key.js'
 
 /**
@@ -67,3 +68,5 @@ export function notThenable<R>(result: R): R {
   }
   return result
 }
+
+refuseCoercion(WindowGuard.prototype)

@@ -20,7 +20,7 @@ describe('doctor', () => {
   it('reports every finding with a verdict, and the memlock limit the kernel gives', () => {
     const report = diagnose()
     const ids = report.findings.map((f) => f.id)
-    expect(ids).toEqual(['memlock', 'secretmem', 'madvise', 'external-buffers', 'map-count', 'core-dumps', 'swap', 'ptrace'])
+    expect(ids).toEqual(['memlock', 'secretmem', 'madvise', 'external-buffers', 'map-count', 'core-dumps', 'swap', 'ptrace', 'secure-heap'])
     for (const f of report.findings) expect(['ok', 'warn', 'fail', 'info']).toContain(f.verdict)
     const text = formatReport(report)
     expect(text.split('\n')).toHaveLength(report.findings.length + report.findings.filter((f) => f.fix !== '').length + 1)
@@ -30,6 +30,17 @@ describe('doctor', () => {
     const f = diagnose().findings.find((x) => x.id === 'map-count')
     expect(f?.data.used).toBeGreaterThan(10)
     expect(f?.data.max).toBeGreaterThan(1000)
+  })
+
+  it("reports OpenSSL's secure heap: off by default, on with --secure-heap (size and use read from secureHeapUsed())", () => {
+    const off = JSON.parse(run(['doctor', '--json']).stdout)
+    expect(off.findings.find((f: { id: string }) => f.id === 'secure-heap')).toMatchObject({ verdict: 'info', data: { enabled: false, total: 0 } })
+    const on = spawnSync(process.execPath, ['--secure-heap=65536', BIN, 'doctor', '--json', '--only', '--require=secure-heap', '--strict'], { encoding: 'utf8', timeout: 30000 })
+    const report = JSON.parse(on.stdout)
+    const finding = report.findings.find((f: { id: string }) => f.id === 'secure-heap')
+    expect(finding).toMatchObject({ verdict: 'ok', data: { enabled: true, total: 65536 } })
+    expect(finding.detail).toContain('65536 bytes')
+    expect(on.status).toBe(0)
   })
 
   it('exits 0 as root with CAP_IPC_LOCK and prints the text report', () => {
