@@ -90,7 +90,17 @@ let cursor: Iterator<[Allocation, WeakRef<Entry>]> = old.entries()
 let sweepTimer: NodeJS.Timeout | undefined
 let sinceSweep = 0
 
-/** The allocator behind `sodium_malloc` (one per process, created on first use). */
+/**
+ * The allocator behind `sodium_malloc` (one per process, created on first use).
+ * @throws nothing: the allocator is created with its default options, which are valid, and maps no memory until the first allocation
+ * @example
+ * ```js
+ * import { defaultSodiumAllocator, sodium_free, sodium_malloc } from '@tarsjs/sodium-allocator'
+ * const buf = sodium_malloc(32)
+ * console.log(defaultSodiumAllocator().stats().allocations >= 1) // true
+ * sodium_free(buf)
+ * ```
+ */
 export function defaultSodiumAllocator(): SodiumAllocator {
   if (shared === undefined) shared = new SodiumAllocator()
   return shared
@@ -128,7 +138,19 @@ export function sodium_malloc(size: number): SecureBuffer {
   return allocate(checkSize(size, 'size', MAX_BYTE_LENGTH), 'sodium_malloc')
 }
 
-/** `count * size` bytes as `sodium_malloc`; an overflowing product throws a RangeError. */
+/**
+ * `count * size` bytes as `sodium_malloc`; an overflowing product throws a RangeError.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a count or size that is not a number; `ERR_MISSING_ARGS` for a wrong argument count
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a count or size that is not a non-negative integer, or a product over 2^30
+ * @throws {Error} `ENOMEM` / `EAGAIN` when the kernel refuses another guarded mapping
+ * @example
+ * ```js
+ * import { sodium_allocarray, sodium_free } from '@tarsjs/sodium-allocator'
+ * const counters = sodium_allocarray(4, 8) // four 64-bit counters
+ * console.log(counters.length, counters.secure) // 32 true
+ * sodium_free(counters)
+ * ```
+ */
 export function sodium_allocarray(count: number, size: number): SecureBuffer {
   argc(arguments.length, 2, 'sodium_allocarray')
   const c = checkSize(count, 'count', Number.MAX_SAFE_INTEGER)
@@ -356,26 +378,75 @@ function mprotect(buf: unknown, access: Access, failure: string): void {
  * attached: reading or writing it from JavaScript now kills the process with
  * SIGSEGV. Use `ProtKey` from `@tarsjs/prot-containers` for memory that is
  * inaccessible by default without that risk.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for something that is not a typed array; `ERR_MISSING_ARGS` for a wrong argument count
+ * @throws {Error} `ERR_NOT_SECURE_BUFFER` (`failed to lock buffer`) for a buffer `sodium_malloc` did not return or that is freed; `ERR_VIEW_ESCAPED` for one that other code detached (it is then wiped and freed); the OS error from `mprotect`
+ * @example
+ * ```js
+ * import { sodium_free, sodium_malloc, sodium_mprotect_noaccess, sodium_mprotect_readwrite } from '@tarsjs/sodium-allocator'
+ * const key = sodium_malloc(32)
+ * sodium_mprotect_noaccess(key) // from here on, touching key kills the process
+ * sodium_mprotect_readwrite(key)
+ * key[0] = 1
+ * sodium_free(key)
+ * ```
  */
 export function sodium_mprotect_noaccess(buf: NodeJS.TypedArray): void {
   argc(arguments.length, 1, 'sodium_mprotect_noaccess')
   mprotect(buf, 'none', 'failed to lock buffer')
 }
 
-/** Makes a secure buffer read-only; a write from JavaScript then kills the process (SIGSEGV). */
+/**
+ * Makes a secure buffer read-only; a write from JavaScript then kills the process (SIGSEGV).
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for something that is not a typed array; `ERR_MISSING_ARGS` for a wrong argument count
+ * @throws {Error} `ERR_NOT_SECURE_BUFFER` (`failed to unlock buffer`) for a buffer `sodium_malloc` did not return or that is freed; `ERR_VIEW_ESCAPED` for one that other code detached (it is then wiped and freed); the OS error from `mprotect`
+ * @example
+ * ```js
+ * import { sodium_free, sodium_malloc, sodium_mprotect_readonly } from '@tarsjs/sodium-allocator'
+ * const key = sodium_malloc(32)
+ * key.fill(7)
+ * sodium_mprotect_readonly(key)
+ * console.log(key[0]) // 7: reads work, a write would kill the process
+ * sodium_free(key)
+ * ```
+ */
 export function sodium_mprotect_readonly(buf: NodeJS.TypedArray): void {
   // sodium-native names this function 'sodium_readonly' in its argument error.
   argc(arguments.length, 1, 'sodium_readonly')
   mprotect(buf, 'read', 'failed to unlock buffer')
 }
 
-/** Makes a secure buffer readable and writable again. */
+/**
+ * Makes a secure buffer readable and writable again.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for something that is not a typed array; `ERR_MISSING_ARGS` for a wrong argument count
+ * @throws {Error} `ERR_NOT_SECURE_BUFFER` (`failed to unlock buffer`) for a buffer `sodium_malloc` did not return or that is freed; `ERR_VIEW_ESCAPED` for one that other code detached (it is then wiped and freed); the OS error from `mprotect`
+ * @example
+ * ```js
+ * import { sodium_free, sodium_malloc, sodium_mprotect_readonly, sodium_mprotect_readwrite } from '@tarsjs/sodium-allocator'
+ * const key = sodium_malloc(32)
+ * sodium_mprotect_readonly(key)
+ * sodium_mprotect_readwrite(key)
+ * key[0] = 1
+ * console.log(key[0]) // 1
+ * sodium_free(key)
+ * ```
+ */
 export function sodium_mprotect_readwrite(buf: NodeJS.TypedArray): void {
   argc(arguments.length, 1, 'sodium_readwrite')
   mprotect(buf, 'readwrite', 'failed to unlock buffer')
 }
 
-/** True for a live buffer (or any typed array over its memory) returned by `sodium_malloc`. */
+/**
+ * True for a live buffer (or any typed array over its memory) returned by `sodium_malloc`.
+ * @throws nothing: any value is answered
+ * @example
+ * ```js
+ * import { isSecureBuffer, sodium_free, sodium_malloc } from '@tarsjs/sodium-allocator'
+ * const buf = sodium_malloc(16)
+ * console.log(isSecureBuffer(buf), isSecureBuffer(buf.subarray(4)), isSecureBuffer(Buffer.alloc(16))) // true true false
+ * sodium_free(buf)
+ * console.log(isSecureBuffer(buf)) // false
+ * ```
+ */
 export function isSecureBuffer(buf: unknown): boolean {
   return ArrayBuffer.isView(buf) && liveEntry(buf.buffer as ArrayBuffer) !== undefined
 }
@@ -384,6 +455,15 @@ export function isSecureBuffer(buf: unknown): boolean {
  * What a secure buffer's memory actually has (locked, no-dump, guard pages,
  * canary, current access...), read from what the system calls returned.
  * Throws `ERR_NOT_SECURE_BUFFER` for anything else.
+ * @throws {TypeError} `ERR_NOT_SECURE_BUFFER` for anything but a live buffer `sodium_malloc` returned (or a typed array over its memory)
+ * @example
+ * ```js
+ * import { secureBufferProtections, sodium_free, sodium_malloc } from '@tarsjs/sodium-allocator'
+ * const buf = sodium_malloc(32)
+ * const p = secureBufferProtections(buf)
+ * console.log(p.guardPages, p.canary, p.access) // true true readwrite
+ * sodium_free(buf)
+ * ```
  */
 export function secureBufferProtections(buf: NodeJS.TypedArray): Protections {
   const entry = ArrayBuffer.isView(buf) ? liveEntry(buf.buffer as ArrayBuffer) : undefined
