@@ -317,7 +317,7 @@ export class ProtKey extends Container {
 
   /**
    * Moves the key into a new SealedKey (encrypted straight from its pages) and disposes this ProtKey.
-   * @throws {ContainerError} `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT` while a write window is open; `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` for bad options; `ERR_SODIUM_UNAVAILABLE` when no sodium backend can be loaded; allocator errors pass through (the key is then left as it was)
+   * @throws {ContainerError} `ERR_DISPOSED`; `ERR_WINDOW_OPEN` while a window is open; `ERR_INVALID_ARG_TYPE` for bad options; `ERR_SODIUM_UNAVAILABLE` when no sodium backend can be loaded; allocator errors pass through (the key is then left as it was)
    * @example
    * ```js
    * import { ProtKey } from '@tarsjs/prot-containers'
