@@ -55,7 +55,7 @@ const CANARY = 16
 
 /**
  * Loads sodium-native, or returns undefined when it is not installed.
- * @throws {Error} whatever loading an installed sodium-native throws (a broken install); a missing one gives `undefined`, not an error
+ * @throws {Error} the error of loading an installed but broken sodium-native (`ERR_DLOPEN_FAILED` for a binary built for another platform or Node.js); a missing one (`MODULE_NOT_FOUND`) gives `undefined`, not an error
  * @example
  * ```js
  * import { loadSodiumNative } from '@tarsjs/sodium-allocator'
