@@ -1,79 +1,112 @@
 // The API reference (`pnpm docs:api`): a landing page, no protected
-// internals, and a `@throws` (with error codes) and an `@example` on every
-// public entry point. The examples themselves run in snippets.test.mjs.
-import { existsSync, readFileSync } from 'node:fs'
+// internals, and on every public function, class, constructor and method of
+// every package entry point (found by the TypeScript checker from the
+// `exports` maps, so a new one is covered without a list to update) a
+// `@throws` with its error codes and an `@example`. The examples themselves
+// run in snippets.test.mjs, with their printed output checked.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { ENTRY_FILES, publicApi } from './lib/public-api.mjs'
 
 const ROOT = join(import.meta.dirname, '..', '..')
 const API = join(ROOT, 'docs', 'api')
 const require = createRequire(join(ROOT, 'package.json'))
 const ts = require('typescript')
 
-/** The entry points a user calls first: `file` → names (`Class.method`, `Class.constructor`, or a function). */
-const ENTRY_POINTS = {
-  'packages/os-memlock/index.d.ts': ['pageSize', 'map', 'unmap', 'protect', 'lock', 'wipe', 'view'],
-  'packages/page-alloc/src/slot-allocator.ts': ['SlotAllocator.constructor'],
-  'packages/page-alloc/src/page-allocator.ts': ['PageAllocator.constructor'],
-  'packages/prot-containers/src/prot-buf.ts': ['ProtBuf.alloc', 'ProtBuf.random', 'ProtBuf.from'],
-  'packages/prot-containers/src/prot-key.ts': ['ProtKey.random', 'ProtKey.read'],
-  'packages/prot-containers/src/doctor.ts': ['diagnose'],
-  'packages/sodium-allocator/src/secure-buffer.ts': ['sodium_malloc', 'sodium_free'],
-  'packages/sodium-allocator/src/with-tarsjs-memory.ts': ['withTarsjsMemory'],
-  'packages/sodium-allocator/src/conformance.ts': ['runAllocatorConformance']
-}
-/** Public functions that can throw, beyond the entry points: each must say what it throws. */
-const THROWING = {
-  'packages/os-memlock/index.d.ts': ['capabilities', 'memlockLimit', 'isMapped', 'unlock', 'advise', 'fill', 'copy', 'equals', 'detach'],
-  'packages/page-alloc/src/slot-allocator.ts': ['SlotAllocator.alloc', 'SlotAllocator.free', 'SlotAllocator.view', 'SlotAllocator.protect'],
-  'packages/page-alloc/src/page-allocator.ts': ['PageAllocator.alloc', 'PageAllocator.free', 'PageAllocator.view', 'PageAllocator.protect'],
-  'packages/prot-containers/src/prot-key.ts': ['ProtKey.write', 'ProtKey.readAsync', 'ProtKey.writeAsync', 'ProtKey.readerAsync', 'ProtKey.writerAsync'],
-  'packages/prot-containers/src/sealed-key.ts': ['SealedKey.readAsync', 'SealedKey.writeAsync', 'SealedKey.readerAsync', 'SealedKey.writerAsync'],
-  'packages/prot-containers/src/derive.ts': ['scryptKey', 'scryptKeySync', 'pbkdf2Key', 'pbkdf2KeySync', 'hkdfKey', 'hkdfKeySync'],
-  'packages/prot-containers/src/key-object.ts': ['privateKeyObject', 'secretKeyObject', 'importCryptoKey']
-}
+/** A `@throws` must name its codes (`ERR_...`, an errno such as `ENOMEM`) or say that it throws nothing. */
+const NAMES_CODES = /`(ERR_[A-Z_]+|E[A-Z]+)`|\bnothing\b/
 
-/** `name` → the tag names of its doc comment, for the functions and class members of one file. */
-function docTags (file) {
-  const source = ts.createSourceFile(file, readFileSync(join(ROOT, file), 'utf8'), ts.ScriptTarget.ES2022, true)
-  const tags = new Map()
-  const record = (name, node) => tags.set(name, ts.getJSDocTags(node).map((t) => ({ tag: t.tagName.text, text: ts.getTextOfJSDocComment(t.comment) ?? '' })))
-  for (const statement of source.statements) {
-    if (ts.isFunctionDeclaration(statement) && statement.name) record(statement.name.text, statement)
-    if (ts.isClassDeclaration(statement) && statement.name) {
-      for (const member of statement.members) {
-        if (ts.isConstructorDeclaration(member)) record(`${statement.name.text}.constructor`, member)
-        else if (ts.isMethodDeclaration(member) && ts.isIdentifier(member.name)) record(`${statement.name.text}.${member.name.text}`, member)
-      }
-    }
+/** What is missing from one entry's doc comment: `name: @throws`, `name: @example`. */
+function missing (entry) {
+  const tags = entry.tags.map((t) => t.tag)
+  const out = []
+  if (entry.kind !== 'class') {
+    const throws = entry.tags.filter((t) => t.tag === 'throws')
+    if (throws.length === 0) out.push(`${entry.name}: @throws`)
+    else if (!NAMES_CODES.test(throws.map((t) => t.text).join(' '))) out.push(`${entry.name}: @throws names no error code`)
   }
-  return tags
+  if (!tags.includes('example')) out.push(`${entry.name}: @example`)
+  return out.map((m) => `${m} (${entry.file}:${entry.line})`)
 }
 
 describe('doc comments of the public API', () => {
-  for (const [file, names] of Object.entries(ENTRY_POINTS)) {
-    it(`${file}: every entry point has @throws with error codes, and an @example`, () => {
-      const tags = docTags(file)
-      for (const name of names) {
-        const own = tags.get(name)
-        expect(own, `${name} in ${file}`).toBeDefined()
-        const throws = own.filter((t) => t.tag === 'throws')
-        expect(throws.length, `${name}: @throws`).toBeGreaterThan(0)
-        expect(throws.map((t) => t.text).join(' '), `${name}: @throws names codes`).toMatch(/`(ERR_[A-Z_]+|E[A-Z]+)`|nothing/)
-        expect(own.some((t) => t.tag === 'example'), `${name}: @example`).toBe(true)
-      }
-    })
-  }
-  for (const [file, names] of Object.entries(THROWING)) {
-    it(`${file}: the other public functions that throw say what they throw`, () => {
-      const tags = docTags(file)
-      for (const name of names) {
-        const throws = (tags.get(name) ?? []).filter((t) => t.tag === 'throws')
-        expect(throws.map((t) => t.text).join(' '), `${name}: @throws with codes`).toMatch(/`(ERR_[A-Z_]+|E[A-Z]+)`/)
-      }
-    })
-  }
+  const api = publicApi(ts, ROOT)
+
+  it('finds every entry point and what it exports', () => {
+    expect(new Set(api.map((e) => e.pkg))).toEqual(new Set(Object.keys(ENTRY_FILES)))
+    const names = new Set(api.map((e) => e.name))
+    for (const name of [
+      'map', 'detach', 'enableUnprotectedDevelopmentMode', // os-memlock's .d.ts
+      'SlotAllocator.stats', 'PageAllocator.trim', 'PageAllocator.protections', 'AllocError', // page-alloc
+      'ProtBuf.fromFd', 'ProtKey.fromFile', 'ProtKey.fromStream', 'ProtBuf.dispose', 'ProtKey.protections', // inherited from Container
+      'SealedKey', 'SealedKey.rekey', 'diagnose', 'purge', 'catchSignals', // prot-containers
+      'sodium_add', 'sodium_pad', 'sodium_unpad', 'SodiumAllocator.constructor', 'withTarsjsMemory', 'runAllocatorConformance'
+    ]) expect(names.has(name), name).toBe(true)
+    // Internals stay out, as in the reference: protected members, `@internal` exports and members.
+    for (const name of ['ProtKey.openRead', 'ProtBuf.describeState', 'ProtKey.beforeDispose', 'handleState', 'SodiumAllocator.handOverView', 'PageAllocator.allocFor']) {
+      expect(names.has(name), name).toBe(false)
+    }
+    expect(api.length).toBeGreaterThan(150)
+  })
+
+  it('every public function, constructor and method has @throws with its error codes and an @example; every class an @example', () => {
+    expect(api.flatMap(missing)).toEqual([])
+  })
+
+  it('every @example is in a file whose examples snippets.test.mjs runs', () => {
+    for (const entry of api) {
+      if (!entry.tags.some((t) => t.tag === 'example')) continue
+      // A method inherited across packages is read from the built declarations; its source is the package's src.
+      const source = entry.file.replace(/^(packages\/[^/]+)\/dist\/(.*)\.d\.ts$/, '$1/src/$2.ts')
+      expect(source, entry.name).toMatch(/^packages\/(os-memlock\/index\.d\.ts|[^/]+\/src\/[^/]+\.ts)$/)
+      expect(existsSync(join(ROOT, source)), source).toBe(true)
+    }
+  })
+
+  it('a new undocumented export fails: a function, a class, its own and inherited methods', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'public-api-'))
+    try {
+      mkdirSync(join(dir, 'src'))
+      writeFileSync(join(dir, 'src', 'base.ts'), [
+        'export abstract class Base {',
+        '  /** Documented. @throws nothing @example', ' * ```js', ' * x', ' * ```', ' */',
+        '  kept(): void {}',
+        '  inherited(): void {}',
+        '  protected hidden(): void {}',
+        '}'
+      ].join('\n'))
+      writeFileSync(join(dir, 'src', 'index.ts'), [
+        "import { Base } from './base.js'",
+        '/** @example', ' * ```js', ' * new Thing()', ' * ```', ' */',
+        'export class Thing extends Base {',
+        '  /** Throws. @throws {Error} when it fails */',
+        '  own(): void {}',
+        '  static make(): Thing { return new Thing() }',
+        '  #secret(): void {}',
+        '  /** @internal */',
+        '  backend(): void {}',
+        '}',
+        'export function added(): void {}',
+        'export const arrow = (): void => {}',
+        'export class Bare {}'
+      ].join('\n'))
+      const found = publicApi(ts, dir, { fixture: 'src/index.ts' })
+      expect(found.map((e) => e.name).sort()).toEqual(['Bare', 'Thing', 'Thing.inherited', 'Thing.kept', 'Thing.make', 'Thing.own', 'added', 'arrow'])
+      expect(found.flatMap(missing).map((m) => m.replace(/ \(.*\)$/, '')).sort()).toEqual([
+        'Bare: @example',
+        'Thing.inherited: @example', 'Thing.inherited: @throws',
+        'Thing.make: @example', 'Thing.make: @throws',
+        'Thing.own: @example', 'Thing.own: @throws names no error code',
+        'added: @example', 'added: @throws',
+        'arrow: @example', 'arrow: @throws'
+      ])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })
 
 describe('the generated reference', () => {
@@ -90,6 +123,19 @@ describe('the generated reference', () => {
       expect(index).toContain(`href="${target}"`)
       expect(existsSync(join(API, target)), target).toBe(true)
     }
+  })
+
+  it('has a page for every public function and class, and none for the internals the backends share', () => {
+    const slug = (pkg) => pkg.replace('@', '_').replace(/\//g, '_')
+    for (const entry of publicApi(ts, ROOT)) {
+      if (entry.kind === 'function') expect(existsSync(join(API, 'functions', `${slug(entry.pkg)}.${entry.name}.html`)), entry.name).toBe(true)
+      if (entry.kind === 'class') expect(existsSync(join(API, 'classes', `${slug(entry.pkg)}.${entry.name}.html`)), entry.name).toBe(true)
+    }
+    for (const page of ['_tarsjs_sodium-allocator.SodiumAllocator', '_tarsjs_page-alloc.PageAllocator', '_tarsjs_page-alloc.SlotAllocator']) {
+      const html = readFileSync(join(API, 'classes', `${page}.html`), 'utf8')
+      for (const internal of ['handOverView', 'freeHandedOver', 'allocFor', 'freeAs', 'viewAs', 'protectAs', 'protectionsAs']) expect(html, `${page}: ${internal}`).not.toContain(internal)
+    }
+    expect(existsSync(join(API, 'functions', '_tarsjs_page-alloc.handleState.html'))).toBe(false)
   })
 
   it('leaves the protected internals of the containers out', () => {

@@ -80,12 +80,24 @@ export function pageSize(): number
 /**
  * Probes (once per process) what the kernel offers: mlock, each madvise advice, memfd_secret; and whether the runtime allows external ArrayBuffers.
  * @throws {Error} `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
+ * @example
+ * ```js
+ * import * as memlock from '@tarsjs/os-memlock'
+ * const caps = memlock.capabilities()
+ * console.log(typeof caps.mlock, typeof caps.memfdSecret) // boolean boolean
+ * ```
  */
 export function capabilities(): Capabilities
 
 /**
  * RLIMIT_MEMLOCK in bytes; `Infinity` when unlimited. Read on every call.
  * @throws {Error} `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use); the OS error if `getrlimit` fails
+ * @example
+ * ```js
+ * import * as memlock from '@tarsjs/os-memlock'
+ * const { soft, hard } = memlock.memlockLimit()
+ * console.log(soft <= hard) // true: Infinity when unlimited
+ * ```
  */
 export function memlockLimit(): { soft: number; hard: number }
 
@@ -121,6 +133,14 @@ export function unmap(region: Region): void
 /**
  * False once `unmap()` succeeded. Never throws for a dead handle.
  * @throws {Error} `ERR_INVALID_ARG_TYPE` for something that is not a region; `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
+ * @example
+ * ```js
+ * import * as memlock from '@tarsjs/os-memlock'
+ * const region = memlock.map(memlock.pageSize())
+ * console.log(memlock.isMapped(region)) // true
+ * memlock.unmap(region)
+ * console.log(memlock.isMapped(region)) // false
+ * ```
  */
 export function isMapped(region: Region): boolean
 
@@ -171,12 +191,27 @@ export function lock(target: Target, offset?: number, length?: number, options?:
  * `munlock(2)`; same arguments as `lock`. The kernel does not count locks: one munlock undoes every
  * mlock of the page. On a secret region it succeeds and changes nothing (it stays locked).
  * @throws {Error} the OS error from `munlock`; `ERR_REGION_OWNED` for a view of memory a tarsjs allocator manages; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
+ * @example
+ * ```js
+ * import * as memlock from '@tarsjs/os-memlock'
+ * const region = memlock.map(memlock.pageSize())
+ * memlock.lock(region)
+ * memlock.unlock(region) // one munlock undoes every mlock of the page
+ * memlock.unmap(region)
+ * ```
  */
 export function unlock(target: Target, offset?: number, length?: number): void
 
 /**
  * `madvise(2)` one advice over a page-aligned range. A mapping that refuses it throws (e.g. `EINVAL` for wipeonfork on secretmem).
  * @throws {Error} the OS error (`EINVAL` when the mapping refuses the advice); `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
+ * @example
+ * ```js
+ * import * as memlock from '@tarsjs/os-memlock'
+ * const region = memlock.map(memlock.pageSize())
+ * memlock.advise(region, 0, region.byteLength, 'dontdump') // left out of core dumps
+ * memlock.unmap(region)
+ * ```
  */
 export function advise(region: Region, offset: number, length: number, advice: Advice): void
 
@@ -197,6 +232,14 @@ export function wipe(target: Target, offset?: number, length?: number): void
 /**
  * `memset` the range (must be writable) with `byte` (0..255).
  * @throws {Error} `ERR_REGION_PROTECTED` for a range that is not writable; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
+ * @example
+ * ```js
+ * import * as memlock from '@tarsjs/os-memlock'
+ * const region = memlock.map(memlock.pageSize())
+ * memlock.fill(region, 0, 4, 0xab)
+ * console.log(new Uint8Array(memlock.view(region, 0, 4))) // Uint8Array(4) [ 171, 171, 171, 171 ]
+ * memlock.unmap(region)
+ * ```
  */
 export function fill(region: Region, offset: number, length: number, byte: number): void
 
@@ -204,12 +247,31 @@ export function fill(region: Region, offset: number, length: number, byte: numbe
  * `memmove` from `src` to `dst`; never through the JavaScript heap. A region source must be
  * readable and a region destination writable; ArrayBufferView targets are not checked (see `wipe`).
  * @throws {Error} `ERR_REGION_PROTECTED` for a region source that is not readable or a destination that is not writable; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
+ * @example
+ * ```js
+ * import * as memlock from '@tarsjs/os-memlock'
+ * const region = memlock.map(memlock.pageSize())
+ * const input = Buffer.from('secret')
+ * memlock.copy(input, 0, region, 0, input.length) // never through the JavaScript heap
+ * memlock.wipe(input)
+ * console.log(Buffer.from(memlock.view(region, 0, 6)).toString()) // secret
+ * memlock.unmap(region)
+ * ```
  */
 export function copy(src: Target, srcOffset: number, dst: Target, dstOffset: number, length: number): void
 
 /**
  * Compares two ranges in time that depends only on `length`. Both must be readable.
  * @throws {Error} `ERR_REGION_PROTECTED` for a range that is not readable; `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument; `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
+ * @example
+ * ```js
+ * import * as memlock from '@tarsjs/os-memlock'
+ * const region = memlock.map(memlock.pageSize())
+ * memlock.copy(Buffer.from('token'), 0, region, 0, 5)
+ * console.log(memlock.equals(region, 0, Buffer.from('token'), 0, 5)) // true
+ * console.log(memlock.equals(region, 0, Buffer.from('tokem'), 0, 5)) // false
+ * memlock.unmap(region)
+ * ```
  */
 export function equals(a: Target, aOffset: number, b: Target, bOffset: number, length: number): boolean
 
@@ -235,6 +297,15 @@ export function view(region: Region, offset: number, length: number): ArrayBuffe
  * ArrayBuffer (Node's shared Buffer pool, your own) throws `ERR_INVALID_ARG_VALUE` and is left
  * intact; one already detached is left as it is.
  * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for something that is not an ArrayBuffer; `ERR_INVALID_ARG_VALUE` for one that is not a view of a region; `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
+ * @example
+ * ```js
+ * import * as memlock from '@tarsjs/os-memlock'
+ * const region = memlock.map(memlock.pageSize())
+ * const ab = memlock.view(region, 0, 16)
+ * memlock.detach(ab)
+ * console.log(ab.byteLength, memlock.isMapped(region)) // 0 true: the memory stays mapped
+ * memlock.unmap(region)
+ * ```
  */
 export function detach(arrayBuffer: ArrayBuffer): void
 
@@ -252,8 +323,25 @@ export function detach(arrayBuffer: ArrayBuffer): void
  * (in every thread). Call this before first use: once the native addon is in use
  * it throws `ERR_UNPROTECTED_DEV_TOO_LATE`. With `NODE_ENV=production` both are
  * refused with `ERR_UNPROTECTED_DEV_IN_PRODUCTION`. Calling it again does nothing.
+ * @throws {Error} `ERR_UNPROTECTED_DEV_TOO_LATE` once the native addon is in use in this thread; `ERR_UNPROTECTED_DEV_IN_PRODUCTION` under `NODE_ENV=production`
+ * @example
+ * ```js
+ * import * as memlock from '@tarsjs/os-memlock'
+ * memlock.enableUnprotectedDevelopmentMode() // first thing, before any other call
+ * const region = memlock.map(memlock.pageSize())
+ * console.log(memlock.unprotectedDevelopmentMode(), memlock.capabilities().mlock) // true false: nothing is protected
+ * memlock.unmap(region)
+ * ```
  */
 export function enableUnprotectedDevelopmentMode(): void
 
-/** True once the unprotected development mode is in use in this thread. */
+/**
+ * True once the unprotected development mode is in use in this thread.
+ * @throws nothing
+ * @example
+ * ```js
+ * import * as memlock from '@tarsjs/os-memlock'
+ * console.log(memlock.unprotectedDevelopmentMode()) // false: unless TARSJS_UNPROTECTED_DEV=1
+ * ```
+ */
 export function unprotectedDevelopmentMode(): boolean

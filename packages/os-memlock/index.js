@@ -25,9 +25,21 @@ let loaded = null
 function loadNative () {
   if (loaded === null) {
     const binary = process.env.TARSJS_OS_MEMLOCK_BINARY
-    loaded = checkRuntime(binary ? require(binary) : require('node-gyp-build')(__dirname))
+    loaded = checkRuntime(binary ? require(binary) : loadBuild())
   }
   return loaded
+}
+
+/** This copy's binary; a refusal as a second copy names both copies' paths (the addon names the first). */
+function loadBuild () {
+  try {
+    return require('node-gyp-build')(__dirname)
+  } catch (err) {
+    if (err !== null && typeof err === 'object' && err.code === 'ERR_DUPLICATE_NATIVE_INSTANCE') {
+      err.message += `. This copy, which was not loaded, is at ${__dirname}`
+    }
+    throw err
+  }
 }
 
 const native = platform.backend(NAMES, loadNative)

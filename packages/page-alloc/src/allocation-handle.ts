@@ -18,6 +18,17 @@ export interface HandleState {
 let stateOf: (handle: AllocationHandle<HandleState>) => HandleState
 let isHandle: (value: unknown) => value is AllocationHandle<HandleState>
 
+/**
+ * The base class of allocation handles: `byteLength`, `allocator` and `freed` are public, the rest is private, so a handle never shows or copies the memory it describes. Backends extend it.
+ * @example
+ * ```js
+ * import { SlotAllocator } from '@tarsjs/page-alloc'
+ * const slots = new SlotAllocator()
+ * const a = slots.alloc(32)
+ * console.log({ ...a }, JSON.stringify(a)) // {} "SlotAllocation(32 bytes)"
+ * slots.free(a)
+ * ```
+ */
 export abstract class AllocationHandle<S extends HandleState> implements Allocation {
   readonly #state: S
 
@@ -45,6 +56,18 @@ export abstract class AllocationHandle<S extends HandleState> implements Allocat
     return describeHandle(this.constructor.name, this)
   }
 
+  /**
+   * JSON shows a description such as `SlotAllocation(32 bytes)` or `PageAllocation(32 bytes, freed)`, never the memory.
+   * @throws nothing
+   * @example
+   * ```js
+   * import { PageAllocator } from '@tarsjs/page-alloc'
+   * const pages = new PageAllocator()
+   * const a = pages.alloc(16)
+   * pages.free(a)
+   * console.log(JSON.stringify(a)) // "PageAllocation(16 bytes, freed)"
+   * ```
+   */
   toJSON(): string {
     return describeHandle(this.constructor.name, this)
   }

@@ -89,7 +89,17 @@ interface PageState extends HandleState {
   escaped: boolean
 }
 
-/** An allocation of a `PageAllocator`. Opaque: all state is private, so spread, clone or serialize it and you get `{}`. */
+/**
+ * An allocation of a `PageAllocator`. Opaque: all state is private, so spread, clone or serialize it and you get `{}`.
+ * @example
+ * ```js
+ * import { PageAllocator } from '@tarsjs/page-alloc'
+ * const pages = new PageAllocator()
+ * const a = pages.alloc(32)
+ * console.log(a.byteLength, a.freed, a.allocator === pages) // 32 false true
+ * pages.free(a)
+ * ```
+ */
 export class PageAllocation extends AllocationHandle<PageState> {
   /** @internal */
   constructor(state: PageState) {
@@ -116,6 +126,15 @@ const KEEP_VIEWS = Object.freeze({ keepViews: true })
 /** Default quarantine: one event-loop turn and 16 later frees, at most 256 KiB of data pages held. */
 const QUARANTINE: QuarantineLimits = Object.freeze({ frees: 16, bytes: 256 * 1024 })
 
+/**
+ * Checks an `access` argument: `'none'`, `'read'` or `'readwrite'`. For backends' `protect`.
+ * @throws {AllocError} `ERR_INVALID_ARG_VALUE` for anything else
+ * @example
+ * ```js
+ * import { checkAccess } from '@tarsjs/page-alloc'
+ * console.log(checkAccess('read')) // read
+ * ```
+ */
 export function checkAccess(access: unknown): Access {
   if (typeof access !== 'string' || !(ACCESS as readonly string[]).includes(access)) {
     throw new AllocError('ERR_INVALID_ARG_VALUE', "The \"access\" argument must be 'none', 'read' or 'readwrite'")
@@ -123,6 +142,17 @@ export function checkAccess(access: unknown): Access {
   return access as Access
 }
 
+/**
+ * An `Allocator` with one guarded mapping per allocation (libsodium's layout): locked, no-dump, wipe-on-fork, a canary, protectable page by page. The allocator behind `ProtKey`.
+ * @example
+ * ```js
+ * import { PageAllocator } from '@tarsjs/page-alloc'
+ * const pages = new PageAllocator()
+ * const a = pages.alloc(32)
+ * console.log(pages.protections(a).isolated) // true: the allocation owns its pages
+ * pages.free(a)
+ * ```
+ */
 export class PageAllocator implements Allocator {
   readonly name: string = 'page'
   readonly capabilities: AllocatorCapabilities
@@ -175,6 +205,14 @@ export class PageAllocator implements Allocator {
   /**
    * Allocates `byteLength` bytes (0 allowed) in a mapping of its own.
    * @throws {AllocError} `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` (`AllocError`) for a length that is not an integer from 0 to 2^30; `ERR_MLOCK_FAILED` under `mlock: 'required'`; the OS error (`ENOMEM`, `EAGAIN`, `ENOSYS`, `EPERM`) when the kernel refuses memory; nothing is allocated when it throws
+   * @example
+   * ```js
+   * import { PageAllocator } from '@tarsjs/page-alloc'
+   * const pages = new PageAllocator()
+   * const a = pages.alloc(100)
+   * console.log(a.byteLength, pages.stats().mappings) // 100 1
+   * pages.free(a)
+   * ```
    */
   alloc(byteLength: number): PageAllocation {
     return this.allocFor(this, byteLength)
@@ -206,6 +244,15 @@ export class PageAllocator implements Allocator {
 
   /**
    * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_DOUBLE_FREE`; a corrupted canary ends the process (or throws `ERR_INTEGRITY` under `integrity: 'throw'`)
+   * @example
+   * ```js
+   * import { PageAllocator } from '@tarsjs/page-alloc'
+   * const pages = new PageAllocator()
+   * const a = pages.alloc(32)
+   * const bytes = new Uint8Array(pages.view(a))
+   * pages.free(a) // canary checked, wiped, view detached
+   * console.log(bytes.length, a.freed) // 0 true
+   * ```
    */
   free(allocation: Allocation): void {
     this.freeAs(this, allocation)
@@ -263,6 +310,15 @@ export class PageAllocator implements Allocator {
   /**
    * The allocation's view. Throws `ERR_NO_ACCESS` while protected `'none'`, `ERR_VIEW_ESCAPED` once a view was detached by someone else.
    * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`; `ERR_NO_ACCESS` while it is protected `'none'`
+   * @example
+   * ```js
+   * import { PageAllocator } from '@tarsjs/page-alloc'
+   * const pages = new PageAllocator()
+   * const a = pages.alloc(16)
+   * new Uint8Array(pages.view(a)).fill(1)
+   * console.log(pages.view(a) === pages.view(a)) // true: one view per allocation
+   * pages.free(a)
+   * ```
    */
   view(allocation: Allocation): ArrayBuffer {
     return this.viewAs(this, allocation)
@@ -296,6 +352,16 @@ export class PageAllocator implements Allocator {
    * memory that is reused under a new view (a window buffer). Returns false
    * when the view had already been detached by someone else: the allocation
    * then counts as escaped (`view()` throws `ERR_VIEW_ESCAPED`; free it).
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`
+   * @example
+   * ```js
+   * import { PageAllocator } from '@tarsjs/page-alloc'
+   * const pages = new PageAllocator()
+   * const a = pages.alloc(16)
+   * const old = pages.view(a)
+   * console.log(pages.dropView(a), old.byteLength, pages.view(a).byteLength) // true 0 16
+   * pages.free(a)
+   * ```
    */
   dropView(allocation: Allocation): boolean {
     const s = this.own(allocation, false, this)
@@ -321,6 +387,17 @@ export class PageAllocator implements Allocator {
    * fresh pages: the old ones stay mapped, wiped and readable, so the escaped
    * buffer reads zeros and never faults.
    * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`; `ERR_INVALID_ARG_VALUE` for an unknown access; the OS error from `mprotect`
+   * @example
+   * ```js
+   * import { PageAllocator } from '@tarsjs/page-alloc'
+   * const pages = new PageAllocator()
+   * const a = pages.alloc(32)
+   * const bytes = new Uint8Array(pages.view(a))
+   * pages.protect(a, 'none')
+   * console.log(bytes.length, pages.protections(a).access) // 0 none
+   * pages.protect(a, 'readwrite')
+   * pages.free(a)
+   * ```
    */
   protect(allocation: Allocation, access: Access, options?: ProtectOptions): void {
     this.protectAs(this, allocation, access, options)
@@ -350,6 +427,19 @@ export class PageAllocator implements Allocator {
     s.access = mode
   }
 
+  /**
+   * What the allocation's memory actually has (locked, no-dump, wipe-on-fork, guard pages, canary, secretmem, access), from what the system calls returned.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`
+   * @example
+   * ```js
+   * import { PageAllocator } from '@tarsjs/page-alloc'
+   * const pages = new PageAllocator()
+   * const a = pages.alloc(32)
+   * const p = pages.protections(a)
+   * console.log(p.guardPages, p.canary, p.access) // true true readwrite
+   * pages.free(a)
+   * ```
+   */
   protections(allocation: Allocation): Protections {
     return this.protectionsAs(this, allocation)
   }
@@ -371,6 +461,19 @@ export class PageAllocator implements Allocator {
     })
   }
 
+  /**
+   * Counters of live allocations and of mapped, locked, cached and quarantined memory; never the memory.
+   * @throws nothing
+   * @example
+   * ```js
+   * import { PageAllocator } from '@tarsjs/page-alloc'
+   * const pages = new PageAllocator()
+   * const a = pages.alloc(32)
+   * const { allocations, bytes, mappings } = pages.stats()
+   * console.log(allocations, bytes, mappings) // 1 32 1
+   * pages.free(a)
+   * ```
+   */
   stats(): AllocatorStats {
     const c = this.#counters
     return {
@@ -387,7 +490,18 @@ export class PageAllocator implements Allocator {
     }
   }
 
-  /** Unmaps every cached mapping. */
+  /**
+   * Unmaps every cached mapping.
+   * @throws {Error} nothing in use; only the OS error of a failing `munmap` (`EINVAL`), which would mean a corrupted mapping
+   * @example
+   * ```js
+   * import { PageAllocator } from '@tarsjs/page-alloc'
+   * const pages = new PageAllocator()
+   * pages.free(pages.alloc(32)) // the mapping goes to quarantine, then to the cache
+   * pages.trim()
+   * console.log(pages.stats().cachedPages) // 0
+   * ```
+   */
   trim(): void {
     for (const [pages, list] of this.#cache) {
       while (list.length > 0) {
@@ -404,6 +518,16 @@ export class PageAllocator implements Allocator {
     return describeAllocator('PageAllocator', this.stats())
   }
 
+  /**
+   * JSON shows counts only, as `console.log` does: e.g. `PageAllocator(3 allocations, 96 bytes)`.
+   * @throws nothing
+   * @example
+   * ```js
+   * import { PageAllocator } from '@tarsjs/page-alloc'
+   * const pages = new PageAllocator()
+   * console.log(JSON.stringify(pages)) // "PageAllocator(0 allocations, 0 bytes)"
+   * ```
+   */
   toJSON(): string {
     return describeAllocator('PageAllocator', this.stats())
   }

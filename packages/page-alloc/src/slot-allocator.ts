@@ -103,7 +103,17 @@ interface SlotState extends HandleState {
   escaped: boolean
 }
 
-/** An allocation of a `SlotAllocator` small enough for a slot. All state is private: spread, clone or serialize it and you get `{}`. */
+/**
+ * An allocation of a `SlotAllocator` small enough for a slot. All state is private: spread, clone or serialize it and you get `{}`.
+ * @example
+ * ```js
+ * import { SlotAllocator } from '@tarsjs/page-alloc'
+ * const slots = new SlotAllocator()
+ * const a = slots.alloc(32)
+ * console.log(a.byteLength, a.allocator === slots) // 32 true
+ * slots.free(a)
+ * ```
+ */
 export class SlotAllocation extends AllocationHandle<SlotState> {
   /** @internal */
   constructor(state: SlotState) {
@@ -129,6 +139,19 @@ const WARM_PER_CLASS = 1
 /** Default quarantine: one event-loop turn and 64 later frees, at most 256 KiB held. */
 const QUARANTINE: QuarantineLimits = Object.freeze({ frees: 64, bytes: 256 * 1024 })
 
+/**
+ * An `Allocator` that packs small secrets into slots of locked, no-dump, wipe-on-fork pages between guard pages (larger ones go to a `PageAllocator`); the allocator behind `ProtBuf`. Slots share pages, so they cannot be protected one by one.
+ * @example
+ * ```js
+ * import { SlotAllocator } from '@tarsjs/page-alloc'
+ * const slots = new SlotAllocator()
+ * const a = slots.alloc(32)
+ * const b = slots.alloc(32)
+ * console.log(slots.stats().mappings) // 1: both in one mapping
+ * slots.free(a)
+ * slots.free(b)
+ * ```
+ */
 export class SlotAllocator implements Allocator {
   readonly name: string = 'slot'
   /** Slots start at multiples of their size class (all multiples of 16); large ones at the large allocator's alignment. */
@@ -183,6 +206,14 @@ export class SlotAllocator implements Allocator {
    * size (16, 32, 48 ...) has no slack and so no canary: `protections().canary`
    * says which. Requests above half a page go to the large allocator.
    * @throws {AllocError} `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` (`AllocError`) for a length that is not an integer from 0 to 2^30; `ERR_MLOCK_FAILED` under `mlock: 'required'`; the OS error (`ENOMEM`, `EAGAIN`, `ENOSYS`, `EPERM`) when the kernel refuses memory; nothing is allocated when it throws
+   * @example
+   * ```js
+   * import { SlotAllocator } from '@tarsjs/page-alloc'
+   * const slots = new SlotAllocator()
+   * const a = slots.alloc(48)
+   * console.log(a.byteLength) // 48
+   * slots.free(a)
+   * ```
    */
   alloc(byteLength: number): Allocation {
     const n = checkByteLength(byteLength)
@@ -206,6 +237,15 @@ export class SlotAllocator implements Allocator {
    * waits in quarantine before another allocation may take it. A slot whose
    * view escaped is wiped and never reused.
    * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_DOUBLE_FREE`; a corrupted canary ends the process (or throws `ERR_INTEGRITY` under `integrity: 'throw'`)
+   * @example
+   * ```js
+   * import { SlotAllocator } from '@tarsjs/page-alloc'
+   * const slots = new SlotAllocator()
+   * const a = slots.alloc(32)
+   * const bytes = new Uint8Array(slots.view(a))
+   * slots.free(a)
+   * console.log(bytes.length, a.freed) // 0 true
+   * ```
    */
   free(allocation: Allocation): void {
     const s = this.#own(allocation, true)
@@ -245,6 +285,14 @@ export class SlotAllocator implements Allocator {
   /**
    * The slot's view (the same one each time).
    * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`; `ERR_VIEW_ESCAPED` once the view was detached by someone else
+   * @example
+   * ```js
+   * import { SlotAllocator } from '@tarsjs/page-alloc'
+   * const slots = new SlotAllocator()
+   * const a = slots.alloc(32)
+   * console.log(slots.view(a).byteLength) // 32
+   * slots.free(a)
+   * ```
    */
   view(allocation: Allocation): ArrayBuffer {
     const s = this.#own(allocation, false)
@@ -263,6 +311,18 @@ export class SlotAllocator implements Allocator {
 
   /**
    * @throws {AllocError} `ERR_NOT_ISOLATED` for a slot (slots share pages; large allocations can be protected); `ERR_INVALID_ARG_VALUE` for an unknown access; the errors of `view`
+   * @example
+   * ```js
+   * import { SlotAllocator } from '@tarsjs/page-alloc'
+   * const slots = new SlotAllocator()
+   * const a = slots.alloc(32)
+   * try {
+   *   slots.protect(a, 'none')
+   * } catch (err) {
+   *   console.log(err.code) // ERR_NOT_ISOLATED
+   * }
+   * slots.free(a)
+   * ```
    */
   protect(allocation: Allocation, access: Access, options?: { keepViews?: boolean }): void {
     if (this.#own(allocation, false) === undefined) {
@@ -272,6 +332,19 @@ export class SlotAllocator implements Allocator {
     throw new AllocError('ERR_NOT_ISOLATED', 'A slot allocation shares its page with other secrets and cannot be protected')
   }
 
+  /**
+   * What the allocation's memory actually has (locked, no-dump, wipe-on-fork, guard pages, canary...), from what the system calls returned.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`
+   * @example
+   * ```js
+   * import { SlotAllocator } from '@tarsjs/page-alloc'
+   * const slots = new SlotAllocator()
+   * const a = slots.alloc(32)
+   * const p = slots.protections(a)
+   * console.log(p.isolated, p.guardPages) // false true: slots share guarded pages
+   * slots.free(a)
+   * ```
+   */
   protections(allocation: Allocation): Protections {
     const s = this.#own(allocation, false)
     if (s === undefined) return this.#large.protectionsAs(this, allocation)
@@ -289,6 +362,18 @@ export class SlotAllocator implements Allocator {
     })
   }
 
+  /**
+   * Counters of live allocations and of mapped, locked, cached and quarantined memory, large allocations included; never the memory.
+   * @throws nothing
+   * @example
+   * ```js
+   * import { SlotAllocator } from '@tarsjs/page-alloc'
+   * const slots = new SlotAllocator()
+   * const a = slots.alloc(32)
+   * console.log(slots.stats().allocations, slots.stats().bytes) // 1 32
+   * slots.free(a)
+   * ```
+   */
   stats(): AllocatorStats {
     const c = this.#counters
     const large = this.#large.stats()
@@ -307,7 +392,18 @@ export class SlotAllocator implements Allocator {
     }
   }
 
-  /** Releases every mapping whose pages are all cached, and the large allocator's cache. */
+  /**
+   * Releases every mapping whose pages are all cached, and the large allocator's cache.
+   * @throws {Error} nothing in use; only the OS error of a failing `munmap` (`EINVAL`), which would mean a corrupted mapping
+   * @example
+   * ```js
+   * import { SlotAllocator } from '@tarsjs/page-alloc'
+   * const slots = new SlotAllocator()
+   * slots.free(slots.alloc(32))
+   * slots.trim()
+   * console.log(slots.stats().allocations) // 0
+   * ```
+   */
   trim(): void {
     for (const m of this.#mappings.slice()) {
       if (m.cached === m.pages.length) this.#unmapMapping(m)
@@ -320,6 +416,16 @@ export class SlotAllocator implements Allocator {
     return describeAllocator('SlotAllocator', this.stats())
   }
 
+  /**
+   * JSON shows counts only, as `console.log` does: e.g. `SlotAllocator(3 allocations, 96 bytes)`.
+   * @throws nothing
+   * @example
+   * ```js
+   * import { SlotAllocator } from '@tarsjs/page-alloc'
+   * const slots = new SlotAllocator()
+   * console.log(JSON.stringify(slots)) // "SlotAllocator(0 allocations, 0 bytes)"
+   * ```
+   */
   toJSON(): string {
     return describeAllocator('SlotAllocator', this.stats())
   }

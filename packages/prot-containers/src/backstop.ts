@@ -79,7 +79,15 @@ export function track(container: object, allocation: Allocation): void {
   }
 }
 
-/** Turns the leak warning on or off (off by default). */
+/**
+ * Turns the leak warning on or off (off by default).
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for an argument that is not a boolean
+ * @example
+ * ```js
+ * import { setLeakWarnings } from '@tarsjs/prot-containers'
+ * setLeakWarnings(true) // in development: a TARSJS_LEAK warning for each container collected without dispose()
+ * ```
+ */
 export function setLeakWarnings(enabled: boolean): void {
   if (typeof enabled !== 'boolean') {
     throw Object.assign(new TypeError('The "enabled" argument must be of type boolean'), { code: 'ERR_INVALID_ARG_TYPE' })
@@ -87,7 +95,15 @@ export function setLeakWarnings(enabled: boolean): void {
   leakWarnings = enabled
 }
 
-/** How many containers the backstop has freed in this thread. */
+/**
+ * How many containers the backstop has freed in this thread.
+ * @throws nothing
+ * @example
+ * ```js
+ * import { reclaimedCount } from '@tarsjs/prot-containers'
+ * console.log(reclaimedCount()) // 0: no container was left to the garbage collector yet
+ * ```
+ */
 export function reclaimedCount(): number {
   return reclaimed
 }

@@ -45,12 +45,34 @@ export abstract class Container {
     return this.#allocator
   }
 
-  /** What protections the memory actually has (read back from the allocator). */
+  /**
+   * What protections the memory actually has (read back from the allocator).
+   * @throws {ContainerError} `ERR_DISPOSED`
+   * @example
+   * ```js
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * const key = ProtKey.random(32)
+   * const p = key.protections()
+   * console.log(p.guardPages, p.access) // true none
+   * key.dispose()
+   * ```
+   */
   protections(): Protections {
     return this.#allocator.protections(this.live())
   }
 
-  /** Wipes and frees the memory now; every view given out is detached. Idempotent. */
+  /**
+   * Wipes and frees the memory now; every view given out is detached. Idempotent.
+   * @throws {ContainerError} `ERR_WINDOW_OPEN` for a ProtKey with a window open (nothing is freed; close it and dispose again); a corrupted canary ends the process (or throws the allocator's `ERR_INTEGRITY` under `integrity: 'throw'`)
+   * @example
+   * ```js
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * const key = ProtKey.random(32)
+   * key.dispose()
+   * key.dispose() // idempotent
+   * console.log(key.disposed, `${key}`) // true ProtKey(32 bytes, disposed)
+   * ```
+   */
   dispose(): void {
     // After purge() the allocation is already freed: nothing is left to dispose.
     if (this.#allocation.freed) this.#disposed = true
@@ -65,13 +87,33 @@ export abstract class Container {
     this.dispose()
   }
 
-  /** A redacted description such as `ProtKey(32 bytes, no access)`. */
+  /**
+   * A redacted description such as `ProtKey(32 bytes, no access)`.
+   * @throws nothing, disposed or not
+   * @example
+   * ```js
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * const key = ProtKey.random(32)
+   * console.log(`${key}`) // ProtKey(32 bytes, no access): never the bytes
+   * key.dispose()
+   * ```
+   */
   toString(): string {
     const state = this.disposed ? 'disposed' : this.describeState()
     return `${this.constructor.name}(${this.#allocation.byteLength} bytes, ${state})`
   }
 
-  /** JSON shows the redacted description only. */
+  /**
+   * JSON shows the redacted description only.
+   * @throws nothing
+   * @example
+   * ```js
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * const key = ProtKey.random(16)
+   * console.log(JSON.stringify({ key })) // {"key":"ProtKey(16 bytes, no access)"}
+   * key.dispose()
+   * ```
+   */
   toJSON(): string {
     return this.toString()
   }

@@ -10,13 +10,33 @@ import { ContainerError } from './errors.js'
 let slot: SlotAllocator | undefined
 let page: PageAllocator | undefined
 
-/** The default allocator of `ProtBuf`: packed slots, locked, no-dump, wipe-on-fork. */
+/**
+ * The default allocator of `ProtBuf`: packed slots, locked, no-dump, wipe-on-fork.
+ * @throws nothing: created on first use with default options, which are valid
+ * @example
+ * ```js
+ * import { ProtBuf, defaultBufAllocator } from '@tarsjs/prot-containers'
+ * const buf = ProtBuf.alloc(16)
+ * console.log(buf.allocator === defaultBufAllocator()) // true
+ * buf.dispose()
+ * ```
+ */
 export function defaultBufAllocator(): SlotAllocator {
   slot ??= new SlotAllocator()
   return slot
 }
 
-/** The default allocator of `ProtKey`: a guarded mapping per key. */
+/**
+ * The default allocator of `ProtKey`: a guarded mapping per key.
+ * @throws nothing: created on first use with default options, which are valid
+ * @example
+ * ```js
+ * import { ProtKey, defaultKeyAllocator } from '@tarsjs/prot-containers'
+ * const key = ProtKey.random(32)
+ * console.log(key.allocator === defaultKeyAllocator()) // true
+ * key.dispose()
+ * ```
+ */
 export function defaultKeyAllocator(): PageAllocator {
   page ??= new PageAllocator()
   return page

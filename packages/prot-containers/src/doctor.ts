@@ -52,7 +52,15 @@ export interface Report {
 /** Checks whose failure makes the report fail by default. */
 export const DEFAULT_REQUIRED: readonly CheckId[] = ['memlock', 'external-buffers', 'madvise']
 
-/** True when `id` names a check. */
+/**
+ * True when `id` names a check.
+ * @throws nothing: any value is answered
+ * @example
+ * ```js
+ * import { isCheckId } from '@tarsjs/prot-containers'
+ * console.log(isCheckId('memlock'), isCheckId('memlok')) // true false
+ * ```
+ */
 export function isCheckId(id: unknown): id is CheckId {
   return typeof id === 'string' && (CHECK_IDS as readonly string[]).includes(id)
 }
@@ -325,6 +333,7 @@ const MARK: Record<Verdict, string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', 
  *
  * console.log(formatReport(diagnose()))
  * ```
+ * @throws nothing for a report `diagnose()` returned; a plain `TypeError` (no code) for a value without a `findings` array
  */
 export function formatReport(report: Report): string {
   const lines: string[] = []

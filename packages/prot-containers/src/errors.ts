@@ -29,8 +29,30 @@ export type ContainerErrorCode =
   | 'ERR_INVALID_KEY_DATA'
   | 'ERR_UNSUPPORTED_KEY_FORMAT'
 
+/**
+ * The error every misuse of a container throws, with a stable `code` (see `ContainerErrorCode`). It is thrown before any memory is touched and leaves the container usable.
+ * @example
+ * ```js
+ * import { ProtBuf } from '@tarsjs/prot-containers'
+ * try {
+ *   ProtBuf.alloc(0)
+ * } catch (err) {
+ *   console.log(err.code, err.name) // ERR_OUT_OF_RANGE RangeError
+ * }
+ * ```
+ */
 export class ContainerError extends Error {
   readonly code: ContainerErrorCode
+  /**
+   * An error with `code`; its `name` is `TypeError` or `RangeError` for the codes Node.js gives those classes, `ContainerError` otherwise.
+   * @throws nothing
+   * @example
+   * ```js
+   * import { ContainerError } from '@tarsjs/prot-containers'
+   * const err = new ContainerError('ERR_DISPOSED', 'ProtKey has been disposed')
+   * console.log(err.code, err.name, err instanceof Error) // ERR_DISPOSED ContainerError true
+   * ```
+   */
   constructor(code: ContainerErrorCode, message: string) {
     super(message)
     this.code = code

@@ -51,6 +51,17 @@ const TYPED: readonly TypedArrayConstructor[] = [
   Float32Array, Float64Array, BigInt64Array, BigUint64Array
 ]
 
+/**
+ * A secret in protected memory that stays readable and writable: locked, guarded, no-dump, wiped when disposed (or, as a backstop, when collected). Use `ProtKey` for a secret that should be inaccessible between uses.
+ * @example
+ * ```js
+ * import { ProtBuf } from '@tarsjs/prot-containers'
+ * const buf = ProtBuf.alloc(16)
+ * buf.bytes.set([1, 2, 3])
+ * console.log(buf.bytes[2], `${buf}`) // 3 ProtBuf(16 bytes, read-write)
+ * buf.dispose()
+ * ```
+ */
 export class ProtBuf extends Container {
   #bytes: Uint8Array | null = null
 
@@ -111,21 +122,66 @@ export class ProtBuf extends Container {
     return new ProtBuf(CONSTRUCT, allocator, allocCopy(allocator, source, opts.wipeSource))
   }
 
-  /** Reads a file descriptor to its end straight into protected memory. */
+  /**
+   * Reads a file descriptor to its end straight into protected memory.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` for an `fd` that is not a non-negative integer, `ERR_INVALID_ARG_TYPE` for options that are not an object; `ERR_OUT_OF_RANGE` for a `maxLength` that is not an integer from 1 to 2^30; `ERR_SECRET_TOO_LONG` past `maxLength` (default 65536); `ERR_OUT_OF_RANGE` for an empty secret; allocator errors (`ERR_MLOCK_FAILED`, `ENOMEM`, ...) pass through; nothing read stays in memory when it throws
+   * @throws {Error} the OS error of `read(2)` (`EBADF`, `EISDIR`, `EAGAIN` on a non-blocking descriptor), with `code` and `errno`
+   * @example
+   * ```js
+   * import { ProtBuf } from '@tarsjs/prot-containers'
+   * import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs'
+   * import { tmpdir } from 'node:os'
+   * import { join } from 'node:path'
+   * const path = join(mkdtempSync(join(tmpdir(), 'secret-')), 'api-key')
+   * writeFileSync(path, 'example-api-key')
+   * const fd = openSync(path, 'r')
+   * const secret = ProtBuf.fromFd(fd, { maxLength: 1024 })
+   * closeSync(fd)
+   * console.log(secret.byteLength) // 15
+   * secret.dispose()
+   * ```
+   */
   static fromFd(fd: number, options?: ReadOptions): ProtBuf {
     const opts = readOptions(options)
     const allocator = pickAllocator(opts.allocator, defaultBufAllocator)
     return new ProtBuf(CONSTRUCT, allocator, readFd(allocator, fd, opts.maxLength))
   }
 
-  /** Reads a whole file straight into protected memory. */
+  /**
+   * Reads a whole file straight into protected memory.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` for a `path` that is not a string or URL, `ERR_INVALID_ARG_TYPE` for options that are not an object; `ERR_OUT_OF_RANGE` for a `maxLength` that is not an integer from 1 to 2^30; `ERR_SECRET_TOO_LONG` past `maxLength` (default 65536); `ERR_OUT_OF_RANGE` for an empty secret; allocator errors (`ERR_MLOCK_FAILED`, `ENOMEM`, ...) pass through; nothing read stays in memory when it throws
+   * @throws {Error} the OS error of `open(2)` or `read(2)` (`ENOENT`, `EACCES`, `EISDIR`), with `code` and `errno`
+   * @example
+   * ```js
+   * import { ProtBuf } from '@tarsjs/prot-containers'
+   * import { mkdtempSync, writeFileSync } from 'node:fs'
+   * import { tmpdir } from 'node:os'
+   * import { join } from 'node:path'
+   * const path = join(mkdtempSync(join(tmpdir(), 'secret-')), 'api-key')
+   * writeFileSync(path, 'example-api-key')
+   * const secret = ProtBuf.fromFile(path)
+   * console.log(Buffer.from(secret.bytes).toString()) // example-api-key
+   * secret.dispose()
+   * ```
+   */
   static fromFile(path: string | URL, options?: ReadOptions): ProtBuf {
     const opts = readOptions(options)
     const allocator = pickAllocator(opts.allocator, defaultBufAllocator)
     return new ProtBuf(CONSTRUCT, allocator, readFile(allocator, path, opts.maxLength))
   }
 
-  /** Consumes a byte stream into protected memory; each chunk is wiped once copied. */
+  /**
+   * Consumes a byte stream into protected memory; each chunk is wiped once copied.
+   * @throws {ContainerError} rejects with `ERR_INVALID_ARG_TYPE` for something that is not a readable stream or async iterable, or a chunk that is not bytes (a stream with an encoding); `ERR_INVALID_ARG_VALUE` for an `fs.ReadStream` (its read buffer keeps copies: use `fromFile`) or a stream that already has a consumer; `ERR_INVALID_ARG_TYPE` for options that are not an object; `ERR_OUT_OF_RANGE` for a `maxLength` that is not an integer from 1 to 2^30; `ERR_SECRET_TOO_LONG` past `maxLength` (default 65536); `ERR_OUT_OF_RANGE` for an empty secret; allocator errors (`ERR_MLOCK_FAILED`, `ENOMEM`, ...) pass through; nothing read stays in memory when it throws; the stream's own error
+   * @example
+   * ```js
+   * import { ProtBuf } from '@tarsjs/prot-containers'
+   * import { Readable } from 'node:stream'
+   * const secret = await ProtBuf.fromStream(Readable.from([Buffer.from('part one, '), Buffer.from('part two')]))
+   * console.log(secret.byteLength) // 18
+   * secret.dispose()
+   * ```
+   */
   static async fromStream(stream: Readable, options?: ReadOptions): Promise<ProtBuf> {
     const opts = readOptions(options)
     const allocator = pickAllocator(opts.allocator, defaultBufAllocator)
@@ -194,6 +250,15 @@ export class ProtBuf extends Container {
   /**
    * The memory as another element type. The length must be a multiple of the
    * element size and the allocator must guarantee a matching alignment.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` for something that is not a typed array constructor; `ERR_ALIGNMENT` when the length is not a whole number of elements or the allocator does not align to the element size; `ERR_DISPOSED`
+   * @example
+   * ```js
+   * import { ProtBuf } from '@tarsjs/prot-containers'
+   * const buf = ProtBuf.alloc(16)
+   * const words = buf.view(Uint32Array)
+   * console.log(words.length) // 4
+   * buf.dispose()
+   * ```
    */
   view<T extends TypedArrayConstructor>(type: T): InstanceType<T> {
     if (!TYPED.includes(type)) {
@@ -210,7 +275,17 @@ export class ProtBuf extends Container {
     return new type(this.allocator.view(allocation)) as InstanceType<T>
   }
 
-  /** Constant-time comparison with another ProtBuf or bytes (a length mismatch returns false at once). */
+  /**
+   * Constant-time comparison with another ProtBuf or bytes (a length mismatch returns false at once).
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` for something that is not a ProtBuf or an ArrayBufferView; `ERR_DISPOSED` when either buffer is disposed
+   * @example
+   * ```js
+   * import { ProtBuf } from '@tarsjs/prot-containers'
+   * const token = ProtBuf.from(Buffer.from('expected-token'))
+   * console.log(token.equals(Buffer.from('expected-token')), token.equals(Buffer.from('guess'))) // true false
+   * token.dispose()
+   * ```
+   */
   equals(other: ProtBuf | ArrayBufferView): boolean {
     const mine = this.bytes
     const theirs = other instanceof ProtBuf ? other.bytes : ArrayBuffer.isView(other) ? sourceBytes(other) : null
@@ -221,7 +296,19 @@ export class ProtBuf extends Container {
     return os.equals(mine, 0, theirs, 0, mine.byteLength)
   }
 
-  /** A new ProtBuf with the same content, from the same allocator. */
+  /**
+   * A new ProtBuf with the same content, from the same allocator.
+   * @throws {ContainerError} `ERR_DISPOSED`; allocator errors (`ERR_MLOCK_FAILED`, `ENOMEM`, ...) pass through
+   * @example
+   * ```js
+   * import { ProtBuf } from '@tarsjs/prot-containers'
+   * const a = ProtBuf.from(Buffer.from('secret'))
+   * const b = a.clone()
+   * console.log(b.equals(a), b.bytes === a.bytes) // true false
+   * b.dispose()
+   * a.dispose()
+   * ```
+   */
   clone(): ProtBuf {
     // The source first: a disposed buffer must throw before anything is allocated.
     const source = this.bytes
@@ -230,7 +317,18 @@ export class ProtBuf extends Container {
     return copy
   }
 
-  /** Moves the content into a new ProtKey (no access by default) and disposes this buffer. */
+  /**
+   * Moves the content into a new ProtKey (no access by default) and disposes this buffer.
+   * @throws {ContainerError} `ERR_DISPOSED`; `ERR_INVALID_ARG_TYPE` for options that are not an object; `ERR_NOT_ISOLATED` for an allocator that cannot protect; allocator errors pass through (this buffer is then left as it was)
+   * @example
+   * ```js
+   * import { ProtBuf } from '@tarsjs/prot-containers'
+   * const buf = ProtBuf.random(32)
+   * const key = buf.toKey()
+   * console.log(buf.disposed, `${key}`) // true ProtKey(32 bytes, no access)
+   * key.dispose()
+   * ```
+   */
   toKey(options?: KeyOptions): ProtKey {
     // Only `allocator` is read (once); the bytes are taken after it, inside ProtKey.from.
     const key = ProtKey.from(this.bytes, { allocator: allocOptions(options).allocator as Allocator | undefined })

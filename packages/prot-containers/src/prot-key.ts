@@ -65,6 +65,17 @@ function keyAllocator(value: unknown): Allocator {
   return allocator
 }
 
+/**
+ * A key in protected memory with no access between uses: its pages are readable only inside `read` (or a `reader()` window) and writable only inside `write`; otherwise touching them is impossible from JavaScript (every view is detached).
+ * @example
+ * ```js
+ * import { ProtKey } from '@tarsjs/prot-containers'
+ * const key = ProtKey.random(32)
+ * const first = key.read((bytes) => bytes[0])
+ * console.log(typeof first, key.protections().access) // number none
+ * key.dispose()
+ * ```
+ */
 export class ProtKey extends Container {
   #readers = 0
   #writer = false
@@ -75,7 +86,18 @@ export class ProtKey extends Container {
     allocator.protect(allocation, 'none')
   }
 
-  /** A zero-filled key of `length` bytes, no access. */
+  /**
+   * A zero-filled key of `length` bytes, no access.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` for a length that is not an integer from 1 to 2^30, or bad options; `ERR_NOT_ISOLATED` for an allocator that cannot protect; allocator errors (`ERR_MLOCK_FAILED`, `ENOMEM`, ...) pass through
+   * @example
+   * ```js
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * const key = ProtKey.alloc(32)
+   * key.write((bytes) => bytes.fill(7))
+   * console.log(key.read((bytes) => bytes[31])) // 7
+   * key.dispose()
+   * ```
+   */
   static alloc(length: number, options?: KeyOptions): ProtKey {
     checkLength(length)
     const allocator = keyAllocator(allocOptions(options).allocator)
@@ -104,6 +126,15 @@ export class ProtKey extends Container {
   /**
    * A copy of `source`; with `wipeSource: true` the source is wiped afterwards.
    * The options are read first (each once); the source's bytes are taken after.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` for a source that is not bytes (a string is refused) or a `wipeSource` that is not a boolean; `ERR_OUT_OF_RANGE` for an empty source; `ERR_SOURCE_CHANGED` when the source is resized or detached while it is copied; `ERR_NOT_ISOLATED` for an allocator that cannot protect; allocator errors pass through
+   * @example
+   * ```js
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * const raw = Buffer.from('00112233445566778899aabbccddeeff', 'hex')
+   * const key = ProtKey.from(raw, { wipeSource: true })
+   * console.log(key.byteLength, raw[0]) // 16 0
+   * key.dispose()
+   * ```
    */
   static from(source: ArrayBufferView | ArrayBuffer, options?: KeyOptions & { wipeSource?: boolean }): ProtKey {
     const opts = fromOptions(options)
@@ -111,21 +142,66 @@ export class ProtKey extends Container {
     return new ProtKey(CONSTRUCT, allocator, allocCopy(allocator, source, opts.wipeSource))
   }
 
-  /** Reads a file descriptor to its end straight into the key's pages. */
+  /**
+   * Reads a file descriptor to its end straight into the key's pages.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` for an `fd` that is not a non-negative integer, `ERR_INVALID_ARG_TYPE` for options that are not an object; `ERR_OUT_OF_RANGE` for a `maxLength` that is not an integer from 1 to 2^30; `ERR_NOT_ISOLATED` for an allocator that cannot protect; `ERR_SECRET_TOO_LONG` past `maxLength` (default 65536); `ERR_OUT_OF_RANGE` for an empty secret; allocator errors (`ERR_MLOCK_FAILED`, `ENOMEM`, ...) pass through; nothing read stays in memory when it throws
+   * @throws {Error} the OS error of `read(2)` (`EBADF`, `EISDIR`, `EAGAIN` on a non-blocking descriptor), with `code` and `errno`
+   * @example
+   * ```js
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs'
+   * import { tmpdir } from 'node:os'
+   * import { join } from 'node:path'
+   * const path = join(mkdtempSync(join(tmpdir(), 'secret-')), 'api-key')
+   * writeFileSync(path, 'example-api-key')
+   * const fd = openSync(path, 'r')
+   * const key = ProtKey.fromFd(fd)
+   * closeSync(fd)
+   * console.log(`${key}`) // ProtKey(15 bytes, no access)
+   * key.dispose()
+   * ```
+   */
   static fromFd(fd: number, options?: KeyReadOptions): ProtKey {
     const opts = readOptions(options)
     const allocator = keyAllocator(opts.allocator)
     return new ProtKey(CONSTRUCT, allocator, readFd(allocator, fd, opts.maxLength))
   }
 
-  /** Reads a whole file straight into the key's pages. */
+  /**
+   * Reads a whole file straight into the key's pages.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` for a `path` that is not a string or URL, `ERR_INVALID_ARG_TYPE` for options that are not an object; `ERR_OUT_OF_RANGE` for a `maxLength` that is not an integer from 1 to 2^30; `ERR_NOT_ISOLATED` for an allocator that cannot protect; `ERR_SECRET_TOO_LONG` past `maxLength` (default 65536); `ERR_OUT_OF_RANGE` for an empty secret; allocator errors (`ERR_MLOCK_FAILED`, `ENOMEM`, ...) pass through; nothing read stays in memory when it throws
+   * @throws {Error} the OS error of `open(2)` or `read(2)` (`ENOENT`, `EACCES`, `EISDIR`), with `code` and `errno`
+   * @example
+   * ```js
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * import { mkdtempSync, writeFileSync } from 'node:fs'
+   * import { tmpdir } from 'node:os'
+   * import { join } from 'node:path'
+   * const path = join(mkdtempSync(join(tmpdir(), 'secret-')), 'api-key')
+   * writeFileSync(path, 'example-api-key')
+   * const key = ProtKey.fromFile(path, { maxLength: 64 })
+   * console.log(key.read((bytes) => Buffer.from(bytes).toString())) // example-api-key
+   * key.dispose()
+   * ```
+   */
   static fromFile(path: string | URL, options?: KeyReadOptions): ProtKey {
     const opts = readOptions(options)
     const allocator = keyAllocator(opts.allocator)
     return new ProtKey(CONSTRUCT, allocator, readFile(allocator, path, opts.maxLength))
   }
 
-  /** Consumes a byte stream into the key's pages; each chunk is wiped once copied. */
+  /**
+   * Consumes a byte stream into the key's pages; each chunk is wiped once copied.
+   * @throws {ContainerError} rejects with `ERR_INVALID_ARG_TYPE` for something that is not a readable stream or async iterable, or a chunk that is not bytes (a stream with an encoding); `ERR_INVALID_ARG_VALUE` for an `fs.ReadStream` (its read buffer keeps copies: use `fromFile`) or a stream that already has a consumer; `ERR_INVALID_ARG_TYPE` for options that are not an object; `ERR_OUT_OF_RANGE` for a `maxLength` that is not an integer from 1 to 2^30; `ERR_NOT_ISOLATED` for an allocator that cannot protect; `ERR_SECRET_TOO_LONG` past `maxLength` (default 65536); `ERR_OUT_OF_RANGE` for an empty secret; allocator errors (`ERR_MLOCK_FAILED`, `ENOMEM`, ...) pass through; nothing read stays in memory when it throws; the stream's own error
+   * @example
+   * ```js
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * import { Readable } from 'node:stream'
+   * const key = await ProtKey.fromStream(Readable.from([Buffer.alloc(16, 1), Buffer.alloc(16, 2)]))
+   * console.log(key.byteLength) // 32
+   * key.dispose()
+   * ```
+   */
   static async fromStream(stream: Readable, options?: KeyReadOptions): Promise<ProtKey> {
     const opts = readOptions(options)
     const allocator = keyAllocator(opts.allocator)
@@ -210,6 +286,14 @@ export class ProtKey extends Container {
   /**
    * Runs `fn` with the key writable (no other window may be open). Returns what `fn` returns.
    * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` when `fn` is not a function; `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT` while any window is open; `ERR_ASYNC_CALLBACK` when `fn` returns a Promise; whatever `fn` throws (the window is closed first)
+   * @example
+   * ```js
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * const key = ProtKey.alloc(4)
+   * key.write((bytes) => bytes.set([1, 2, 3, 4]))
+   * console.log(key.read((bytes) => Array.from(bytes))) // [ 1, 2, 3, 4 ]
+   * key.dispose()
+   * ```
    */
   write<R>(fn: (bytes: Uint8Array) => SyncResult<R>): R {
     checkFunction(fn, 'fn')
@@ -223,12 +307,38 @@ export class ProtKey extends Container {
     return notThenable(result)
   }
 
-  /** A read window to close by hand or with `using`. */
+  /**
+   * A read window to close by hand or with `using`.
+   * @throws {ContainerError} `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT` while a write window is open
+   * @example
+   * ```js
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * const key = ProtKey.random(16)
+   * const window = key.reader() // or `using window = key.reader()` where `using` is supported
+   * console.log(window.bytes.length, key.windows.readers) // 16 1
+   * window.close()
+   * console.log(key.windows.readers) // 0
+   * key.dispose()
+   * ```
+   */
   reader(): Window {
     return new WindowGuard('ProtKey', this.openRead(), 'read', () => this.closeRead())
   }
 
-  /** A write window to close by hand or with `using`. */
+  /**
+   * A write window to close by hand or with `using`.
+   * @throws {ContainerError} `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT` while any window is open
+   * @example
+   * ```js
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * const key = ProtKey.alloc(16)
+   * const window = key.writer()
+   * window.bytes.fill(9)
+   * window.close()
+   * console.log(key.read((bytes) => bytes[0])) // 9
+   * key.dispose()
+   * ```
+   */
   writer(): Window {
     return new WindowGuard('ProtKey', this.openWrite(), 'write', () => this.closeWrite())
   }
@@ -305,7 +415,19 @@ export class ProtKey extends Container {
     return asyncGuard(() => this.writer(), 'write', options)
   }
 
-  /** Constant-time comparison with another ProtKey or bytes (a length mismatch returns false at once). */
+  /**
+   * Constant-time comparison with another ProtKey or bytes (a length mismatch returns false at once).
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` for something that is not a ProtKey or an ArrayBufferView; `ERR_DISPOSED` when either key is disposed; `ERR_WINDOW_CONFLICT` while either has a write window open
+   * @example
+   * ```js
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * const a = ProtKey.from(Buffer.alloc(32, 1))
+   * const b = ProtKey.from(Buffer.alloc(32, 1))
+   * console.log(a.equals(b), a.equals(Buffer.alloc(32))) // true false
+   * b.dispose()
+   * a.dispose()
+   * ```
+   */
   equals(other: ProtKey | ArrayBufferView): boolean {
     if (other instanceof ProtKey) {
       if (other === this) return this.read(() => true)
@@ -323,7 +445,18 @@ export class ProtKey extends Container {
     return { readers: this.#readers, writer: this.#writer }
   }
 
-  /** Moves the key into a new SealedKey (encrypted straight from its pages) and disposes this ProtKey. */
+  /**
+   * Moves the key into a new SealedKey (encrypted straight from its pages) and disposes this ProtKey.
+   * @throws {ContainerError} `ERR_DISPOSED`; `ERR_WINDOW_OPEN` while a window is open; `ERR_INVALID_ARG_TYPE` for bad options; `ERR_SODIUM_UNAVAILABLE` when no sodium backend can be loaded; allocator errors pass through (the key is then left as it was)
+   * @example
+   * ```js
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * const key = ProtKey.random(32)
+   * const sealed = key.seal()
+   * console.log(key.disposed, `${sealed}`) // true SealedKey(32 bytes, sealed)
+   * sealed.dispose()
+   * ```
+   */
   seal(options?: SealedOptions): SealedKey {
     const sealed = SealedKey.fromKey(this, options)
     this.dispose()

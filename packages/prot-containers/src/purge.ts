@@ -50,6 +50,15 @@ export interface PurgeResult {
  * Wipes and frees every live ProtBuf, ProtKey and SealedKey of this thread,
  * open windows included, and this thread's sealing key. Never throws: a
  * failure is counted and the purge goes on.
+ * @throws nothing: a failure is counted in `failed` and kept in `errors`, and the purge goes on
+ * @example
+ * ```js
+ * import { ProtBuf, ProtKey, purge } from '@tarsjs/prot-containers'
+ * const buf = ProtBuf.random(16)
+ * const key = ProtKey.random(32)
+ * const { freed, failed } = purge() // e.g. in a fatal-error handler
+ * console.log(freed >= 2, failed, buf.disposed, key.disposed) // true 0 true true
+ * ```
  */
 export function purge(): PurgeResult {
   const result: PurgeResult = { freed: 0, failed: 0, errors: [] }
@@ -162,6 +171,14 @@ function onExit(): void {
  * is still printed and the exit code is still 1), and on `exit`. In the main
  * thread each of these also purges the workers that called `catchSignals()`.
  * Idempotent; returns a handle whose `stop()` removes every listener again.
+ * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` for options that are not an object; `ERR_OUT_OF_RANGE` for a `workerTimeoutMs` that is not an integer from 0 to 60000
+ * @example
+ * ```js
+ * import { catchSignals } from '@tarsjs/prot-containers'
+ * const handle = catchSignals({ workerTimeoutMs: 500 }) // once, at startup
+ * console.log(process.listenerCount('SIGTERM') >= 1) // true
+ * handle.stop()
+ * ```
  */
 export function catchSignals(options?: CatchOptions): { stop(): void } {
   if (options !== undefined && (options === null || typeof options !== 'object')) {

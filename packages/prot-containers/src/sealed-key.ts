@@ -124,6 +124,16 @@ function plaintextSlot(length: number): { allocation: Allocation; bytes: Uint8Ar
   return { allocation, bytes: new Uint8Array(plain.view(allocation)) }
 }
 
+/**
+ * A key kept encrypted at rest (XChaCha20-Poly1305 under this thread's sealing key): a few dozen unlocked bytes per key, decrypted into locked window memory only inside `read` / `write` or a window.
+ * @example
+ * ```js
+ * import { SealedKey } from '@tarsjs/prot-containers'
+ * const key = SealedKey.random(32)
+ * console.log(`${key}`, key.protections().sealed) // SealedKey(32 bytes, sealed) true
+ * key.dispose()
+ * ```
+ */
 export class SealedKey {
   readonly #allocator: Allocator
   readonly #allocation: Allocation
@@ -151,7 +161,17 @@ export class SealedKey {
     track(this, allocation)
   }
 
-  /** `length` random bytes, generated in window memory and sealed at once. */
+  /**
+   * `length` random bytes, generated in window memory and sealed at once.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` for a length that is not an integer from 1 to 2^30, or bad options; `ERR_SODIUM_UNAVAILABLE` without sodium-native; allocator errors (`ERR_MLOCK_FAILED`, `ENOMEM`, ...) pass through
+   * @example
+   * ```js
+   * import { SealedKey } from '@tarsjs/prot-containers'
+   * const key = SealedKey.random(32)
+   * console.log(key.byteLength) // 32
+   * key.dispose()
+   * ```
+   */
   static random(length: number, options?: SealedOptions): SealedKey {
     checkLength(length)
     const allocator = sealedAllocator(allocOptions(options).allocator)
@@ -164,7 +184,18 @@ export class SealedKey {
     }
   }
 
-  /** Seals `source` (read in place: no copy is made); with `wipeSource: true` the source is wiped afterwards. */
+  /**
+   * Seals `source` (read in place: no copy is made); with `wipeSource: true` the source is wiped afterwards.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` for a source that is not bytes (a string is refused) or a `wipeSource` that is not a boolean; `ERR_OUT_OF_RANGE` for an empty source; `ERR_SODIUM_UNAVAILABLE` without sodium-native; allocator errors pass through
+   * @example
+   * ```js
+   * import { SealedKey } from '@tarsjs/prot-containers'
+   * const raw = Buffer.alloc(32, 5)
+   * const key = SealedKey.from(raw, { wipeSource: true })
+   * console.log(raw[0], key.read((bytes) => bytes[0])) // 0 5
+   * key.dispose()
+   * ```
+   */
   static from(source: ArrayBufferView | ArrayBuffer, options?: SealedOptions & { wipeSource?: boolean }): SealedKey {
     // Options first (their getters run once), then the source as it is after them.
     const opts = fromOptions(options)
@@ -181,21 +212,66 @@ export class SealedKey {
     return key
   }
 
-  /** Reads a file descriptor to its end into window memory, seals it and wipes the plaintext. */
+  /**
+   * Reads a file descriptor to its end into window memory, seals it and wipes the plaintext.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` for an `fd` that is not a non-negative integer, `ERR_INVALID_ARG_TYPE` for options that are not an object; `ERR_OUT_OF_RANGE` for a `maxLength` that is not an integer from 1 to 2^30; `ERR_SECRET_TOO_LONG` past `maxLength` (default 65536); `ERR_OUT_OF_RANGE` for an empty secret; `ERR_SODIUM_UNAVAILABLE` without sodium-native; allocator errors (`ERR_MLOCK_FAILED`, `ENOMEM`, ...) pass through; the plaintext read so far is wiped when it throws
+   * @throws {Error} the OS error of `read(2)` (`EBADF`, `EISDIR`, `EAGAIN` on a non-blocking descriptor), with `code` and `errno`
+   * @example
+   * ```js
+   * import { SealedKey } from '@tarsjs/prot-containers'
+   * import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs'
+   * import { tmpdir } from 'node:os'
+   * import { join } from 'node:path'
+   * const path = join(mkdtempSync(join(tmpdir(), 'secret-')), 'api-key')
+   * writeFileSync(path, 'example-api-key')
+   * const fd = openSync(path, 'r')
+   * const key = SealedKey.fromFd(fd)
+   * closeSync(fd)
+   * console.log(`${key}`) // SealedKey(15 bytes, sealed)
+   * key.dispose()
+   * ```
+   */
   static fromFd(fd: number, options?: SealedReadOptions): SealedKey {
     const opts = readOptions(options)
     const allocator = sealedAllocator(opts.allocator)
     return sealRead(allocator, readFd(windowAllocator(), fd, opts.maxLength))
   }
 
-  /** Reads a whole file into window memory, seals it and wipes the plaintext. */
+  /**
+   * Reads a whole file into window memory, seals it and wipes the plaintext.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` for a `path` that is not a string or URL, `ERR_INVALID_ARG_TYPE` for options that are not an object; `ERR_OUT_OF_RANGE` for a `maxLength` that is not an integer from 1 to 2^30; `ERR_SECRET_TOO_LONG` past `maxLength` (default 65536); `ERR_OUT_OF_RANGE` for an empty secret; `ERR_SODIUM_UNAVAILABLE` without sodium-native; allocator errors (`ERR_MLOCK_FAILED`, `ENOMEM`, ...) pass through; the plaintext read so far is wiped when it throws
+   * @throws {Error} the OS error of `open(2)` or `read(2)` (`ENOENT`, `EACCES`, `EISDIR`), with `code` and `errno`
+   * @example
+   * ```js
+   * import { SealedKey } from '@tarsjs/prot-containers'
+   * import { mkdtempSync, writeFileSync } from 'node:fs'
+   * import { tmpdir } from 'node:os'
+   * import { join } from 'node:path'
+   * const path = join(mkdtempSync(join(tmpdir(), 'secret-')), 'api-key')
+   * writeFileSync(path, 'example-api-key')
+   * const key = SealedKey.fromFile(path)
+   * console.log(key.read((bytes) => Buffer.from(bytes).toString())) // example-api-key
+   * key.dispose()
+   * ```
+   */
   static fromFile(path: string | URL, options?: SealedReadOptions): SealedKey {
     const opts = readOptions(options)
     const allocator = sealedAllocator(opts.allocator)
     return sealRead(allocator, readFile(windowAllocator(), path, opts.maxLength))
   }
 
-  /** Consumes a byte stream into window memory (each chunk wiped once copied), then seals it. */
+  /**
+   * Consumes a byte stream into window memory (each chunk wiped once copied), then seals it.
+   * @throws {ContainerError} rejects with `ERR_INVALID_ARG_TYPE` for something that is not a readable stream or async iterable, or a chunk that is not bytes; `ERR_INVALID_ARG_VALUE` for an `fs.ReadStream` or a stream that already has a consumer; `ERR_INVALID_ARG_TYPE` for options that are not an object; `ERR_OUT_OF_RANGE` for a `maxLength` that is not an integer from 1 to 2^30; `ERR_SECRET_TOO_LONG` past `maxLength` (default 65536); `ERR_OUT_OF_RANGE` for an empty secret; `ERR_SODIUM_UNAVAILABLE` without sodium-native; allocator errors (`ERR_MLOCK_FAILED`, `ENOMEM`, ...) pass through; the plaintext read so far is wiped when it throws; the stream's own error
+   * @example
+   * ```js
+   * import { SealedKey } from '@tarsjs/prot-containers'
+   * import { Readable } from 'node:stream'
+   * const key = await SealedKey.fromStream(Readable.from([Buffer.alloc(32, 3)]))
+   * console.log(key.byteLength) // 32
+   * key.dispose()
+   * ```
+   */
   static async fromStream(stream: Readable, options?: SealedReadOptions): Promise<SealedKey> {
     const opts = readOptions(options)
     const allocator = sealedAllocator(opts.allocator)
@@ -265,6 +341,17 @@ export class SealedKey {
    * Seals every live SealedKey of this thread again under a new random
    * sealing key, then wipes the old one. No key is lost: each is decrypted
    * into window memory and sealed again in place before the old key goes.
+   * @throws {ContainerError} `ERR_SODIUM_UNAVAILABLE` without sodium-native; allocator errors (`ENOMEM`, ...) for the new sealing key or the plaintext slot, in which case every key stays sealed under the previous sealing key. A key that does not authenticate is counted in `tampered`, not thrown
+   * @example
+   * ```js
+   * import { SealedKey } from '@tarsjs/prot-containers'
+   * const key = SealedKey.random(32)
+   * const before = key.read((bytes) => Buffer.from(bytes).toString('hex'))
+   * const { rekeyed, tampered } = SealedKey.rekey()
+   * console.log(rekeyed >= 1, tampered) // true 0
+   * console.log(key.read((bytes) => Buffer.from(bytes).toString('hex')) === before) // true: same key, new sealing key
+   * key.dispose()
+   * ```
    */
   static rekey(): RekeyResult {
     const previous = currentSealingKey()
@@ -313,6 +400,13 @@ export class SealedKey {
   /**
    * Calls `SealedKey.rekey()` every `ms` milliseconds (the timer does not keep
    * the process alive). Returns a handle whose `stop()` ends it.
+   * @throws {ContainerError} `ERR_OUT_OF_RANGE` for an `ms` that is not an integer from 1 to 2^31-1. A failed timed rekey does not throw: it emits a `TARSJS_REKEY_FAILED` warning
+   * @example
+   * ```js
+   * import { SealedKey } from '@tarsjs/prot-containers'
+   * const timer = SealedKey.rekeyEvery(60 * 60 * 1000) // hourly; never keeps the process alive
+   * timer.stop()
+   * ```
    */
   static rekeyEvery(ms: number): { stop(): void } {
     if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 1 || ms > 2 ** 31 - 1) {
@@ -354,7 +448,19 @@ export class SealedKey {
     return { readers: this.#readers, writer: this.#writer }
   }
 
-  /** Runs `fn` with the plaintext readable; nested reads share the window. Returns what `fn` returns. */
+  /**
+   * Runs `fn` with the plaintext readable; nested reads share the window. Returns what `fn` returns.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` when `fn` is not a function; `ERR_DISPOSED`; `ERR_SEALED_KEY_TAMPERED` when the ciphertext does not authenticate; `ERR_WINDOW_CONFLICT` inside a write window; `ERR_ASYNC_CALLBACK` when `fn` returns a Promise; whatever `fn` throws (the window is wiped and closed first)
+   * @example
+   * ```js
+   * import { SealedKey } from '@tarsjs/prot-containers'
+   * import { createHmac } from 'node:crypto'
+   * const key = SealedKey.random(32)
+   * const mac = key.read((bytes) => createHmac('sha256', bytes).update('message').digest())
+   * console.log(mac.length, key.protections().sealed) // 32 true: decrypted only inside read
+   * key.dispose()
+   * ```
+   */
   read<R>(fn: (bytes: Uint8Array) => SyncResult<R>): R {
     checkFunction(fn, 'fn')
     const bytes = this.openRead()
@@ -367,7 +473,18 @@ export class SealedKey {
     return notThenable(result)
   }
 
-  /** Runs `fn` with the plaintext writable; on return the key is sealed again under a fresh nonce. */
+  /**
+   * Runs `fn` with the plaintext writable; on return the key is sealed again under a fresh nonce.
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` when `fn` is not a function; `ERR_DISPOSED`; `ERR_SEALED_KEY_TAMPERED` when the ciphertext does not authenticate; `ERR_WINDOW_CONFLICT` while any window is open; `ERR_ASYNC_CALLBACK` when `fn` returns a Promise; whatever `fn` throws (the window is wiped and closed first)
+   * @example
+   * ```js
+   * import { SealedKey } from '@tarsjs/prot-containers'
+   * const key = SealedKey.from(Buffer.alloc(4))
+   * key.write((bytes) => bytes.set([1, 2, 3, 4])) // sealed again under a fresh nonce on return
+   * console.log(key.read((bytes) => Array.from(bytes))) // [ 1, 2, 3, 4 ]
+   * key.dispose()
+   * ```
+   */
   write<R>(fn: (bytes: Uint8Array) => SyncResult<R>): R {
     checkFunction(fn, 'fn')
     const bytes = this.openWrite()
@@ -420,17 +537,54 @@ export class SealedKey {
     return asyncGuard(() => this.writer(), 'write', options)
   }
 
-  /** A read window to close by hand or with `using`. */
+  /**
+   * A read window to close by hand or with `using`.
+   * @throws {ContainerError} `ERR_DISPOSED`; `ERR_SEALED_KEY_TAMPERED`; `ERR_WINDOW_CONFLICT` while a write window is open
+   * @example
+   * ```js
+   * import { SealedKey } from '@tarsjs/prot-containers'
+   * const key = SealedKey.random(16)
+   * const window = key.reader()
+   * console.log(window.bytes.length, key.protections().sealed) // 16 false
+   * window.close() // the plaintext is wiped
+   * key.dispose()
+   * ```
+   */
   reader(): Window {
     return this.guard(this.openRead(), 'read')
   }
 
-  /** A write window to close by hand or with `using`; closing it seals the key again. */
+  /**
+   * A write window to close by hand or with `using`; closing it seals the key again.
+   * @throws {ContainerError} `ERR_DISPOSED`; `ERR_SEALED_KEY_TAMPERED`; `ERR_WINDOW_CONFLICT` while any window is open
+   * @example
+   * ```js
+   * import { SealedKey } from '@tarsjs/prot-containers'
+   * const key = SealedKey.from(Buffer.alloc(16))
+   * const window = key.writer()
+   * window.bytes.fill(9)
+   * window.close() // sealed again
+   * console.log(key.read((bytes) => bytes[15])) // 9
+   * key.dispose()
+   * ```
+   */
   writer(): Window {
     return this.guard(this.openWrite(), 'write')
   }
 
-  /** Constant-time comparison with another SealedKey, a ProtKey or bytes (a length mismatch returns false at once). */
+  /**
+   * Constant-time comparison with another SealedKey, a ProtKey or bytes (a length mismatch returns false at once).
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` for something that is not a SealedKey, a ProtKey or an ArrayBufferView; `ERR_DISPOSED` when either key is disposed; `ERR_SEALED_KEY_TAMPERED`; `ERR_WINDOW_CONFLICT` while either has a write window open
+   * @example
+   * ```js
+   * import { ProtKey, SealedKey } from '@tarsjs/prot-containers'
+   * const sealed = SealedKey.from(Buffer.alloc(32, 1))
+   * const plain = ProtKey.from(Buffer.alloc(32, 1))
+   * console.log(sealed.equals(plain), sealed.equals(Buffer.alloc(32))) // true false
+   * sealed.dispose()
+   * plain.dispose()
+   * ```
+   */
   equals(other: SealedKey | ProtKey | ArrayBufferView): boolean {
     if (other instanceof SealedKey || other instanceof ProtKey) {
       if (other === this) return this.read(() => true)
@@ -443,7 +597,18 @@ export class SealedKey {
     return this.read((mine) => mine.byteLength === theirs.byteLength && os.equals(mine, 0, theirs, 0, mine.byteLength))
   }
 
-  /** Moves the key into a new ProtKey (decrypted straight into its pages) and disposes this SealedKey. */
+  /**
+   * Moves the key into a new ProtKey (decrypted straight into its pages) and disposes this SealedKey.
+   * @throws {ContainerError} `ERR_DISPOSED`; `ERR_WINDOW_OPEN` while a window is open; `ERR_SEALED_KEY_TAMPERED`; `ERR_INVALID_ARG_TYPE` for bad options; `ERR_NOT_ISOLATED` for an allocator that cannot protect; allocator errors pass through (this key is then left as it was)
+   * @example
+   * ```js
+   * import { SealedKey } from '@tarsjs/prot-containers'
+   * const sealed = SealedKey.random(32)
+   * const key = sealed.unseal()
+   * console.log(sealed.disposed, `${key}`) // true ProtKey(32 bytes, no access)
+   * key.dispose()
+   * ```
+   */
   unseal(options?: KeyOptions): ProtKey {
     this.live()
     if (this.#readers > 0 || this.#writer) throw new ContainerError('ERR_WINDOW_OPEN', 'A SealedKey cannot be unsealed while a window is open')
@@ -458,7 +623,18 @@ export class SealedKey {
     return key
   }
 
-  /** What the memory actually has: the ciphertext's memory, the open window's, the sealing key's. */
+  /**
+   * What the memory actually has: the ciphertext's memory, the open window's, the sealing key's.
+   * @throws {ContainerError} `ERR_DISPOSED`
+   * @example
+   * ```js
+   * import { SealedKey } from '@tarsjs/prot-containers'
+   * const key = SealedKey.random(32)
+   * const p = key.protections()
+   * console.log(p.sealed, p.window, p.sealingKey.split) // true null true
+   * key.dispose()
+   * ```
+   */
   protections(): SealedProtections {
     const allocation = this.live()
     const window = this.#window === null ? null : windowPageAllocator().protections(this.#window)
@@ -470,7 +646,18 @@ export class SealedKey {
     }
   }
 
-  /** Wipes and frees the ciphertext now. Idempotent; refused while a window is open. */
+  /**
+   * Wipes and frees the ciphertext now. Idempotent; refused while a window is open.
+   * @throws {ContainerError} `ERR_WINDOW_OPEN` while a window is open (nothing is freed; close it and dispose again)
+   * @example
+   * ```js
+   * import { SealedKey } from '@tarsjs/prot-containers'
+   * const key = SealedKey.random(32)
+   * key.dispose()
+   * key.dispose() // idempotent
+   * console.log(`${key}`) // SealedKey(32 bytes, disposed)
+   * ```
+   */
   dispose(): void {
     if (this.#allocation.freed) this.#disposed = true
     if (this.#disposed) return
@@ -486,12 +673,33 @@ export class SealedKey {
     this.dispose()
   }
 
-  /** A redacted description such as `SealedKey(32 bytes, sealed)`. */
+  /**
+   * A redacted description such as `SealedKey(32 bytes, sealed)`.
+   * @throws nothing, disposed or not
+   * @example
+   * ```js
+   * import { SealedKey } from '@tarsjs/prot-containers'
+   * const key = SealedKey.random(32)
+   * console.log(`${key}`) // SealedKey(32 bytes, sealed): never the bytes
+   * key.dispose()
+   * ```
+   */
   toString(): string {
     const state = this.disposed ? 'disposed' : this.#writer ? 'read-write window' : this.#readers > 0 ? 'read window' : 'sealed'
     return `SealedKey(${this.#length} bytes, ${state})`
   }
 
+  /**
+   * JSON shows the redacted description only.
+   * @throws nothing
+   * @example
+   * ```js
+   * import { SealedKey } from '@tarsjs/prot-containers'
+   * const key = SealedKey.random(16)
+   * console.log(JSON.stringify({ key })) // {"key":"SealedKey(16 bytes, sealed)"}
+   * key.dispose()
+   * ```
+   */
   toJSON(): string {
     return this.toString()
   }

@@ -14,6 +14,14 @@ function sameLength(a: NodeJS.TypedArray, b: NodeJS.TypedArray): void {
 /**
  * Compares two little-endian numbers of the same length: -1 if `a < b`, 0 if
  * equal, 1 if `a > b`, in time that depends only on the length.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for an argument that is not a typed array; `ERR_MISSING_ARGS` for a wrong argument count
+ * @throws {Error} `ERR_BUFFER_LENGTH_MISMATCH` (`buffers must be of same length`) when the two byte lengths differ
+ * @example
+ * ```js
+ * import { sodium_compare } from '@tarsjs/sodium-allocator'
+ * console.log(sodium_compare(Buffer.from([1, 0]), Buffer.from([0, 1]))) // -1: little-endian, 1 < 256
+ * console.log(sodium_compare(Buffer.from([7]), Buffer.from([7]))) // 0
+ * ```
  */
 export function sodium_compare(a: NodeJS.TypedArray, b: NodeJS.TypedArray): number {
   argc(arguments.length, 2, 'sodium_compare')
@@ -37,6 +45,14 @@ export function sodium_compare(a: NodeJS.TypedArray, b: NodeJS.TypedArray): numb
  * True when every byte of `buf` is zero; with `len`, only the first `len`
  * bytes are looked at (`len` read as an unsigned 32-bit integer, and not
  * beyond the end).
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for an argument that is not a typed array; `ERR_MISSING_ARGS` for a wrong argument count; `ERR_INVALID_ARG_TYPE` for a `len` that is not a number
+ * @throws {Error} `ERR_OUT_OF_RANGE` for a `len` beyond the end of `buf`
+ * @example
+ * ```js
+ * import { sodium_is_zero } from '@tarsjs/sodium-allocator'
+ * console.log(sodium_is_zero(Buffer.alloc(8))) // true
+ * console.log(sodium_is_zero(Buffer.from([0, 0, 1]), 2)) // true: only the first 2 bytes
+ * ```
  */
 export function sodium_is_zero(buf: NodeJS.TypedArray, len?: number): boolean {
   argcAtLeast(arguments.length, 1, 'sodium_is_zero')
@@ -51,7 +67,17 @@ export function sodium_is_zero(buf: NodeJS.TypedArray, len?: number): boolean {
   return (((d - 1) >> 8) & 1) === 1
 }
 
-/** Adds 1 to the little-endian number in `n`, in place, wrapping around. */
+/**
+ * Adds 1 to the little-endian number in `n`, in place, wrapping around.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for an argument that is not a typed array; `ERR_MISSING_ARGS` for a wrong argument count
+ * @example
+ * ```js
+ * import { sodium_increment } from '@tarsjs/sodium-allocator'
+ * const nonce = Buffer.from([0xff, 0x00, 0x00])
+ * sodium_increment(nonce)
+ * console.log(nonce) // <Buffer 00 01 00>: the carry goes up, little-endian
+ * ```
+ */
 export function sodium_increment(n: NodeJS.TypedArray): void {
   argc(arguments.length, 1, 'sodium_increment')
   const bytes = bytesOf(typedArray(n, 'n'))
@@ -63,7 +89,18 @@ export function sodium_increment(n: NodeJS.TypedArray): void {
   }
 }
 
-/** `a = (a + b) mod 2^(8 * length)`, little-endian, in place. */
+/**
+ * `a = (a + b) mod 2^(8 * length)`, little-endian, in place.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for an argument that is not a typed array; `ERR_MISSING_ARGS` for a wrong argument count
+ * @throws {Error} `ERR_BUFFER_LENGTH_MISMATCH` (`buffers must be of same length`) when the two byte lengths differ
+ * @example
+ * ```js
+ * import { sodium_add } from '@tarsjs/sodium-allocator'
+ * const a = Buffer.from([0xff, 0x01])
+ * sodium_add(a, Buffer.from([0x01, 0x00]))
+ * console.log(a) // <Buffer 00 02>
+ * ```
+ */
 export function sodium_add(a: NodeJS.TypedArray, b: NodeJS.TypedArray): void {
   argc(arguments.length, 2, 'sodium_add')
   const x = bytesOf(typedArray(a, 'a'))
@@ -77,7 +114,18 @@ export function sodium_add(a: NodeJS.TypedArray, b: NodeJS.TypedArray): void {
   }
 }
 
-/** `a = (a - b) mod 2^(8 * length)`, little-endian, in place. */
+/**
+ * `a = (a - b) mod 2^(8 * length)`, little-endian, in place.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for an argument that is not a typed array; `ERR_MISSING_ARGS` for a wrong argument count
+ * @throws {Error} `ERR_BUFFER_LENGTH_MISMATCH` (`buffers must be of same length`) when the two byte lengths differ
+ * @example
+ * ```js
+ * import { sodium_sub } from '@tarsjs/sodium-allocator'
+ * const a = Buffer.from([0x00, 0x02])
+ * sodium_sub(a, Buffer.from([0x01, 0x00]))
+ * console.log(a) // <Buffer ff 01>
+ * ```
+ */
 export function sodium_sub(a: NodeJS.TypedArray, b: NodeJS.TypedArray): void {
   argc(arguments.length, 2, 'sodium_sub')
   const x = bytesOf(typedArray(a, 'a'))

@@ -19,6 +19,16 @@ function osError(message: string, cause: unknown): Error {
  * when the kernel refuses (e.g. RLIMIT_MEMLOCK). Unlike libsodium, the pages
  * are not also marked no-dump: `madvise` needs memory the process mapped
  * itself; allocate secrets with `sodium_malloc` for that.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for something that is not a typed array; `ERR_MISSING_ARGS` for a wrong argument count
+ * @throws {Error} the OS error's code (`ENOMEM` over RLIMIT_MEMLOCK, `EPERM`, `EAGAIN`; `ERR_MLOCK_FAILED` when it has none), message `memory lock failed`, the OS error as `cause`
+ * @example
+ * ```js
+ * import { sodium_mlock, sodium_munlock } from '@tarsjs/sodium-allocator'
+ * const key = Buffer.alloc(32)
+ * sodium_mlock(key) // the pages holding it stay in RAM
+ * sodium_munlock(key) // wiped, then unlocked
+ * console.log(key.every((b) => b === 0)) // true
+ * ```
  */
 export function sodium_mlock(buf: NodeJS.TypedArray): void {
   argc(arguments.length, 1, 'sodium_mlock')
@@ -41,6 +51,17 @@ function ownedByAllocator(err: unknown): boolean {
  * A secure buffer, or any view of tarsjs-allocated memory, is wiped but stays
  * locked: its allocator owns that lock (one munlock undoes every mlock of a
  * page, including the neighbours') and releases it when the memory is freed.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for something that is not a typed array; `ERR_MISSING_ARGS` for a wrong argument count
+ * @throws {Error} the OS error's code (`ENOMEM`, `EPERM`; `ERR_MLOCK_FAILED` when it has none), message `memory unlock failed`, the OS error as `cause`; the bytes are wiped before
+ * @example
+ * ```js
+ * import { sodium_malloc, sodium_munlock, sodium_free } from '@tarsjs/sodium-allocator'
+ * const buf = sodium_malloc(16)
+ * buf.fill(1)
+ * sodium_munlock(buf) // wiped; a secure buffer stays locked until it is freed
+ * console.log(buf[0], buf.length) // 0 16
+ * sodium_free(buf)
+ * ```
  */
 export function sodium_munlock(buf: NodeJS.TypedArray): void {
   argc(arguments.length, 1, 'sodium_munlock')
@@ -57,7 +78,17 @@ export function sodium_munlock(buf: NodeJS.TypedArray): void {
   }
 }
 
-/** Zeroes `buf` with `explicit_bzero`: a store the compiler cannot drop. */
+/**
+ * Zeroes `buf` with `explicit_bzero`: a store the compiler cannot drop.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for something that is not a typed array; `ERR_MISSING_ARGS` for a wrong argument count
+ * @example
+ * ```js
+ * import { sodium_memzero } from '@tarsjs/sodium-allocator'
+ * const password = Buffer.from('hunter2')
+ * sodium_memzero(password)
+ * console.log(password) // <Buffer 00 00 00 00 00 00 00>
+ * ```
+ */
 export function sodium_memzero(buf: NodeJS.TypedArray): void {
   argc(arguments.length, 1, 'sodium_memzero')
   os.wipe(typedArray(buf, 'buf'))
@@ -66,6 +97,15 @@ export function sodium_memzero(buf: NodeJS.TypedArray): void {
 /**
  * True when `b1` and `b2` hold the same bytes, in time that depends only on
  * their length. Both must have the same byte length.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for something that is not a typed array; `ERR_MISSING_ARGS` for a wrong argument count
+ * @throws {Error} `ERR_BUFFER_LENGTH_MISMATCH` (`buffers must be of same length`) when the two byte lengths differ
+ * @example
+ * ```js
+ * import { sodium_memcmp } from '@tarsjs/sodium-allocator'
+ * const mac = Buffer.from('0123456789abcdef')
+ * console.log(sodium_memcmp(mac, Buffer.from('0123456789abcdef'))) // true
+ * console.log(sodium_memcmp(mac, Buffer.from('0123456789abcdeX'))) // false
+ * ```
  */
 export function sodium_memcmp(b1: NodeJS.TypedArray, b2: NodeJS.TypedArray): boolean {
   argc(arguments.length, 2, 'sodium_memcmp')

@@ -53,7 +53,16 @@ export interface SodiumNativeAllocatorOptions {
 /** libsodium's canary, before the data. */
 const CANARY = 16
 
-/** Loads sodium-native, or returns undefined when it is not installed. */
+/**
+ * Loads sodium-native, or returns undefined when it is not installed.
+ * @throws {Error} the error of loading an installed but broken sodium-native (`ERR_DLOPEN_FAILED` for a binary built for another platform or Node.js); a missing one (`MODULE_NOT_FOUND`) gives `undefined`, not an error
+ * @example
+ * ```js
+ * import { loadSodiumNative } from '@tarsjs/sodium-allocator'
+ * const sodium = loadSodiumNative()
+ * console.log(sodium === undefined ? 'not installed' : typeof sodium.sodium_malloc) // function: sodium-native is installed here
+ * ```
+ */
 export function loadSodiumNative(): SodiumNativeMemory | undefined {
   try {
     return require('sodium-native') as SodiumNativeMemory
@@ -69,7 +78,17 @@ interface NativeState extends HandleState {
   readonly locked: boolean
 }
 
-/** An allocation of `SodiumNativeAllocator`. All state is private: spread, clone or serialize it and you get `{}`. */
+/**
+ * An allocation of `SodiumNativeAllocator`. All state is private: spread, clone or serialize it and you get `{}`.
+ * @example
+ * ```js
+ * import { SodiumNativeAllocator } from '@tarsjs/sodium-allocator'
+ * const native = new SodiumNativeAllocator() // needs sodium-native installed
+ * const a = native.alloc(16)
+ * console.log(JSON.stringify(a), a.byteLength) // "SodiumNativeAllocation(16 bytes)" 16: never the bytes
+ * native.free(a)
+ * ```
+ */
 export class SodiumNativeAllocation extends AllocationHandle<NativeState> {
   /** @internal */
   constructor(state: NativeState) {
@@ -77,6 +96,17 @@ export class SodiumNativeAllocation extends AllocationHandle<NativeState> {
   }
 }
 
+/**
+ * An `Allocator` over sodium-native's own `sodium_malloc` / `sodium_free` (libsodium's allocator, in C). It cannot protect allocations (`protect` throws `ERR_NOT_ISOLATED`), and guard pages and no-dump are reported `false` because their outcome cannot be observed.
+ * @example
+ * ```js
+ * import { SodiumNativeAllocator } from '@tarsjs/sodium-allocator'
+ * const native = new SodiumNativeAllocator() // needs sodium-native installed
+ * const a = native.alloc(32)
+ * console.log(native.protections(a).locked) // true: when RLIMIT_MEMLOCK allows
+ * native.free(a)
+ * ```
+ */
 export class SodiumNativeAllocator implements Allocator {
   /** Protections libsodium may apply but whose outcome cannot be observed; reported `false`. */
   static readonly unverifiable: readonly (keyof Protections)[] = ['guardPages', 'noDump']
@@ -89,6 +119,18 @@ export class SodiumNativeAllocator implements Allocator {
   #warnedEscape = false
   #counters = { allocations: 0, bytes: 0, mappedPages: 0, lockedPages: 0, unlocked: 0, escapedBytes: 0 }
 
+  /**
+   * Wraps the given sodium-native module, or the installed one.
+   * @throws {Error} `ERR_SODIUM_NATIVE_MISSING` when sodium-native is not installed and none is given
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for options that are not an object; `ERR_INVALID_ARG_VALUE` for an unknown `mlock` policy
+   * @example
+   * ```js
+   * import { SodiumNativeAllocator } from '@tarsjs/sodium-allocator'
+   * import sodium from 'sodium-native'
+   * const native = new SodiumNativeAllocator({ sodium, mlock: 'off' })
+   * console.log(native.name) // sodium-native
+   * ```
+   */
   constructor(options?: SodiumNativeAllocatorOptions) {
     const o = checkOptionsObject<SodiumNativeAllocatorOptions>(options)
     const sodium = o.sodium ?? loadSodiumNative()
@@ -103,7 +145,19 @@ export class SodiumNativeAllocator implements Allocator {
     this.#mlock = mlock
   }
 
-  /** `sodium_malloc(byteLength)`; 0 allowed. Filled with 0xdb by libsodium. */
+  /**
+   * `sodium_malloc(byteLength)`; 0 allowed. Filled with 0xdb by libsodium.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` for a length that is not an integer from 0 to 2^30; `ERR_MLOCK_FAILED` under `mlock: 'required'` when mlock fails; `ERR_INVALID_ARG_VALUE` when the given module's `sodium_malloc` returns a Buffer that does not own its memory
+   * @throws {Error} what sodium-native's `sodium_malloc` throws (`ENOMEM`)
+   * @example
+   * ```js
+   * import { SodiumNativeAllocator } from '@tarsjs/sodium-allocator'
+   * const native = new SodiumNativeAllocator() // needs sodium-native installed
+   * const a = native.alloc(32)
+   * console.log(a.byteLength) // 32
+   * native.free(a)
+   * ```
+   */
   alloc(byteLength: number): Allocation {
     const n = checkByteLength(byteLength, true)
     const buffer = this.#sodium.sodium_malloc(n)
@@ -128,6 +182,15 @@ export class SodiumNativeAllocator implements Allocator {
    * `transfer()`) is neither wiped (its only view moved away) nor freed: it
    * stays mapped for good, so the escaped buffer never faults and never sees
    * another secret; it is counted in `stats().escapedBytes` and warned about.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_DOUBLE_FREE`; libsodium aborts the process on a corrupted canary
+   * @example
+   * ```js
+   * import { SodiumNativeAllocator } from '@tarsjs/sodium-allocator'
+   * const native = new SodiumNativeAllocator() // needs sodium-native installed
+   * const a = native.alloc(16)
+   * native.free(a)
+   * console.log(a.freed) // true
+   * ```
    */
   free(allocation: Allocation): void {
     const a = this.#own(allocation, true)
@@ -155,6 +218,19 @@ export class SodiumNativeAllocator implements Allocator {
     else c.unlocked--
   }
 
+  /**
+   * The allocation's memory (sodium-native's Buffer's ArrayBuffer).
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE`; `ERR_FOREIGN_ALLOCATION`; `ERR_ALLOCATION_FREED`; `ERR_VIEW_ESCAPED` once other code detached it
+   * @example
+   * ```js
+   * import { SodiumNativeAllocator } from '@tarsjs/sodium-allocator'
+   * const native = new SodiumNativeAllocator() // needs sodium-native installed
+   * const a = native.alloc(8)
+   * new Uint8Array(native.view(a)).fill(1)
+   * console.log(native.view(a).byteLength) // 8
+   * native.free(a)
+   * ```
+   */
   view(allocation: Allocation): ArrayBuffer {
     const ab = this.#own(allocation, false).buffer.buffer as ArrayBuffer
     if (ab.byteLength === 0 && allocation.byteLength > 0) {
@@ -163,6 +239,22 @@ export class SodiumNativeAllocator implements Allocator {
     return ab
   }
 
+  /**
+   * Not supported: sodium-native cannot detach a secure buffer and attach it again.
+   * @throws {AllocError} `ERR_NOT_ISOLATED`, always (after the checks of `view`: `ERR_INVALID_ARG_TYPE`, `ERR_FOREIGN_ALLOCATION`, `ERR_ALLOCATION_FREED`, `ERR_INVALID_ARG_VALUE` for an unknown access)
+   * @example
+   * ```js
+   * import { SodiumNativeAllocator } from '@tarsjs/sodium-allocator'
+   * const native = new SodiumNativeAllocator() // needs sodium-native installed
+   * const a = native.alloc(8)
+   * try {
+   *   native.protect(a, 'none')
+   * } catch (err) {
+   *   console.log(err.code) // ERR_NOT_ISOLATED
+   * }
+   * native.free(a)
+   * ```
+   */
   protect(allocation: Allocation, access: Access): void {
     this.#own(allocation, false)
     checkAccess(access)
@@ -172,6 +264,18 @@ export class SodiumNativeAllocator implements Allocator {
     )
   }
 
+  /**
+   * What can be observed of the allocation: `locked` from this adapter's own mlock; guard pages and no-dump reported `false` (see `unverifiable`).
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE`; `ERR_FOREIGN_ALLOCATION`; `ERR_ALLOCATION_FREED`
+   * @example
+   * ```js
+   * import { SodiumNativeAllocator } from '@tarsjs/sodium-allocator'
+   * const native = new SodiumNativeAllocator() // needs sodium-native installed
+   * const a = native.alloc(8)
+   * console.log(native.protections(a).guardPages) // false: libsodium has them, but they cannot be observed
+   * native.free(a)
+   * ```
+   */
   protections(allocation: Allocation): Protections {
     const a = this.#own(allocation, false)
     return {
@@ -187,7 +291,18 @@ export class SodiumNativeAllocator implements Allocator {
     }
   }
 
-  /** Counters of live allocations; mappings are libsodium's (one per allocation, as 4.x frees them at once). */
+  /**
+   * Counters of live allocations; mappings are libsodium's (one per allocation, as 4.x frees them at once).
+   * @throws nothing
+   * @example
+   * ```js
+   * import { SodiumNativeAllocator } from '@tarsjs/sodium-allocator'
+   * const native = new SodiumNativeAllocator() // needs sodium-native installed
+   * const a = native.alloc(32)
+   * console.log(native.stats().allocations) // 1
+   * native.free(a)
+   * ```
+   */
   stats(): AllocatorStats {
     const c = this.#counters
     return {
@@ -208,6 +323,16 @@ export class SodiumNativeAllocator implements Allocator {
     return describeAllocator('SodiumNativeAllocator', this.stats())
   }
 
+  /**
+   * The redacted description that `console.log` shows too: counts, never the memory.
+   * @throws nothing
+   * @example
+   * ```js
+   * import { SodiumNativeAllocator } from '@tarsjs/sodium-allocator'
+   * const native = new SodiumNativeAllocator() // needs sodium-native installed
+   * console.log(JSON.stringify(native)) // "SodiumNativeAllocator(0 allocations, 0 bytes)"
+   * ```
+   */
   toJSON(): string {
     return describeAllocator('SodiumNativeAllocator', this.stats())
   }

@@ -15,6 +15,16 @@ import { argc, bytesOf, plainError, typedArray, uint32 } from './args.js'
 /**
  * Pads the first `unpadded_buflen` bytes of `buf` to a multiple of
  * `blocksize` in place and returns the padded length.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a `buf` that is not a typed array or a length that is not a number; `ERR_MISSING_ARGS` for a wrong argument count
+ * @throws {Error} `ERR_OUT_OF_RANGE` for a length or block size beyond `buf`, a block size of 0, or a `buf` too short for the padded length
+ * @example
+ * ```js
+ * import { sodium_pad } from '@tarsjs/sodium-allocator'
+ * const buf = Buffer.alloc(16)
+ * buf.write('hello')
+ * const padded = sodium_pad(buf, 5, 8)
+ * console.log(padded, buf.subarray(0, padded)) // 8 <Buffer 68 65 6c 6c 6f 80 00 00>
+ * ```
  */
 export function sodium_pad(buf: NodeJS.TypedArray, unpadded_buflen: number, blocksize: number): number {
   argc(arguments.length, 3, 'sodium_pad')
@@ -49,6 +59,16 @@ export function sodium_pad(buf: NodeJS.TypedArray, unpadded_buflen: number, bloc
  * padding. Invalid padding gives `padded_buflen - 1`, as in sodium-native (see
  * above). `padded_buflen` shorter than `blocksize` throws: sodium-native returns
  * an uninitialised value there.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a `buf` that is not a typed array or a length that is not a number; `ERR_MISSING_ARGS` for a wrong argument count
+ * @throws {Error} `ERR_OUT_OF_RANGE` for a length or block size beyond `buf`, a block size of 0, or a `padded_buflen` shorter than `blocksize`
+ * @example
+ * ```js
+ * import { sodium_pad, sodium_unpad } from '@tarsjs/sodium-allocator'
+ * const buf = Buffer.alloc(16)
+ * buf.write('hello')
+ * const padded = sodium_pad(buf, 5, 8)
+ * console.log(sodium_unpad(buf, padded, 8)) // 5
+ * ```
  */
 export function sodium_unpad(buf: NodeJS.TypedArray, padded_buflen: number, blocksize: number): number {
   argc(arguments.length, 3, 'sodium_unpad')

@@ -25,13 +25,17 @@
  *
  * Other code can detach a secure buffer without freeing it: sodium-native 5's
  * own `sodium_free` detaches any buffer whose `secure` is true. Such a buffer
- * is freed (canary checked, wiped) as soon as this module sees it detached:
- * on the next turn of the event loop for buffers allocated in this turn, in
- * any function here that is given it, or when it is collected; with one
- * `TARSJS_FOREIGN_FREE` warning per process.
+ * is freed (canary checked, wiped) as soon as this module sees it detached,
+ * with one `TARSJS_FOREIGN_FREE` warning per process: on the next turn of the
+ * event loop for buffers allocated in this turn, in any function here that is
+ * given it, or by the sweep of older buffers (see `old` below), whichever
+ * comes first. The bound: within `SWEEP_INTERVAL_MS` (one second) while the
+ * event loop turns, and within `SWEEP_EVERY * live` further `sodium_malloc`
+ * calls (4 per live buffer) even when it does not, `live` being the number
+ * of secure buffers older than one turn.
  */
 // node:timers, not the global: fake timers in a user's tests replace only the global.
-import { setImmediate } from 'node:timers'
+import { clearInterval, setImmediate, setInterval } from 'node:timers'
 import { MAX_BYTE_LENGTH } from '@tarsjs/page-alloc'
 import type { Access, Allocation, Protections } from '@tarsjs/page-alloc'
 import { argc, plainError, rangeError, typeError, typedArray } from './args.js'
@@ -67,7 +71,36 @@ const young: Entry[] = []
 const YOUNG_LIMIT = 16
 let promotion: NodeJS.Immediate | undefined
 
-/** The allocator behind `sodium_malloc` (one per process, created on first use). */
+/**
+ * The sweep: buffers older than one turn (registered with the backstop) are
+ * held weakly in `old`, and checked for a detach by other code (sodium-native
+ * 5's `sodium_free`) that this module would otherwise only notice when it is
+ * given the buffer again or when the buffer is collected. Every
+ * `SWEEP_EVERY`-th allocation checks the next one of them (a cursor that wraps
+ * around), and an unref'd timer checks them all every `SWEEP_INTERVAL_MS`
+ * while any exist. A detached one is wiped and freed on the spot. (A check
+ * costs a WeakRef dereference, a few hundred nanoseconds in a busy loop: one
+ * every fourth allocation keeps `sodium_malloc` + `sodium_free` within a few
+ * per cent of its speed without the sweep.)
+ */
+const old = new Map<Allocation, WeakRef<Entry>>()
+const SWEEP_EVERY = 4
+const SWEEP_INTERVAL_MS = 1000
+let cursor: Iterator<[Allocation, WeakRef<Entry>]> = old.entries()
+let sweepTimer: NodeJS.Timeout | undefined
+let sinceSweep = 0
+
+/**
+ * The allocator behind `sodium_malloc` (one per process, created on first use).
+ * @throws nothing: the allocator is created with its default options, which are valid, and maps no memory until the first allocation
+ * @example
+ * ```js
+ * import { defaultSodiumAllocator, sodium_free, sodium_malloc } from '@tarsjs/sodium-allocator'
+ * const buf = sodium_malloc(32)
+ * console.log(defaultSodiumAllocator().stats().allocations >= 1) // true
+ * sodium_free(buf)
+ * ```
+ */
 export function defaultSodiumAllocator(): SodiumAllocator {
   if (shared === undefined) shared = new SodiumAllocator()
   return shared
@@ -105,7 +138,19 @@ export function sodium_malloc(size: number): SecureBuffer {
   return allocate(checkSize(size, 'size', MAX_BYTE_LENGTH), 'sodium_malloc')
 }
 
-/** `count * size` bytes as `sodium_malloc`; an overflowing product throws a RangeError. */
+/**
+ * `count * size` bytes as `sodium_malloc`; an overflowing product throws a RangeError.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a count or size that is not a number; `ERR_MISSING_ARGS` for a wrong argument count
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a count or size that is not a non-negative integer, or a product over 2^30
+ * @throws {Error} `ENOMEM` / `EAGAIN` when the kernel refuses another guarded mapping
+ * @example
+ * ```js
+ * import { sodium_allocarray, sodium_free } from '@tarsjs/sodium-allocator'
+ * const counters = sodium_allocarray(4, 8) // four 64-bit counters
+ * console.log(counters.length, counters.secure) // 32 true
+ * sodium_free(counters)
+ * ```
+ */
 export function sodium_allocarray(count: number, size: number): SecureBuffer {
   argc(arguments.length, 2, 'sodium_allocarray')
   const c = checkSize(count, 'count', Number.MAX_SAFE_INTEGER)
@@ -145,6 +190,10 @@ function allocate(n: number, caller: string): SecureBuffer {
   buffer.secure = true
   const entry: Entry = { allocation, buffer, registered: false }
   live.set(ab, entry)
+  if (old.size > 0 && ++sinceSweep >= SWEEP_EVERY) {
+    sinceSweep = 0
+    sweepNext()
+  }
   if (young.length >= YOUNG_LIMIT) promote()
   young.push(entry)
   if (promotion === undefined) {
@@ -169,8 +218,47 @@ function promote(): void {
     }
     backstop.register(entry.buffer.buffer, entry.allocation, entry.allocation)
     entry.registered = true
+    old.set(entry.allocation, new WeakRef(entry))
   }
   young.length = 0
+  if (old.size > 0 && sweepTimer === undefined) {
+    sweepTimer = setInterval(sweepAll, SWEEP_INTERVAL_MS)
+    sweepTimer.unref()
+  }
+}
+
+/** Checks the next old buffer, going round. */
+function sweepNext(): void {
+  let next = cursor.next()
+  if (next.done === true) {
+    cursor = old.entries()
+    next = cursor.next()
+    if (next.done === true) return
+  }
+  check(next.value[0], next.value[1])
+}
+
+/** The timer's sweep: every old buffer; the timer stops when there are none. */
+function sweepAll(): void {
+  for (const [allocation, ref] of old) check(allocation, ref)
+  if (old.size === 0 && sweepTimer !== undefined) {
+    clearInterval(sweepTimer)
+    sweepTimer = undefined
+  }
+}
+
+/** Frees an old buffer's allocation if other code detached the buffer, or if it was collected. */
+function check(allocation: Allocation, ref: WeakRef<Entry>): void {
+  // The entry lives as long as its buffer's ArrayBuffer (the key of `live`).
+  const entry = ref.deref()
+  if (entry === undefined) {
+    // Collected; the backstop's callback may not have run yet.
+    old.delete(allocation)
+    backstop.unregister(allocation)
+    collected(allocation)
+  } else if (detachedElsewhere(entry)) {
+    reclaim(entry)
+  }
 }
 
 /** True when other code detached the buffer's memory while the allocation is live. */
@@ -196,7 +284,10 @@ function reclaim(entry: Entry): void {
 /** Frees through the escape check: a view that was moved out (transfer()) keeps its memory out of reuse. */
 function release(entry: Entry): void {
   ;(entry.allocation.allocator as SodiumAllocator).freeHandedOver(entry.allocation, entry.buffer.buffer as ArrayBuffer)
-  if (entry.registered) backstop.unregister(entry.allocation)
+  if (entry.registered) {
+    backstop.unregister(entry.allocation)
+    old.delete(entry.allocation)
+  }
   live.delete(entry.buffer.buffer as ArrayBuffer)
   entry.buffer.secure = false
 }
@@ -211,6 +302,7 @@ function liveEntry(ab: ArrayBuffer): Entry | undefined {
 
 /** The buffer was collected: its view cannot be checked for an escape, so its mapping is let go, never reused. */
 function collected(allocation: Allocation): void {
+  old.delete(allocation)
   if (!allocation.freed) (allocation.allocator as SodiumAllocator).freeHandedOver(allocation, undefined)
 }
 
@@ -286,26 +378,75 @@ function mprotect(buf: unknown, access: Access, failure: string): void {
  * attached: reading or writing it from JavaScript now kills the process with
  * SIGSEGV. Use `ProtKey` from `@tarsjs/prot-containers` for memory that is
  * inaccessible by default without that risk.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for something that is not a typed array; `ERR_MISSING_ARGS` for a wrong argument count
+ * @throws {Error} `ERR_NOT_SECURE_BUFFER` (`failed to lock buffer`) for a buffer `sodium_malloc` did not return or that is freed; `ERR_VIEW_ESCAPED` for one that other code detached (it is then wiped and freed); the OS error from `mprotect`
+ * @example
+ * ```js
+ * import { sodium_free, sodium_malloc, sodium_mprotect_noaccess, sodium_mprotect_readwrite } from '@tarsjs/sodium-allocator'
+ * const key = sodium_malloc(32)
+ * sodium_mprotect_noaccess(key) // from here on, touching key kills the process
+ * sodium_mprotect_readwrite(key)
+ * key[0] = 1
+ * sodium_free(key)
+ * ```
  */
 export function sodium_mprotect_noaccess(buf: NodeJS.TypedArray): void {
   argc(arguments.length, 1, 'sodium_mprotect_noaccess')
   mprotect(buf, 'none', 'failed to lock buffer')
 }
 
-/** Makes a secure buffer read-only; a write from JavaScript then kills the process (SIGSEGV). */
+/**
+ * Makes a secure buffer read-only; a write from JavaScript then kills the process (SIGSEGV).
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for something that is not a typed array; `ERR_MISSING_ARGS` for a wrong argument count
+ * @throws {Error} `ERR_NOT_SECURE_BUFFER` (`failed to unlock buffer`) for a buffer `sodium_malloc` did not return or that is freed; `ERR_VIEW_ESCAPED` for one that other code detached (it is then wiped and freed); the OS error from `mprotect`
+ * @example
+ * ```js
+ * import { sodium_free, sodium_malloc, sodium_mprotect_readonly } from '@tarsjs/sodium-allocator'
+ * const key = sodium_malloc(32)
+ * key.fill(7)
+ * sodium_mprotect_readonly(key)
+ * console.log(key[0]) // 7: reads work, a write would kill the process
+ * sodium_free(key)
+ * ```
+ */
 export function sodium_mprotect_readonly(buf: NodeJS.TypedArray): void {
   // sodium-native names this function 'sodium_readonly' in its argument error.
   argc(arguments.length, 1, 'sodium_readonly')
   mprotect(buf, 'read', 'failed to unlock buffer')
 }
 
-/** Makes a secure buffer readable and writable again. */
+/**
+ * Makes a secure buffer readable and writable again.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for something that is not a typed array; `ERR_MISSING_ARGS` for a wrong argument count
+ * @throws {Error} `ERR_NOT_SECURE_BUFFER` (`failed to unlock buffer`) for a buffer `sodium_malloc` did not return or that is freed; `ERR_VIEW_ESCAPED` for one that other code detached (it is then wiped and freed); the OS error from `mprotect`
+ * @example
+ * ```js
+ * import { sodium_free, sodium_malloc, sodium_mprotect_readonly, sodium_mprotect_readwrite } from '@tarsjs/sodium-allocator'
+ * const key = sodium_malloc(32)
+ * sodium_mprotect_readonly(key)
+ * sodium_mprotect_readwrite(key)
+ * key[0] = 1
+ * console.log(key[0]) // 1
+ * sodium_free(key)
+ * ```
+ */
 export function sodium_mprotect_readwrite(buf: NodeJS.TypedArray): void {
   argc(arguments.length, 1, 'sodium_readwrite')
   mprotect(buf, 'readwrite', 'failed to unlock buffer')
 }
 
-/** True for a live buffer (or any typed array over its memory) returned by `sodium_malloc`. */
+/**
+ * True for a live buffer (or any typed array over its memory) returned by `sodium_malloc`.
+ * @throws nothing: any value is answered
+ * @example
+ * ```js
+ * import { isSecureBuffer, sodium_free, sodium_malloc } from '@tarsjs/sodium-allocator'
+ * const buf = sodium_malloc(16)
+ * console.log(isSecureBuffer(buf), isSecureBuffer(buf.subarray(4)), isSecureBuffer(Buffer.alloc(16))) // true true false
+ * sodium_free(buf)
+ * console.log(isSecureBuffer(buf)) // false
+ * ```
+ */
 export function isSecureBuffer(buf: unknown): boolean {
   return ArrayBuffer.isView(buf) && liveEntry(buf.buffer as ArrayBuffer) !== undefined
 }
@@ -314,6 +455,15 @@ export function isSecureBuffer(buf: unknown): boolean {
  * What a secure buffer's memory actually has (locked, no-dump, guard pages,
  * canary, current access...), read from what the system calls returned.
  * Throws `ERR_NOT_SECURE_BUFFER` for anything else.
+ * @throws {TypeError} `ERR_NOT_SECURE_BUFFER` for anything but a live buffer `sodium_malloc` returned (or a typed array over its memory)
+ * @example
+ * ```js
+ * import { secureBufferProtections, sodium_free, sodium_malloc } from '@tarsjs/sodium-allocator'
+ * const buf = sodium_malloc(32)
+ * const p = secureBufferProtections(buf)
+ * console.log(p.guardPages, p.canary, p.access) // true true readwrite
+ * sodium_free(buf)
+ * ```
  */
 export function secureBufferProtections(buf: NodeJS.TypedArray): Protections {
   const entry = ArrayBuffer.isView(buf) ? liveEntry(buf.buffer as ArrayBuffer) : undefined

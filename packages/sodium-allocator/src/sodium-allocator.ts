@@ -55,12 +55,32 @@ export interface SodiumAllocatorOptions {
   quarantine?: QuarantineOptions
 }
 
+/**
+ * An `Allocator` with libsodium's layout for each allocation: a guard page, the 16-byte canary, the data ending at the trailing guard page; locked, no-dump, filled with 0xdb. The allocator behind `sodium_malloc`, and a backend for `ProtBuf` / `ProtKey`.
+ * @example
+ * ```js
+ * import { SodiumAllocator } from '@tarsjs/sodium-allocator'
+ * const sodium = new SodiumAllocator()
+ * const a = sodium.alloc(32)
+ * console.log(new Uint8Array(sodium.view(a))[0]) // 219: 0xdb, libsodium's garbage byte
+ * sodium.free(a)
+ * ```
+ */
 export class SodiumAllocator implements Allocator {
   readonly name: string = 'sodium'
   readonly capabilities: AllocatorCapabilities = { protect: true, alignment: 1 }
   readonly #pages: PageAllocator
 
-  /** `options` must be an object or undefined (`ERR_INVALID_ARG_TYPE`). */
+  /**
+   * `options` must be an object or undefined (`ERR_INVALID_ARG_TYPE`).
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for options that are not an object; `ERR_INVALID_ARG_VALUE` / `ERR_OUT_OF_RANGE` for a bad option; `ERR_SECRETMEM_UNAVAILABLE` under `secretmem: 'required'` without memfd_secret
+   * @example
+   * ```js
+   * import { SodiumAllocator } from '@tarsjs/sodium-allocator'
+   * const sodium = new SodiumAllocator({ mlock: 'best-effort', cacheLimit: 16 })
+   * console.log(sodium) // SodiumAllocator(0 allocations, 0 bytes)
+   * ```
+   */
   constructor(options?: SodiumAllocatorOptions) {
     const o = checkOptionsObject<SodiumAllocatorOptions>(options)
     this.#pages = new PageAllocator({
@@ -75,16 +95,51 @@ export class SodiumAllocator implements Allocator {
     })
   }
 
-  /** `byteLength` bytes (0 allowed, as `sodium_malloc(0)`), filled with 0xdb. */
+  /**
+   * `byteLength` bytes (0 allowed, as `sodium_malloc(0)`), filled with 0xdb.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` for a length that is not an integer from 0 to 2^30; `ERR_MLOCK_FAILED` under `mlock: 'required'`; the OS error (`ENOMEM`, `EAGAIN`, `EPERM`) when the kernel refuses memory; nothing is allocated when it throws
+   * @example
+   * ```js
+   * import { SodiumAllocator } from '@tarsjs/sodium-allocator'
+   * const sodium = new SodiumAllocator()
+   * const a = sodium.alloc(0) // as sodium_malloc(0)
+   * console.log(a.byteLength) // 0
+   * sodium.free(a)
+   * ```
+   */
   alloc(byteLength: number): Allocation {
     return this.#pages.allocFor(this, byteLength)
   }
 
-  /** Checks the canary (a mismatch ends the process), wipes, detaches the view, caches the mapping. */
+  /**
+   * Checks the canary (a mismatch ends the process), wipes, detaches the view, caches the mapping.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_DOUBLE_FREE`; a corrupted canary ends the process (or throws `ERR_INTEGRITY` under `integrity: 'throw'`)
+   * @example
+   * ```js
+   * import { SodiumAllocator } from '@tarsjs/sodium-allocator'
+   * const sodium = new SodiumAllocator()
+   * const a = sodium.alloc(16)
+   * const bytes = new Uint8Array(sodium.view(a))
+   * sodium.free(a)
+   * console.log(a.freed, bytes.length) // true 0
+   * ```
+   */
   free(allocation: Allocation): void {
     this.#pages.freeAs(this, allocation)
   }
 
+  /**
+   * The allocation's memory as an ArrayBuffer of exactly its length (the same one on every call), detached when the allocation is freed or protected `'none'`.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`; `ERR_NO_ACCESS` while it is protected `'none'`
+   * @example
+   * ```js
+   * import { SodiumAllocator } from '@tarsjs/sodium-allocator'
+   * const sodium = new SodiumAllocator()
+   * const a = sodium.alloc(8)
+   * console.log(sodium.view(a).byteLength, sodium.view(a) === sodium.view(a)) // 8 true
+   * sodium.free(a)
+   * ```
+   */
   view(allocation: Allocation): ArrayBuffer {
     return this.#pages.viewAs(this, allocation)
   }
@@ -108,20 +163,68 @@ export class SodiumAllocator implements Allocator {
    * the `Allocator` contract requires. `{ keepViews: true }` is what
    * `sodium_mprotect_noaccess` uses: the view stays attached and touching it
    * faults, as in libsodium.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`; `ERR_INVALID_ARG_VALUE` for an unknown access; the OS error from `mprotect`
+   * @example
+   * ```js
+   * import { SodiumAllocator } from '@tarsjs/sodium-allocator'
+   * const sodium = new SodiumAllocator()
+   * const a = sodium.alloc(32)
+   * sodium.protect(a, 'none')
+   * console.log(sodium.protections(a).access) // none
+   * sodium.protect(a, 'readwrite')
+   * sodium.free(a)
+   * ```
    */
   protect(allocation: Allocation, access: Access, options?: ProtectOptions): void {
     this.#pages.protectAs(this, allocation, access, options)
   }
 
+  /**
+   * What the allocation's memory actually has (locked, no-dump, guard pages, canary, access...), from what the system calls returned.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`
+   * @example
+   * ```js
+   * import { SodiumAllocator } from '@tarsjs/sodium-allocator'
+   * const sodium = new SodiumAllocator()
+   * const a = sodium.alloc(32)
+   * const p = sodium.protections(a)
+   * console.log(p.guardPages, p.isolated, p.access) // true true readwrite
+   * sodium.free(a)
+   * ```
+   */
   protections(allocation: Allocation): Protections {
     return this.#pages.protectionsAs(this, allocation)
   }
 
+  /**
+   * Counters of live allocations, mapped, locked and cached memory; never the memory itself.
+   * @throws nothing
+   * @example
+   * ```js
+   * import { SodiumAllocator } from '@tarsjs/sodium-allocator'
+   * const sodium = new SodiumAllocator()
+   * const a = sodium.alloc(32)
+   * const { allocations, bytes } = sodium.stats()
+   * console.log(allocations, bytes) // 1 32
+   * sodium.free(a)
+   * ```
+   */
   stats(): AllocatorStats {
     return this.#pages.stats()
   }
 
-  /** Unmaps every cached (freed) mapping. */
+  /**
+   * Unmaps every cached (freed) mapping.
+   * @throws {Error} nothing in use; only the OS error of a failing `munmap` (`EINVAL`), which would mean a corrupted mapping
+   * @example
+   * ```js
+   * import { SodiumAllocator } from '@tarsjs/sodium-allocator'
+   * const sodium = new SodiumAllocator()
+   * sodium.free(sodium.alloc(32)) // the freed mapping is cached for the next alloc
+   * sodium.trim()
+   * console.log(sodium.stats().cachedPages) // 0
+   * ```
+   */
   trim(): void {
     this.#pages.trim()
   }
@@ -131,6 +234,16 @@ export class SodiumAllocator implements Allocator {
     return describeAllocator('SodiumAllocator', this.stats())
   }
 
+  /**
+   * The redacted description that `console.log` shows too: counts, never the memory.
+   * @throws nothing
+   * @example
+   * ```js
+   * import { SodiumAllocator } from '@tarsjs/sodium-allocator'
+   * const sodium = new SodiumAllocator()
+   * console.log(JSON.stringify({ sodium })) // {"sodium":"SodiumAllocator(0 allocations, 0 bytes)"}
+   * ```
+   */
   toJSON(): string {
     return describeAllocator('SodiumAllocator', this.stats())
   }

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { NATIVE5_VERSION, NATIVE_VERSION, PKG, expectCode, kernel, native, native5, ours, outcome } from './helpers.js'
+import { NATIVE5_VERSION, NATIVE_VERSION, PKG, expectCode, kernel, native, native5, ours, outcome, report, runFixture } from './helpers.js'
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 const live = (): number => ours.defaultSodiumAllocator().stats().allocations
@@ -88,6 +88,29 @@ describe('mixing sodium-native 5 and tarsjs on one buffer', () => {
     expect(kernel.findBytes(marker)).toBeUndefined()
     expect(live()).toBe(before - 1)
     expectCode(() => ours.sodium_mprotect_readonly(buf), 'ERR_NOT_SECURE_BUFFER')
+  })
+
+  it('an older buffer detached by sodium-native 5 and never seen again is swept: by later allocations, or by the timer', () => {
+    // In a child: a fresh process, so that its one TARSJS_FOREIGN_FREE warning comes from the sweep.
+    const run = runFixture('foreign-free-sweep')
+    expect(run.status, run.stderr).toBe(0)
+    const r = report<{
+      budget: number
+      beforeA: { found: boolean; live: number; length: number }
+      afterA: { found: boolean; live: number; secure: boolean }
+      beforeB: { found: boolean; live: number }
+      afterB: { found: boolean; live: number; secure: boolean; waited: number }
+      warnings: string[]
+    }>(run)
+    // Detached (length 0) but still live and holding the secret...
+    expect(r.beforeA).toEqual({ found: true, live: 41, length: 0 })
+    // ...until 4 * live allocations later, with the event loop blocked: wiped and freed.
+    expect(r.budget).toBe(164)
+    expect(r.afterA).toEqual({ found: false, live: 40, secure: false })
+    // With no allocation at all, the unref'd timer does it (one-second period; the child gives up after three).
+    expect(r.beforeB).toEqual({ found: true, live: 41 })
+    expect([r.afterB.found, r.afterB.live, r.afterB.secure]).toEqual([false, 40, false])
+    expect(r.warnings.filter((w) => w === 'TARSJS_FOREIGN_FREE')).toHaveLength(1)
   })
 
   it('sodium_free after sodium-native 5 detached the buffer frees it', () => {
