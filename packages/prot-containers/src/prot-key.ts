@@ -410,6 +410,17 @@ export class ProtKey extends Container {
   /**
    * A write window for `await using`, with the same deadline as {@link ProtKey.readerAsync}.
    * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` for a bad timeout; `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT` while any window is open
+   * @example
+   * ```js
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * const key = ProtKey.alloc(4)
+   * const window = key.writerAsync({ timeout: 1000 })
+   * await Promise.resolve() // the window stays open across awaits
+   * window.bytes.set([1, 2, 3, 4])
+   * window.close()
+   * console.log(key.read((bytes) => Array.from(bytes)), key.windows.writer) // [ 1, 2, 3, 4 ] false
+   * key.dispose()
+   * ```
    */
   writerAsync(options?: AsyncWindowOptions): AsyncWindow {
     return asyncGuard(() => this.writer(), 'write', options)

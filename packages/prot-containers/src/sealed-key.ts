@@ -516,6 +516,17 @@ export class SealedKey {
   /**
    * Runs `fn` with the plaintext writable until its promise settles; the key is sealed again when the window closes.
    * @throws {ContainerError} (as rejections) `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE`; `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT`; `ERR_WINDOW_TIMEOUT`; `ERR_VIEW_ESCAPED`; whatever `fn` throws or rejects with
+   * @example
+   * ```js
+   * import { SealedKey } from '@tarsjs/prot-containers'
+   * const key = SealedKey.from(Buffer.alloc(4))
+   * await key.writeAsync(async (bytes) => {
+   *   await Promise.resolve()
+   *   bytes.set([5, 6, 7, 8])
+   * })
+   * console.log(key.read((bytes) => Array.from(bytes)), key.protections().sealed) // [ 5, 6, 7, 8 ] true
+   * key.dispose()
+   * ```
    */
   writeAsync<R>(fn: (bytes: Uint8Array) => R | PromiseLike<R>, options?: AsyncWindowOptions): Promise<R> {
     return runAsyncWindow(() => this.writer(), 'write', fn, options)
@@ -524,6 +535,17 @@ export class SealedKey {
   /**
    * A read window for `await using`, closed (plaintext wiped) when disposed or after `options.timeout` ms.
    * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE`; `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT`; `ERR_SEALED_KEY_TAMPERED`
+   * @example
+   * ```js
+   * import { SealedKey } from '@tarsjs/prot-containers'
+   * const key = SealedKey.random(32)
+   * const window = key.readerAsync({ timeout: 1000 })
+   * await Promise.resolve()
+   * console.log(window.bytes.length, key.windows.readers) // 32 1
+   * window.close() // the plaintext is wiped
+   * console.log(window.bytes.length, key.windows.readers) // 0 0
+   * key.dispose()
+   * ```
    */
   readerAsync(options?: AsyncWindowOptions): AsyncWindow {
     return asyncGuard(() => this.reader(), 'read', options)
@@ -532,6 +554,17 @@ export class SealedKey {
   /**
    * A write window for `await using`; closing it seals the key again.
    * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE`; `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT`
+   * @example
+   * ```js
+   * import { SealedKey } from '@tarsjs/prot-containers'
+   * const key = SealedKey.from(Buffer.alloc(2))
+   * const window = key.writerAsync({ timeout: 1000 })
+   * await Promise.resolve()
+   * window.bytes.set([9, 9])
+   * window.close() // sealed again under a fresh nonce
+   * console.log(key.read((bytes) => Array.from(bytes))) // [ 9, 9 ]
+   * key.dispose()
+   * ```
    */
   writerAsync(options?: AsyncWindowOptions): AsyncWindow {
     return asyncGuard(() => this.writer(), 'write', options)
