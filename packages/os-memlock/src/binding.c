@@ -570,12 +570,15 @@ static __thread int creating_finalized;
 static __thread int teardown_checked; /* this thread's regions were checked for views that left */
 
 /*
- * True when the thread's environment is being torn down: Node-API then
- * refuses to call into JavaScript (checked before the arguments, so the
- * call does nothing either way).
+ * Whether the thread's environment is being torn down: Node-API then refuses
+ * to call into JavaScript (checked before the arguments, so the call does
+ * nothing either way). It refuses the same way while an exception is
+ * pending: then the answer is "maybe" (2), and the caller checks anyway.
  */
 static int tearing_down(napi_env env) {
-  return napi_call_function(env, NULL, NULL, 0, NULL, NULL) == napi_pending_exception;
+  bool pending = true;
+  if (napi_call_function(env, NULL, NULL, 0, NULL, NULL) != napi_pending_exception) return 0;
+  return napi_is_exception_pending(env, &pending) == napi_ok && !pending ? 1 : 2;
 }
 
 /* Views of r whose ArrayBuffer is alive and attached. */
@@ -605,7 +608,6 @@ static void check_teardown(napi_env env) {
   napi_handle_scope scope = NULL;
   region **mine;
   size_t i, n = 0;
-  teardown_checked = 1;
   lock_read();
   mine = malloc((registry_len + 1) * sizeof *mine);
   for (i = 0; i < registry_len; i++) {
@@ -632,7 +634,10 @@ static void view_finalize(napi_env env, void *data, void *hint) {
     return;
   }
   if (!t->returned) {
-    if (!teardown_checked && tearing_down(env)) check_teardown(env);
+    int down = teardown_checked ? 0 : tearing_down(env);
+    /* Checked at the first finalizer of a teardown; a "maybe" checks (pinning errs safe) without settling it. */
+    if (down != 0) check_teardown(env);
+    if (down == 1) teardown_checked = 1;
     t->r->tokens--;
     region_release(t->r);
   }
