@@ -9,8 +9,8 @@
  * (`fs.write`, `crypto.randomFill` with a callback) can still hold the pointer
  * after the close, and must meet zeros, not the next key's plaintext. The page
  * allocator's quarantine keeps the freed buffer mapped, read-write and out of
- * reuse for its documented bound (one event-loop turn and 16 later frees),
- * and its cache makes the next allocation of that size cheap.
+ * reuse for its bound (see windowPageAllocator), and its cache makes the next
+ * allocation of that size cheap.
  *
  * A view found already detached when its window closes was detached by
  * someone else: `ArrayBuffer.prototype.transfer()` (Node 22+) moves the
