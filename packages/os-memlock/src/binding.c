@@ -16,9 +16,11 @@
  * and share its process-wide state: the region registry. The contract:
  *
  * - A region belongs to the thread that mapped it. Its handle and its views
- *   are JavaScript values of that thread and never cross to another (a clone
- *   of a handle is a plain object; an external ArrayBuffer is copied or
- *   refused by postMessage). So only the owner thread changes a region:
+ *   are JavaScript values of that thread (a clone of a handle is a plain
+ *   object; a view is copied or refused by postMessage). Only the memory of
+ *   a view can leave: transfer() moves it into a new ArrayBuffer that a
+ *   transfer list can send to another thread; the owner's teardown then pins
+ *   the region instead of unmapping it (check_teardown). Only the owner changes a region:
  *   counts, views, mapped, and the access bytes (written with the registry
  *   write lock held) are the owner's. The owner reads its own fields without
  *   a lock: no other thread writes them.
@@ -92,6 +94,9 @@ typedef struct {
   int secret;
   int mapped;
   size_t counts;
+  size_t tokens; /* views whose finalizer has not run (counted in counts too) */
+  napi_env env;  /* the thread that mapped it */
+  int pinned;    /* a view may outlive this thread: replaced by zeros, never unmapped (see view_finalize) */
   uint8_t *access; /* one ACCESS_* byte per page */
   view_entry *views;
   size_t nviews;
@@ -493,12 +498,35 @@ static region *registry_find(const uint8_t *p) {
   return NULL;
 }
 
+/*
+ * The last count of a region whose view may live on in another thread. The
+ * address range is never given back: a fresh private zero mapping replaces
+ * the region in place (MAP_FIXED: one step, no gap another mmap could take),
+ * so that view reads and writes zeros, never faults and never meets another
+ * secret. The old pages, lock and secretmem go with the replaced mapping; the
+ * range is plain memory now, so it leaves the registry.
+ */
+static void region_pin(region *r) {
+  void *p;
+  lock_write();
+  registry_remove(r);
+  p = mmap(r->base, r->length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  if (p == MAP_FAILED) {
+    /* The old mapping stays in place, untouched (and unreachable for a new mmap). */
+    if (mprotect(r->base, r->length, PROT_READ | PROT_WRITE) == 0) explicit_bzero(r->base, r->length);
+  }
+  r->mapped = 0;
+  unlock();
+}
+
 /* Drops one count (owner thread). The last one frees the region, and unmaps it if unmap() was not called. */
 static void region_release(region *r) {
   if (r->counts == 0) integrity_failure("a region count dropped below zero");
   if (--r->counts > 0) return;
-  /* Nothing in JavaScript can reach the memory any more. */
-  if (r->mapped) {
+  if (r->mapped && r->pinned) {
+    region_pin(r);
+  } else if (r->mapped) {
+    /* Nothing in JavaScript can reach the memory any more. */
     lock_write();
     registry_remove(r);
     /*
@@ -539,16 +567,80 @@ typedef struct {
 
 static __thread view_token *creating;
 static __thread int creating_finalized;
+static __thread int teardown_checked; /* this thread's regions were checked for views that left */
+
+/*
+ * Whether the thread's environment is being torn down: Node-API then refuses
+ * to call into JavaScript (checked before the arguments, so the call does
+ * nothing either way). It refuses the same way while an exception is
+ * pending: then the answer is "maybe" (2), and the caller checks anyway.
+ */
+static int tearing_down(napi_env env) {
+  bool pending = true;
+  if (napi_call_function(env, NULL, NULL, 0, NULL, NULL) != napi_pending_exception) return 0;
+  return napi_is_exception_pending(env, &pending) == napi_ok && !pending ? 1 : 2;
+}
+
+/* Views of r whose ArrayBuffer is alive and attached. */
+static size_t attached_views(napi_env env, region *r) {
+  size_t i, n = 0;
+  for (i = 0; i < r->nviews; i++) {
+    napi_value ab = NULL;
+    bool detached = true;
+    if (napi_get_reference_value(env, r->views[i].ref, &ab) != napi_ok || ab == NULL) continue;
+    if (napi_is_detached_arraybuffer(env, ab, &detached) == napi_ok && !detached) n++;
+  }
+  return n;
+}
+
+/*
+ * At a thread's teardown Node runs the finalizer of every view still alive
+ * (newest first, detaching each just before) without waiting for its memory
+ * to be let go. ArrayBuffer.prototype.transfer() and transfer lists can have
+ * moved a view's memory into another thread, which would then read unmapped
+ * memory, or a new mapping at the same address. So at the first such
+ * finalizer every region of the thread is checked: one with more view
+ * tokens than views still attached here has a view that left (or one whose
+ * finalizer Node had not run yet, or the one being finalized now) and is
+ * pinned: region_pin instead of munmap.
+ */
+static void check_teardown(napi_env env) {
+  napi_handle_scope scope = NULL;
+  region **mine;
+  size_t i, n = 0;
+  lock_read();
+  mine = malloc((registry_len + 1) * sizeof *mine);
+  for (i = 0; i < registry_len; i++) {
+    region *r = registry[i];
+    if (r->env != env || r->tokens == 0) continue; /* env first: other threads' fields are theirs */
+    if (mine != NULL) mine[n++] = r;
+    else r->pinned = 1; /* cannot check: pin */
+  }
+  unlock();
+  if (mine == NULL) return;
+  /* Only this thread frees its regions, and the calls below run no collection. */
+  if (napi_open_handle_scope(env, &scope) != napi_ok) scope = NULL;
+  for (i = 0; i < n; i++)
+    if (scope == NULL || mine[i]->tokens > attached_views(env, mine[i])) mine[i]->pinned = 1;
+  if (scope != NULL && napi_close_handle_scope(env, scope) != napi_ok) integrity_failure("a handle scope did not close");
+  free(mine);
+}
 
 static void view_finalize(napi_env env, void *data, void *hint) {
   view_token *t = hint;
-  (void)env;
   (void)data;
   if (t == creating) {
     creating_finalized = 1; /* js_view settles it when the call returns */
     return;
   }
-  if (!t->returned) region_release(t->r);
+  if (!t->returned) {
+    int down = teardown_checked ? 0 : tearing_down(env);
+    /* Checked at the first finalizer of a teardown; a "maybe" checks (pinning errs safe) without settling it. */
+    if (down != 0) check_teardown(env);
+    if (down == 1) teardown_checked = 1;
+    t->r->tokens--;
+    region_release(t->r);
+  }
   free(t);
 }
 
@@ -756,6 +848,7 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
   r->secret = secret;
   r->mapped = 1;
   r->counts = 1;
+  r->env = env;
   memset(r->access, ACCESS_READWRITE, length / page_size);
   lock_write();
   if (!registry_reserve()) {
@@ -1024,12 +1117,14 @@ static napi_value js_view(napi_env env, napi_callback_info info) {
   token->r = r;
   token->returned = 0;
   r->counts++; /* the token's; the handle in argv[0] holds another, so r outlives this call */
+  r->tokens++;
   creating = token;
   creating_finalized = 0;
   st = napi_create_external_arraybuffer(env, r->base + offset, length, view_finalize, token, &ab);
   creating = NULL;
   if (creating_finalized) {
     /* The finalizer ran inside the call and will not run again: settle the token here. */
+    r->tokens--;
     region_release(r);
     free(token);
     if (st == napi_ok) {
@@ -1043,6 +1138,7 @@ static napi_value js_view(napi_env env, napi_callback_info info) {
      * holds the token. After any other failure a finalizer may or may not
      * come: give the count back now and leave the token to it.
      */
+    r->tokens--;
     region_release(r);
     if (st == napi_no_external_buffers_allowed) {
       free(token);

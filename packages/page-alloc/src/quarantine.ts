@@ -30,13 +30,26 @@ export interface QuarantineLimits {
   readonly bytes: number
 }
 
-/** Validates a `quarantine` option: an object or undefined, each bound an integer. */
-export function quarantineLimits(value: unknown, fallback: QuarantineLimits): QuarantineLimits {
-  if (value === undefined) return fallback
+/**
+ * Reads a `quarantine` option once: undefined, or a frozen copy of its two
+ * bounds as given (each getter runs once), so that an allocator and the one
+ * it builds inside see the same values. Not an object: `ERR_INVALID_ARG_TYPE`.
+ */
+export function quarantineOption(value: unknown): QuarantineOptions | undefined {
+  if (value === undefined) return undefined
   if (value === null || typeof value !== 'object') {
     throw new AllocError('ERR_INVALID_ARG_TYPE', 'The "quarantine" option must be of type object')
   }
   const o = value as QuarantineOptions
+  const frees = o.frees
+  const bytes = o.bytes
+  return Object.freeze({ frees, bytes })
+}
+
+/** Validates a `quarantine` option: an object or undefined, each bound an integer. */
+export function quarantineLimits(value: unknown, fallback: QuarantineLimits): QuarantineLimits {
+  const o = quarantineOption(value)
+  if (o === undefined) return fallback
   return {
     frees: intOption('quarantine.frees', o.frees, 0, 1 << 20, fallback.frees),
     bytes: intOption('quarantine.bytes', o.bytes, 0, 2 ** 30, fallback.bytes)

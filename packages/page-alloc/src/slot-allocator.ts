@@ -35,7 +35,7 @@ import { integrityFailure } from './integrity.js'
 import { PageAllocator } from './page-allocator.js'
 import { Warner, integrityPolicy, intOption, mlockPolicy, secretmemPolicy } from './policy.js'
 import type { IntegrityPolicy, MlockPolicy, SecretmemPolicy } from './policy.js'
-import { Quarantine, quarantineLimits } from './quarantine.js'
+import { Quarantine, quarantineLimits, quarantineOption } from './quarantine.js'
 import type { QuarantineLimits, QuarantineOptions } from './quarantine.js'
 import { RandomPool } from './random.js'
 import { describeAllocator, inspectCustom } from './redact.js'
@@ -184,18 +184,22 @@ export class SlotAllocator implements Allocator {
    */
   constructor(options?: SlotAllocatorOptions) {
     const o = checkOptionsObject<SlotAllocatorOptions>(options)
+    // Each option is read once: a getter cannot pass a check and then give another value.
+    const secretmem = o.secretmem
+    const quarantine = quarantineOption(o.quarantine)
+    const large = o.large
     this.#mlock = mlockPolicy(o.mlock)
-    this.#secretmem = secretmemPolicy(o.secretmem, 'off')
+    this.#secretmem = secretmemPolicy(secretmem, 'off')
     this.#integrity = integrityPolicy(o.integrity)
     this.#pagesPerMapping = intOption('pagesPerMapping', o.pagesPerMapping, 1, 1024, 16)
     this.#cacheLimit = intOption('cacheLimit', o.cacheLimit, 0, 65536, 64)
-    const limits = quarantineLimits(o.quarantine, QUARANTINE)
-    if (o.large !== undefined && !(o.large instanceof PageAllocator)) {
+    const limits = quarantineLimits(quarantine, QUARANTINE)
+    if (large !== undefined && !(large instanceof PageAllocator)) {
       throw new AllocError('ERR_INVALID_ARG_TYPE', 'The "large" option must be a PageAllocator')
     }
     this.#large =
-      o.large ??
-      new PageAllocator({ mlock: this.#mlock, integrity: this.#integrity, secretmem: o.secretmem === undefined ? 'auto' : this.#secretmem, quarantine: o.quarantine })
+      large ??
+      new PageAllocator({ mlock: this.#mlock, integrity: this.#integrity, secretmem: secretmem === undefined ? 'auto' : this.#secretmem, quarantine })
     this.#quarantine = new Quarantine(limits, (state) => this.#releaseSlot(state))
     this.capabilities = { protect: false, alignment: Math.min(16, this.#large.capabilities.alignment ?? 1) }
   }

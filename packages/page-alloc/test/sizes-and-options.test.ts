@@ -157,6 +157,31 @@ describe('bad options', () => {
     p.free(a)
   })
 
+  it('every option is read once: a getter cannot pass a check with one value and be used with another', () => {
+    const reads = new Map<string, number>()
+    const counted = <T>(name: string, values: T[]): (() => T) => () => {
+      const n = reads.get(name) ?? 0
+      reads.set(name, n + 1)
+      return values[Math.min(n, values.length - 1)] as T
+    }
+    const checked = new PageAllocator()
+    const large = counted<unknown>('large', [checked, { capabilities: { protect: true }, allocFor: () => ({}) }])
+    const secretmem = counted<unknown>('secretmem', ['off', 'required'])
+    const frees = counted<unknown>('quarantine.frees', [1, -1])
+    const bytes = counted<unknown>('quarantine.bytes', [4096, 0.5])
+    const quarantine = counted<unknown>('quarantine', [{ get frees() { return frees() }, get bytes() { return bytes() } }, 42])
+    const slots = new SlotAllocator({ get large() { return large() }, get secretmem() { return secretmem() }, get quarantine() { return quarantine() } } as never)
+    expect(Object.fromEntries(reads)).toEqual({ large: 1, secretmem: 1, quarantine: 1, 'quarantine.frees': 1, 'quarantine.bytes': 1 })
+    // The checked PageAllocator serves large requests.
+    const big = slots.alloc(9000)
+    expect(checked.stats().allocations).toBe(1)
+    slots.free(big)
+    reads.clear()
+    const own = new SlotAllocator({ get secretmem() { return secretmem() }, get quarantine() { return quarantine() } } as never)
+    expect(Object.fromEntries(reads)).toEqual({ secretmem: 1, quarantine: 1, 'quarantine.frees': 1, 'quarantine.bytes': 1 })
+    own.free(own.alloc(9000))
+  })
+
   it('checkAccess accepts only none, read and readwrite', () => {
     for (const ok of ['none', 'read', 'readwrite']) expect(checkAccess(ok)).toBe(ok)
     for (const bad of ['rw', 'write', 'READ', '', null, undefined, 1, {}]) expectCode(() => checkAccess(bad), 'ERR_INVALID_ARG_VALUE')

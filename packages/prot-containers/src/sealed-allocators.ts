@@ -13,7 +13,7 @@
  *   has it (otherwise locked, no-dump, kept no-access between uses), one
  *   mapping per half of the sealing key, no cache (freed halves are unmapped).
  */
-import { PageAllocator, SlotAllocator } from '@tarsjs/page-alloc'
+import { PAGE_SIZE, PageAllocator, SlotAllocator } from '@tarsjs/page-alloc'
 
 let atRest: SlotAllocator | undefined
 let windows: SlotAllocator | undefined
@@ -32,9 +32,14 @@ export function windowAllocator(): SlotAllocator {
   return windows
 }
 
-/** Plaintexts of open windows: a guarded mapping each, locked, no-dump, wipe-on-fork (never secretmem, which cannot wipe on fork). */
+/**
+ * Plaintexts of open windows: a guarded mapping each, locked, no-dump,
+ * wipe-on-fork (never secretmem, which cannot wipe on fork). A closed window's
+ * buffer waits in quarantine for a turn and 4 later frees, but at most two
+ * pages wait: locked memory stays flat however many windows one turn opens.
+ */
 export function windowPageAllocator(): PageAllocator {
-  windowPages ??= new PageAllocator({ secretmem: 'off', cacheLimit: 4 })
+  windowPages ??= new PageAllocator({ secretmem: 'off', cacheLimit: 4, quarantine: { frees: 4, bytes: 2 * PAGE_SIZE } })
   return windowPages
 }
 

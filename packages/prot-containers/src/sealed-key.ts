@@ -34,7 +34,7 @@ import { atRestAllocator, windowAllocator, windowPageAllocator } from './sealed-
 import { SEAL_OVERHEAD, SealingKey, currentSealingKey, replaceSealingKey } from './sealing-key.js'
 import type { SealingKeyProtections } from './sealing-key.js'
 import { aead } from './sodium.js'
-import { dropSpareWindows, escapedView, retireEscaped, returnWindow, takeWindow } from './window-buffers.js'
+import { escapedView, retireEscaped, returnWindow, takeWindow } from './window-buffers.js'
 import { WindowGuard, notThenable } from './window-guard.js'
 import { asyncGuard, runAsyncWindow } from './async-window.js'
 import type { AsyncWindow, AsyncWindowOptions } from './async-window.js'
@@ -109,7 +109,6 @@ onPurge(() => {
     else pages.free(a)
   }
   openWindows.clear()
-  dropSpareWindows()
   sealedLive.clear()
 })
 

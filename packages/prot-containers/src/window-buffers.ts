@@ -2,9 +2,15 @@
  * Plaintext buffers for SealedKey windows. Each buffer is a page-allocator
  * allocation of exactly the key's length (its own guarded, locked, no-dump,
  * wipe-on-fork pages), so a window's view is an ArrayBuffer of exactly the
- * key. When a window closes, its buffer is wiped and the view detached at
- * once; the wiped buffer is kept for the next window of the same length (a
- * few per length), which saves an allocation and a free on every window.
+ * key. When a window closes, its buffer is wiped, the view detached and the
+ * buffer freed at once.
+ *
+ * Freed, not kept for the next window: native work given a window's bytes
+ * (`fs.write`, `crypto.randomFill` with a callback) can still hold the pointer
+ * after the close, and must meet zeros, not the next key's plaintext. The page
+ * allocator's quarantine keeps the freed buffer mapped, read-write and out of
+ * reuse for its bound (see windowPageAllocator), and its cache makes the next
+ * allocation of that size cheap.
  *
  * A view found already detached when its window closes was detached by
  * someone else: `ArrayBuffer.prototype.transfer()` (Node 22+) moves the
@@ -15,14 +21,10 @@
 import type { Allocation } from '@tarsjs/page-alloc'
 import { windowPageAllocator } from './sealed-allocators.js'
 
-/** Wiped buffers with no view, by length. */
-const spare = new Map<number, Allocation[]>()
-const SPARE_PER_LENGTH = 2
-
 /** A window buffer of `length` bytes and a fresh view of it. */
 export function takeWindow(length: number): { allocation: Allocation; bytes: Uint8Array } {
   const pages = windowPageAllocator()
-  const allocation = spare.get(length)?.pop() ?? pages.alloc(length)
+  const allocation = pages.alloc(length)
   return { allocation, bytes: new Uint8Array(pages.view(allocation)) }
 }
 
@@ -45,7 +47,7 @@ export function escapedWindows(): number {
   return escapedCount
 }
 
-/** Wipes the buffer and detaches `bytes`; keeps the buffer for reuse or frees it. */
+/** Wipes the buffer, detaches `bytes` and frees the buffer (into the page allocator's quarantine). */
 export function returnWindow(allocation: Allocation, bytes: Uint8Array): void {
   if (allocation.freed) return
   if (escapedView(bytes)) {
@@ -60,18 +62,5 @@ export function returnWindow(allocation: Allocation, bytes: Uint8Array): void {
     retireEscaped(allocation)
     return
   }
-  let list = spare.get(allocation.byteLength)
-  if (list === undefined) {
-    list = []
-    spare.set(allocation.byteLength, list)
-  }
-  if (list.length < SPARE_PER_LENGTH) list.push(allocation)
-  else pages.free(allocation)
-}
-
-/** Frees every spare buffer (after a purge). */
-export function dropSpareWindows(): void {
-  const pages = windowPageAllocator()
-  for (const list of spare.values()) for (const a of list) if (!a.freed) pages.free(a)
-  spare.clear()
+  pages.free(allocation)
 }

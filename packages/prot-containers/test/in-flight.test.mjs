@@ -24,6 +24,16 @@ describe('an fs.write blocked on a full pipe when its ProtBuf is disposed', () =
   }
 })
 
+describe('an fs.write of a SealedKey window\'s bytes, blocked on a full pipe when the window closes', () => {
+  it('sends zeros, never the plaintext of the next key\'s window', () => {
+    const res = runFixture('in-flight.cjs', ['sealed-window'])
+    expectExit0(res)
+    const r = records(res.stdout)
+    expect(r.SENT).toEqual({ err: null, written: 32, zeros: true, old: 0, next: 0, secondIntact: true })
+    expect(r.EXIT).toEqual({ ok: true })
+  })
+})
+
 describe.skipIf(!HAS_TRANSFER)(`transfer() of a container's bytes (Node ${process.versions.node})`, () => {
   it('ProtBuf and ProtKey window: moved buffers read zeros after dispose/close, never another secret; nothing faults; one warning', () => {
     const res = runFixture('in-flight.cjs', ['transfer'])

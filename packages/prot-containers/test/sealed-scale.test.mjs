@@ -35,13 +35,19 @@ describe('SealedKey at scale', () => {
     console.log(`100,000 SealedKey(32): VmLck ${r.lockedAfter} B, ${r.newMappings} new mappings`)
   })
 
-  it.skipIf(!canDrop)('10,000 live SealedKey(32): at most 1 MiB locked and 64 new mappings', () => {
+  // Mappings of the whole process: the keys' slot mappings, the window buffers' (three guarded
+  // mappings at most: one open, two in quarantine, then the cache) and the JavaScript heap, which
+  // grows in 256 KiB chunks. Each window allocates and frees a buffer through the page allocator's
+  // quarantine, so in one synchronous loop the heap grows more than when a buffer was reused at once:
+  // measured on Node.js 24, 78 new mappings against 40, and 477 against 433 for 100,000 keys —
+  // a constant, not a per-key cost.
+  it.skipIf(!canDrop)('10,000 live SealedKey(32): at most 1 MiB locked and 96 new mappings', () => {
     const run = unprivileged(10000, 65536)
     expect(run.status, run.stderr).toBe(0)
     const r = records(run.stdout).RESULT
     expect(r.sealed).toBe(10000)
     expect(r.lockedAfter).toBeLessThanOrEqual(1 << 20)
-    expect(r.newMappings).toBeLessThanOrEqual(64)
+    expect(r.newMappings).toBeLessThanOrEqual(96)
     expect(r.warnings).toEqual([])
     console.log(`10,000 SealedKey(32): VmLck ${r.lockedAfter} B (before the keys: ${r.lockedBefore} B), ${r.newMappings} new mappings`)
   })
