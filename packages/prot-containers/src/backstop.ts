@@ -12,12 +12,14 @@
  * once would cost a registry cell per container, so new ones wait in `young`
  * (which keeps them alive) and are registered in a batch: on the next turn of
  * the event loop, or before every `YOUNG_LIMIT`-th new container. Those
- * disposed by then are never registered.
+ * disposed by then are never registered — nor remembered for `purge()`,
+ * which promotes the young ones first (a Set entry saved per short-lived
+ * container).
  */
 // node:timers, not the global: fake timers in a user's tests replace only the global.
 import { setImmediate } from 'node:timers'
 import type { Allocation } from '@tarsjs/page-alloc'
-import { remember } from './purge.js'
+import { remember, setYoungFlush } from './purge.js'
 
 /** Warning code emitted for a container reclaimed without `dispose()`. */
 export const WARN_LEAK = 'TARSJS_CONTAINER_LEAKED'
@@ -54,14 +56,17 @@ const young: Array<object | Allocation> = []
 const YOUNG_LIMIT = 16
 let promotion: NodeJS.Immediate | undefined
 
-/** Registers the young containers that are still undisposed. */
+/** Registers (and remembers for `purge()`) the young containers that are still undisposed. */
 function promote(): void {
   for (let i = 0; i < young.length; i += 2) {
     const allocation = young[i + 1] as Allocation
-    if (!allocation.freed) registry.register(young[i] as object, allocation)
+    if (allocation.freed) continue
+    registry.register(young[i] as object, allocation)
+    remember(allocation)
   }
   young.length = 0
 }
+setYoungFlush(promote)
 
 function onTurn(): void {
   promotion = undefined
@@ -70,7 +75,6 @@ function onTurn(): void {
 
 /** Registers a container so that its allocation is freed if it is collected undisposed. */
 export function track(container: object, allocation: Allocation): void {
-  remember(allocation)
   if (young.length >= 2 * YOUNG_LIMIT) promote()
   young.push(container, allocation)
   if (promotion === undefined) {

@@ -39,8 +39,12 @@ export function optionsObject(options: unknown): Readonly<Record<string, unknown
   return options as Record<string, unknown>
 }
 
+/** No options given: one shared record, nothing allocated per call. */
+const DEFAULT_ALLOC: AllocChoices = Object.freeze({ allocator: undefined })
+
 /** Reads `allocator` once. */
 export function allocOptions(options: unknown): AllocChoices {
+  if (options === undefined) return DEFAULT_ALLOC
   const o = optionsObject(options)
   const allocator = o.allocator
   return Object.freeze({ allocator })

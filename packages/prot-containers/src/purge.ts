@@ -2,9 +2,12 @@
  * purge(): wipe and free every live container of this thread at once, and
  * catchSignals(): do so when the process is about to end.
  *
- * Every container's allocation is remembered here when it is made (the GC
- * backstop's `track` calls `remember`). Entries already freed are swept out
- * as the set grows, so remembering costs one Set entry per live container.
+ * Every container's allocation is remembered here (the GC backstop calls
+ * `remember` when it promotes a young container, see backstop.ts; `purge()`
+ * first asks it to promote the young ones, so none is missed). A container
+ * disposed in the turn it was made is never remembered at all. Entries
+ * already freed are swept out as the set grows, so remembering costs one Set
+ * entry per live container.
  * After a purge each container's allocation is freed, and the container
  * throws `ERR_DISPOSED` like a disposed one.
  *
@@ -22,6 +25,13 @@ import { ContainerError } from './errors.js'
 const live = new Set<Allocation>()
 let sweepAt = 1024
 const hooks: Array<() => void> = []
+/** Hands the young containers' allocations to `remember` (set by the backstop). */
+let flushYoung: () => void = () => {}
+
+/** @internal Set once by the backstop: `purge()` calls it before it looks at what is remembered. */
+export function setYoungFlush(flush: () => void): void {
+  flushYoung = flush
+}
 
 /** Remembers a container's allocation for `purge()`. */
 export function remember(allocation: Allocation): void {
@@ -62,6 +72,7 @@ export interface PurgeResult {
  */
 export function purge(): PurgeResult {
   const result: PurgeResult = { freed: 0, failed: 0, errors: [] }
+  flushYoung()
   for (const allocation of live) {
     if (allocation.freed) continue
     try {
