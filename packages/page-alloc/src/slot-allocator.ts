@@ -29,9 +29,12 @@ import { reported } from './development-mode.js'
 import { Canary } from './canary.js'
 import { AllocError, checkByteLength, checkLive, checkOptionsObject, rejectAllocation } from './errors.js'
 import { escaped, escapedViewError, warnEscaped } from './escaped-view.js'
-import { DATA_OFFSET, PAGE_SIZE, lockRange, mapGuarded, unlockRange } from './guarded-mapping.js'
+import { DATA_OFFSET, GUARDED_VMAS, PAGE_SIZE, lockRange, mapGuarded, unlockRange } from './guarded-mapping.js'
 import type { GuardedMapping } from './guarded-mapping.js'
+import { holdsCharge } from './charge-pressure.js'
+import type { ChargeHolder } from './charge-pressure.js'
 import { integrityFailure } from './integrity.js'
+import { theMapBudget } from './map-budget.js'
 import { PageAllocator } from './page-allocator.js'
 import { Warner, integrityPolicy, intOption, mlockPolicy, secretmemPolicy } from './policy.js'
 import type { IntegrityPolicy, MlockPolicy, SecretmemPolicy } from './policy.js'
@@ -129,7 +132,7 @@ const WARM_PER_CLASS = 1
 /** Default quarantine: one event-loop turn and 64 later frees, at most 256 KiB held. */
 const QUARANTINE: QuarantineLimits = Object.freeze({ frees: 64, bytes: 256 * 1024 })
 
-export class SlotAllocator implements Allocator {
+export class SlotAllocator implements Allocator, ChargeHolder {
   readonly name: string = 'slot'
   /** Slots start at multiples of their size class (all multiples of 16); large ones at the large allocator's alignment. */
   readonly capabilities: AllocatorCapabilities
@@ -175,6 +178,7 @@ export class SlotAllocator implements Allocator {
       new PageAllocator({ mlock: this.#mlock, integrity: this.#integrity, secretmem: o.secretmem === undefined ? 'auto' : this.#secretmem, quarantine: o.quarantine })
     this.#quarantine = new Quarantine(limits, (state) => this.#releaseSlot(state))
     this.capabilities = { protect: false, alignment: Math.min(16, this.#large.capabilities.alignment ?? 1) }
+    holdsCharge(this)
   }
 
   /**
@@ -313,6 +317,23 @@ export class SlotAllocator implements Allocator {
       if (m.cached === m.pages.length) this.#unmapMapping(m)
     }
     this.#large.trim()
+  }
+
+  /**
+   * @internal Retires every warm page (empty, kept read-write and locked for the next slot), so that its
+   * charge goes back to RLIMIT_MEMLOCK. Called when a lock or a secretmem mapping is refused for the limit.
+   * Never throws. Returns the pages unlocked.
+   */
+  releaseCharge(): number {
+    const before = this.#counters.lockedPages
+    for (const cls of this.#classes) {
+      for (const page of cls.open.slice()) {
+        if (page.live !== 0 || cls.warm === 0) continue
+        cls.warm--
+        this.#retirePage(cls, page)
+      }
+    }
+    return before - this.#counters.lockedPages
   }
 
   /** Prints as `SlotAllocator(3 allocations, 96 bytes)`, never the memory. */
@@ -486,17 +507,17 @@ export class SlotAllocator implements Allocator {
     }
     this.#mappings.push(group)
     this.#counters.cachedPages += this.#pagesPerMapping
-    // memfd_secret memory is locked by the kernel from mmap on, guard pages included
-    // (VmLck and RLIMIT_MEMLOCK count the whole mapping).
-    if (mapping.secretmem) this.#counters.lockedPages += this.#pagesPerMapping + 2
+    // memfd_secret memory is charged by the kernel from mmap on (its data pages; the guards are plain memory).
+    if (mapping.secretmem) this.#counters.lockedPages += this.#pagesPerMapping
     return group
   }
 
   #unmapMapping(m: SlotMapping): void {
     os.unmap(m.mapping.region)
+    theMapBudget().give(GUARDED_VMAS)
     m.alive = false
     this.#mappings.splice(this.#mappings.indexOf(m), 1)
     this.#counters.cachedPages -= m.pages.length
-    if (m.mapping.secretmem) this.#counters.lockedPages -= m.pages.length + 2
+    if (m.mapping.secretmem) this.#counters.lockedPages -= m.pages.length
   }
 }
