@@ -37,13 +37,18 @@ import { PageSlabs } from './page-slab.js'
 import { Quarantine, quarantineLimits } from './quarantine.js'
 import type { QuarantineLimits, QuarantineOptions } from './quarantine.js'
 import { describeAllocator, inspectCustom } from './redact.js'
-import { Warner, integrityPolicy, intOption, mlockPolicy, secretmemPolicy } from './policy.js'
-import type { IntegrityPolicy, MlockPolicy, SecretmemPolicy } from './policy.js'
+import { Warner, integrityPolicy, warningPolicy, intOption, mlockPolicy, secretmemPolicy } from './policy.js'
+import type { IntegrityPolicy, MlockPolicy, SecretmemPolicy, WarningPolicy } from './policy.js'
 
 /** Options of `PageAllocator`; every one has a safe default. */
 export interface PageAllocatorOptions {
   /** What a failed mlock means. Default `'best-effort'` (reported, one warning). */
   mlock?: MlockPolicy
+  /**
+   * How often a missing protection is warned about (`process.emitWarning`): `'once'` per code and allocator
+   * (default; later ones show in `stats().unlockedAllocations`), or `'always'`, once for every such allocation.
+   */
+  warnings?: WarningPolicy
   /** memfd_secret backing. Default `'auto'`. */
   secretmem?: SecretmemPolicy
   /** Corrupted canary: `'abort'` (default) or `'throw'`. */
@@ -152,7 +157,7 @@ export class PageAllocator implements Allocator, ChargeHolder {
   readonly #cacheChargedBytes: number
   readonly #slabs: PageSlabs
   readonly #canary: Canary
-  readonly #warner = new Warner()
+  readonly #warner: Warner
   /** Cached mappings by number of data pages. */
   readonly #cache = new Map<number, Mapped[]>()
   readonly #quarantine: Quarantine<Mapped>
@@ -191,6 +196,7 @@ export class PageAllocator implements Allocator, ChargeHolder {
     this.#mlock = mlockPolicy(o.mlock)
     this.#secretmem = secretmemPolicy(o.secretmem, 'auto')
     this.#integrity = integrityPolicy(o.integrity)
+    this.#warner = new Warner(warningPolicy(o.warnings))
     this.#alignment = intOption('alignment', o.alignment, 1, PAGE_SIZE, 16)
     if ((this.#alignment & (this.#alignment - 1)) !== 0) {
       throw new AllocError('ERR_OUT_OF_RANGE', 'The "alignment" option must be a power of two')

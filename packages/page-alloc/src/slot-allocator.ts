@@ -36,8 +36,8 @@ import type { ChargeHolder } from './charge-pressure.js'
 import { integrityFailure } from './integrity.js'
 import { theMapBudget } from './map-budget.js'
 import { PageAllocator } from './page-allocator.js'
-import { Warner, integrityPolicy, intOption, mlockPolicy, secretmemPolicy } from './policy.js'
-import type { IntegrityPolicy, MlockPolicy, SecretmemPolicy } from './policy.js'
+import { Warner, integrityPolicy, warningPolicy, intOption, mlockPolicy, secretmemPolicy } from './policy.js'
+import type { IntegrityPolicy, MlockPolicy, SecretmemPolicy, WarningPolicy } from './policy.js'
 import { Quarantine, quarantineLimits } from './quarantine.js'
 import type { QuarantineLimits, QuarantineOptions } from './quarantine.js'
 import { RandomPool } from './random.js'
@@ -48,6 +48,11 @@ import { MAX_SLOT, SLOT_SIZES, classOf } from './size-classes.js'
 export interface SlotAllocatorOptions {
   /** What a failed mlock means. Default `'best-effort'` (reported, one warning). */
   mlock?: MlockPolicy
+  /**
+   * How often a missing protection is warned about (`process.emitWarning`): `'once'` per code and allocator
+   * (default; later ones show in `stats().unlockedAllocations`), or `'always'`, once for every such allocation.
+   */
+  warnings?: WarningPolicy
   /** memfd_secret backing for slot mappings. Default `'off'` (see docs/page-alloc.md). */
   secretmem?: SecretmemPolicy
   /** Corrupted canary or metadata: `'abort'` (default) or `'throw'`. */
@@ -144,7 +149,7 @@ export class SlotAllocator implements Allocator, ChargeHolder {
   readonly #large: PageAllocator
   readonly #canary = new Canary(MAX_SLOT)
   readonly #random = new RandomPool()
-  readonly #warner = new Warner()
+  readonly #warner: Warner
   readonly #classes: SlotClass[] = SLOT_SIZES.map((size) => ({ size, open: [], warm: 0 }))
   readonly #mappings: SlotMapping[] = []
   readonly #quarantine: Quarantine<SlotState>
@@ -167,6 +172,7 @@ export class SlotAllocator implements Allocator, ChargeHolder {
     this.#mlock = mlockPolicy(o.mlock)
     this.#secretmem = secretmemPolicy(o.secretmem, 'off')
     this.#integrity = integrityPolicy(o.integrity)
+    this.#warner = new Warner(warningPolicy(o.warnings))
     this.#pagesPerMapping = intOption('pagesPerMapping', o.pagesPerMapping, 1, 1024, 16)
     this.#cacheLimit = intOption('cacheLimit', o.cacheLimit, 0, 65536, 64)
     const limits = quarantineLimits(o.quarantine, QUARANTINE)
@@ -175,7 +181,7 @@ export class SlotAllocator implements Allocator, ChargeHolder {
     }
     this.#large =
       o.large ??
-      new PageAllocator({ mlock: this.#mlock, integrity: this.#integrity, secretmem: o.secretmem === undefined ? 'auto' : this.#secretmem, quarantine: o.quarantine })
+      new PageAllocator({ mlock: this.#mlock, integrity: this.#integrity, secretmem: o.secretmem === undefined ? 'auto' : this.#secretmem, quarantine: o.quarantine, warnings: o.warnings })
     this.#quarantine = new Quarantine(limits, (state) => this.#releaseSlot(state))
     this.capabilities = { protect: false, alignment: Math.min(16, this.#large.capabilities.alignment ?? 1) }
     holdsCharge(this)

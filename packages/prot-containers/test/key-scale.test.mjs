@@ -57,6 +57,29 @@ describe.skipIf(!canDrop)('ProtKey at scale, unprivileged', () => {
     expect(r.warnings).toEqual([])
   })
 
+  it('diagnose() reports capacity per kind under 64 KiB, and the unlocked live keys of this process once past it', () => {
+    const r = scenario(65536, 'doctor')
+    const pages = Math.floor((65536 - r.lockedBytes) / PS)
+    expect(r.capacity).toEqual({
+      protKeys: Math.min(pages, Math.floor(r.mapCount.available / 2)),
+      protBufs: Math.floor((65536 - r.lockedBytes) / 32),
+      sodiumMalloc: Math.min(pages, Math.floor(r.mapCount.available / 3))
+    })
+    expect(r.capacity.protKeys).toBeGreaterThanOrEqual(12)
+    expect(r.mapCount.reserve).toBeGreaterThanOrEqual(1024)
+    expect(r.unprotectedBefore).toMatchObject({ verdict: 'ok', data: { protKeys: 0, protBufs: 0 } })
+    expect(r.unlocked).toBeGreaterThan(0)
+    expect(r.unprotectedAfter).toMatchObject({ verdict: 'warn', data: { protKeys: r.unlocked, protBufs: 0 } })
+  })
+
+  it("warnings: 'always' warns for every unlocked allocation, the default once per allocator", () => {
+    const r = scenario(65536, 'warnings')
+    expect(r.once.unlocked).toBeGreaterThan(1)
+    expect(r.once.warned).toBe(1)
+    expect(r.always.unlocked).toBeGreaterThan(1)
+    expect(r.always.warned).toBe(r.always.unlocked)
+  })
+
   it('ProtKey.fromFile() of a 32-byte key under 64 KiB: locked, no warning, one live page', () => {
     const r = scenario(65536, 'fromFile')
     expect(r.ok).toBe(true)
