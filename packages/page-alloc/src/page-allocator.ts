@@ -64,7 +64,7 @@ export interface PageAllocatorOptions {
   /** Most data bytes the cache holds, 0 to 2^30. Default 1 MiB: a larger freed mapping is unmapped, not cached. */
   cacheBytes?: number
   /**
-   * Most cached bytes charged to RLIMIT_MEMLOCK (locked or secretmem), 0 to 2^30. Default 64 KiB. Beyond it a
+   * Most cached bytes charged to RLIMIT_MEMLOCK (locked or secretmem), 0 to 2^30. Default 256 KiB. Beyond it a
    * freed mapping is unmapped; and whenever a lock or a secretmem mapping is refused for the limit, the whole
    * cache and the charge of quarantined mappings are given back first.
    */
@@ -205,7 +205,7 @@ export class PageAllocator implements Allocator, ChargeHolder {
     this.#fillByte = intOption('fillByte', o.fillByte, 0, 255, 0)
     this.#cacheLimit = intOption('cacheLimit', o.cacheLimit, 0, 4096, 32)
     this.#cacheBytes = intOption('cacheBytes', o.cacheBytes, 0, 2 ** 30, 1024 * 1024)
-    this.#cacheChargedBytes = intOption('cacheChargedBytes', o.cacheChargedBytes, 0, 2 ** 30, 64 * 1024)
+    this.#cacheChargedBytes = intOption('cacheChargedBytes', o.cacheChargedBytes, 0, 2 ** 30, 256 * 1024)
     this.#slabs = new PageSlabs(this.#secretmem, this.#warner)
     holdsCharge(this)
     this.#quarantine = new Quarantine(quarantineLimits(o.quarantine, QUARANTINE), (mapped) => this.#cacheOrUnmap(mapped))
@@ -632,12 +632,7 @@ export class PageAllocator implements Allocator, ChargeHolder {
   #cacheOrUnmap(mapped: Mapped): void {
     const pages = mapped.mapping.dataPages
     const bytes = pages * PAGE_SIZE
-    if (
-      mapped.relieved ||
-      this.#cachedMappings >= this.#cacheLimit ||
-      (this.#counters.cachedPages + pages) * PAGE_SIZE > this.#cacheBytes ||
-      (mapped.locked && (this.#counters.cachedChargedPages * PAGE_SIZE + bytes > this.#cacheChargedBytes))
-    ) {
+    if (mapped.relieved || this.#cachedMappings >= this.#cacheLimit || !this.#makeRoom(bytes, mapped.locked)) {
       try {
         this.#unmapMapped(mapped)
       } catch {
@@ -655,6 +650,33 @@ export class PageAllocator implements Allocator, ChargeHolder {
     this.#cachedMappings++
     this.#counters.cachedPages += pages
     if (mapped.locked) this.#counters.cachedChargedPages += pages
+  }
+
+  /**
+   * Room in the cache for `bytes` more (charged or not) within its byte bounds, unmapping the largest
+   * cached mappings first. False when the mapping alone is over a bound, or an unmap fails.
+   */
+  #makeRoom(bytes: number, charged: boolean): boolean {
+    if (bytes > this.#cacheBytes || (charged && bytes > this.#cacheChargedBytes)) return false
+    const c = this.#counters
+    while (c.cachedPages * PAGE_SIZE + bytes > this.#cacheBytes || (charged && c.cachedChargedPages * PAGE_SIZE + bytes > this.#cacheChargedBytes)) {
+      let largest: Mapped[] | undefined
+      let largestPages = 0
+      for (const [pages, list] of this.#cache) {
+        if (list.length > 0 && pages > largestPages) {
+          largest = list
+          largestPages = pages
+        }
+      }
+      if (largest === undefined) return false
+      try {
+        this.#uncache(largest[largest.length - 1] as Mapped)
+      } catch {
+        return false
+      }
+      largest.pop()
+    }
+    return true
   }
 
   /**

@@ -98,8 +98,8 @@ class PageModel {
     const p = this.pagesFor(n)
     this.allocations--
     this.bytes -= n
-    // Every cached page is charged here (locked or secretmem): the cache holds at most 64 KiB of them.
-    if (this.cachedMappings >= this.cacheLimit || (this.cachedPages + p) * PAGE > 64 * 1024) {
+    // Every cached page is charged here (locked or secretmem): the cache holds at most 256 KiB of them.
+    if (this.cachedMappings >= this.cacheLimit || (this.cachedPages + p) * PAGE > 256 * 1024) {
       this.mappings--
       this.mappedPages -= this.mapped(p)
       this.lockedPages -= this.locked(p)
