@@ -98,8 +98,7 @@ class PageModel {
     const p = this.pagesFor(n)
     this.allocations--
     this.bytes -= n
-    // Every cached page is charged here (locked or secretmem): the cache holds at most 256 KiB of them.
-    if (this.cachedMappings >= this.cacheLimit || (this.cachedPages + p) * PAGE > 256 * 1024) {
+    if (this.cachedMappings >= this.cacheLimit || !this.makeRoom(p)) {
       this.mappings--
       this.mappedPages -= this.mapped(p)
       this.lockedPages -= this.locked(p)
@@ -108,6 +107,22 @@ class PageModel {
       this.cachedMappings++
       this.cachedPages += p
     }
+  }
+  /** Every cached page is charged here (locked or secretmem): the cache holds at most 256 KiB; the largest go first. */
+  private makeRoom(p: number): boolean {
+    const most = (256 * 1024) / PAGE
+    if (p > most) return false
+    while (this.cachedPages + p > most) {
+      const largest = Math.max(...[...this.cache].filter(([, count]) => count > 0).map(([pages]) => pages))
+      if (!Number.isFinite(largest)) return false
+      this.cache.set(largest, (this.cache.get(largest) as number) - 1)
+      this.cachedMappings--
+      this.cachedPages -= largest
+      this.mappings--
+      this.mappedPages -= this.mapped(largest)
+      this.lockedPages -= this.locked(largest)
+    }
+    return true
   }
   trim(): void {
     for (const [p, count] of this.cache) {
