@@ -4,27 +4,17 @@
 // mapping refused over RLIMIT_MEMLOCK leaves the range in place.
 import { describe, expect, it } from 'vitest'
 import { PS, m, readAll, records, runFixture, which } from './helpers.mjs'
-import { newlyCovered, readMappings } from './smaps.mjs'
+import { mapLocated, mappingsOver } from './smaps.mjs'
 
 const SECRET = m.capabilities().memfdSecret
 
-/**
- * The kernel mappings inside a region just mapped (of `bytes` bytes): the new address range of that
- * size. Locked memory is read per mapping from smaps (VmLck is the whole process's: other test
- * threads lock and unlock meanwhile).
- */
-function regionOf (before, bytes) {
-  const [range] = newlyCovered(before, readMappings()).filter(([s, e]) => e - s === BigInt(bytes))
-  expect(range).toBeDefined()
-  return () => readMappings().filter((v) => v.start >= range[0] && v.end <= range[1])
-}
+/** Locked memory of some mappings, from smaps (VmLck is the whole process's: other test threads lock and unlock meanwhile). */
 const lockedKb = (vmas) => vmas.reduce((sum, v) => sum + (v.kB.Locked ?? 0), 0)
 
 describe('remap', () => {
   it.runIf(SECRET)("'secret' charges only its pages; 'none' gives them back and the guards merge again", () => {
-    const before = readMappings()
-    const r = m.map(9 * PS)
-    const within = regionOf(before, 9 * PS)
+    const { region: r, range } = mapLocated(9 * PS)
+    const within = () => mappingsOver(range)
     m.remap(r, 0, 9 * PS, 'none')
     expect(within()).toHaveLength(1)
     for (const page of [1, 3, 5, 7]) m.remap(r, page * PS, PS, 'secret')
@@ -43,19 +33,19 @@ describe('remap', () => {
     expect(within().map((v) => [v.perms, v.name, v.flags.has('lo')])).toEqual([['---p', '', false]])
     expect(r.byteLength).toBe(9 * PS)
     m.unmap(r)
-    expect(within()).toHaveLength(0)
   })
 
   it("'readwrite' gives fresh zero pages over written ones, unlocked, and keeps the rest of the region", () => {
-    const before = readMappings()
-    const r = m.map(3 * PS)
-    const within = regionOf(before, 3 * PS)
+    const { region: r, range } = mapLocated(3 * PS)
+    const within = () => mappingsOver(range, PS, PS)
     m.fill(r, 0, 3 * PS, 0xaa)
     m.lock(r, PS, PS)
+    expect(within().map((v) => v.flags.has('lo'))).toEqual([true])
     expect(lockedKb(within())).toBe(PS / 1024)
     const view = new Uint8Array(m.view(r, PS, PS))
     m.remap(r, PS, PS, 'readwrite')
     expect(view.length).toBe(0)
+    expect(within().some((v) => v.flags.has('lo'))).toBe(false)
     expect(lockedKb(within())).toBe(0)
     expect(readAll(r, PS, PS).every((b) => b === 0)).toBe(true)
     expect(readAll(r, 0, PS).every((b) => b === 0xaa)).toBe(true)
