@@ -35,21 +35,29 @@ describe('remap', () => {
     m.unmap(r)
   })
 
-  it("'readwrite' gives fresh zero pages over written ones, unlocked, and keeps the rest of the region", () => {
+  it("'readwrite' gives fresh zero pages over written ones and keeps the rest of the region", () => {
+    const r = m.map(3 * PS)
+    m.fill(r, 0, 3 * PS, 0xaa)
+    const view = new Uint8Array(m.view(r, PS, PS))
+    m.remap(r, PS, PS, 'readwrite')
+    expect(view.length).toBe(0)
+    expect(readAll(r, PS, PS).every((b) => b === 0)).toBe(true)
+    expect(readAll(r, 0, PS).every((b) => b === 0xaa)).toBe(true)
+    expect(readAll(r, 2 * PS, PS).every((b) => b === 0xaa)).toBe(true)
+    m.unmap(r)
+  })
+
+  // The AddressSanitizer runtime turns mlock into a no-op (scripts/asan-test.sh): what the kernel locked is checked in the normal suite.
+  it.skipIf(process.env.TARSJS_OS_MEMLOCK_BINARY)('a lock on the old pages goes with them', () => {
     const { region: r, range } = mapLocated(3 * PS)
     const within = () => mappingsOver(range, PS, PS)
     m.fill(r, 0, 3 * PS, 0xaa)
     m.lock(r, PS, PS)
     expect(within().map((v) => v.flags.has('lo'))).toEqual([true])
     expect(lockedKb(within())).toBe(PS / 1024)
-    const view = new Uint8Array(m.view(r, PS, PS))
     m.remap(r, PS, PS, 'readwrite')
-    expect(view.length).toBe(0)
     expect(within().some((v) => v.flags.has('lo'))).toBe(false)
     expect(lockedKb(within())).toBe(0)
-    expect(readAll(r, PS, PS).every((b) => b === 0)).toBe(true)
-    expect(readAll(r, 0, PS).every((b) => b === 0xaa)).toBe(true)
-    expect(readAll(r, 2 * PS, PS).every((b) => b === 0xaa)).toBe(true)
     m.unmap(r)
   })
 
