@@ -6,6 +6,7 @@
  * back first (unmapping cached pages, unlocking quarantined ones), and the
  * request is tried once more.
  */
+import { constants } from 'node:os'
 
 /** Something that can give back charged pages it holds for reuse. */
 export interface ChargeHolder {
@@ -31,8 +32,10 @@ export function relieveCharge(): number {
   return pages
 }
 
+const { errno } = constants
+
 /** Whether an OS error is RLIMIT_MEMLOCK refusing memory (mlock: ENOMEM / EAGAIN; a secretmem mmap: EAGAIN). */
 export function isChargeRefusal(err: unknown): boolean {
-  const code = (err as { code?: string } | null)?.code
-  return code === 'ENOMEM' || code === 'EAGAIN'
+  const n = (err as { errno?: number } | null)?.errno
+  return n === errno.ENOMEM || n === errno.EAGAIN
 }

@@ -440,9 +440,11 @@ export class PageAllocator implements Allocator, ChargeHolder {
    * @throws {Error} the OS error of a failed `munmap` (the mapping stays cached)
    * @example
    * ```js
+   * import { PageAllocator } from '@tarsjs/page-alloc'
    * const pages = new PageAllocator()
    * pages.free(pages.alloc(32))
-   * pages.trim() // nothing cached, nothing charged
+   * pages.trim()
+   * console.log(pages.stats().cachedPages) // 0
    * ```
    */
   trim(): void {
