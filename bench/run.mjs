@@ -131,10 +131,10 @@ function observations (report) {
   if (protKeyMem) {
     const perKey = protKeyMem.lockedBytes / mem.count
     const secret = protKeyMem.allocatorStats?.protections?.secretmem === true
-    const guardsCounted = secret && perKey > 1.5 * report.machine.pageSize
-      ? ` Its default page allocator backs keys with \`memfd_secret\` here, and the kernel counts the whole secretmem mapping as locked — the two guard pages too — so each key is charged ${formatBytes(Math.round(perKey))} against RLIMIT_MEMLOCK for one page of data.`
-      : ''
-    lines.push(`ProtKey gives each key its own guarded pages (so a window can change their protection): ` +
+    const guardsCounted = perKey <= 1.5 * report.machine.pageSize
+      ? ` Only the data page is charged against RLIMIT_MEMLOCK${secret ? ' (it is `memfd_secret` memory here)' : ''}: the guard pages are plain PROT_NONE memory, shared by neighbouring keys.`
+      : ` Each key is charged ${formatBytes(Math.round(perKey))} against RLIMIT_MEMLOCK for one page of data.`
+    lines.push(`ProtKey gives each key its own guarded page (so a window can change its protection): ` +
       `${formatBytes(Math.round(perKey))} locked (VmLck) and ${(protKeyMem.mappings / mem.count).toFixed(2)} mappings per key.${guardsCounted} ` +
       'Use ProtBuf for many small secrets, ProtKey for the few keys that must be unreadable between uses.')
   }

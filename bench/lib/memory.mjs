@@ -111,7 +111,7 @@ export function memoryContenders (sodiumAllocator) {
   const list = [
     containerContender('protbuf', 'ProtBuf (slot allocator)', 'ours', containers.ProtBuf, () => new SlotAllocator(), 'secrets packed into locked slot pages'),
     sodiumContender(sodium, 'sodium-native', 'sodium-native sodium_malloc', 'baseline', 'one guarded mapping per secret'),
-    containerContender('protkey', 'ProtKey (page allocator)', 'other', containers.ProtKey, () => new PageAllocator(), 'one guarded mapping per key, by design (own pages for windows)'),
+    containerContender('protkey', 'ProtKey (page allocator)', 'other', containers.ProtKey, () => new PageAllocator(), 'own pages per key, by design (for windows); only the data page is locked, guard pages are shared'),
     sealedContender()
   ]
   if (sodiumAllocator.available) {

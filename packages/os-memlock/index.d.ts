@@ -309,6 +309,36 @@ export function view(region: Region, offset: number, length: number): ArrayBuffe
  */
 export function detach(arrayBuffer: ArrayBuffer): void
 
+/** What `remap` puts over a range. */
+export type RemapKind = 'none' | 'readwrite' | 'secret'
+
+/**
+ * Fresh memory over a page-aligned range of a region, in place (`mmap(2)` with `MAP_FIXED`),
+ * replacing what was there; every view over the range is detached first.
+ * - `'none'`: anonymous `PROT_NONE` memory: not charged to RLIMIT_MEMLOCK (a lock on the old
+ *   pages goes with them), and `PROT_NONE` neighbours merge into one kernel mapping again.
+ * - `'readwrite'`: anonymous zero pages, read-write, not locked.
+ * - `'secret'`: a `memfd_secret(2)` mapping, read-write: only this range is charged to
+ *   RLIMIT_MEMLOCK, so guard pages around it (plain `PROT_NONE` pages of the region) cost nothing.
+ * The region stays one region (its length and handle are unchanged). When the kernel refuses, the
+ * range is recorded as `'none'`: no access is made through it until a later `remap` or `protect` succeeds.
+ * @throws {Error} the OS error with `errno` and `syscall` (`EAGAIN` from `mmap` over RLIMIT_MEMLOCK for `'secret'`,
+ *   `ENOMEM` at `vm.max_map_count`, `ENOSYS` from `memfd_secret`); `ERR_REGION_UNMAPPED` for a dead handle;
+ *   `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument (a range that is not
+ *   page-aligned or not inside the region, an unknown kind); `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
+ * @example
+ * ```js
+ * import * as memlock from '@tarsjs/os-memlock'
+ * const page = memlock.pageSize()
+ * const region = memlock.map(3 * page)
+ * memlock.protect(region, 0, 3 * page, 'none')
+ * memlock.remap(region, page, page, 'secret') // guard, secret page, guard: one page charged
+ * memlock.remap(region, page, page, 'none')   // given back: one PROT_NONE mapping again
+ * memlock.unmap(region)
+ * ```
+ */
+export function remap(region: Region, offset: number, length: number, kind: RemapKind): void
+
 /**
  * Turns on the unprotected development mode for this thread: from now on the
  * whole API runs in JavaScript over ordinary ArrayBuffers, so that applications

@@ -11,7 +11,7 @@
 
 const NAMES = [
   'pageSize', 'capabilities', 'memlockLimit', 'map', 'unmap', 'isMapped', 'protect',
-  'lock', 'unlock', 'advise', 'wipe', 'fill', 'copy', 'equals', 'view', 'detach'
+  'lock', 'unlock', 'advise', 'wipe', 'fill', 'copy', 'equals', 'view', 'detach', 'remap'
 ]
 
 const platform = require('./platform.js')
@@ -151,6 +151,7 @@ exports.copy = (src, srcOffset, dst, dstOffset, length) =>
 exports.equals = (a, aOffset, b, bOffset, length) => native.equals(handle(a), aOffset, handle(b), bOffset, length)
 exports.view = (region, offset, length) => native.view(handle(region), offset, length)
 exports.detach = (arrayBuffer) => native.detach(arrayBuffer)
+exports.remap = (region, offset, length, kind) => native.remap(handle(region), offset, length, kind)
 exports.enableUnprotectedDevelopmentMode = platform.enableUnprotectedDevelopmentMode
 exports.unprotectedDevelopmentMode = platform.unprotectedDevelopmentMode
 // Test only (TARSJS_OS_MEMLOCK_TEST=1 at load): how many mappings the registry holds.

@@ -450,6 +450,22 @@ function create (pageSize) {
       return diff === 0
     },
 
+    remap (region, offset, length, kind) {
+      const { mapping, start, size } = readPages(region, offset, length)
+      const name = readEnum(kind, 'kind')
+      if (name !== 'none' && name !== 'readwrite' && name !== 'secret') {
+        throw fail(TypeError, 'ERR_INVALID_ARG_VALUE', "The \"kind\" argument must be 'none', 'readwrite' or 'secret'")
+      }
+      for (const view of viewsOver(mapping, start, size)) {
+        mapping.remove(view)
+        dropView(view)
+      }
+      mapping.bytes.fill(0, start, start + size)
+      const refused = name === 'secret'
+      mapping.access.fill(name === 'readwrite' ? READWRITE : NONE, start / pageSize, (start + size) / pageSize)
+      if (refused) throw osError('ENOSYS', 'memfd_secret', 'unprotected development mode: no secret memory')
+    },
+
     view (region, offset, length) {
       const { mapping, start, size } = readRange(region, offset, length)
       if (size === 0) throw fail(RangeError, 'ERR_OUT_OF_RANGE', 'A view must be at least one byte long')

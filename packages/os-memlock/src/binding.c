@@ -904,6 +904,89 @@ static napi_value js_unmap(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * remap(region, offset, length, kind): fresh memory over a page-aligned range
+ * of the region, in place (MAP_FIXED), replacing what was there:
+ * - "none": anonymous PROT_NONE memory. Nothing is charged to RLIMIT_MEMLOCK
+ *   and neighbouring PROT_NONE pages merge into one kernel mapping again.
+ * - "readwrite": anonymous zero pages, read-write and not locked.
+ * - "secret": a memfd_secret(2) mapping, read-write; the kernel charges only
+ *   this range to RLIMIT_MEMLOCK, so guard pages around it cost nothing.
+ * Every view over the range is detached first: the bytes behind it go. The
+ * region (and so the registry) is unchanged; only the range's pages are new.
+ * If the kernel refuses, the range is recorded as 'none' (no access is made
+ * through it until a later remap or protect succeeds).
+ */
+static uint8_t *remap_fixed(uint8_t *addr, size_t length, int kind, int *e, const char **sys) {
+  long fd;
+  uint8_t *p, *tmp;
+  *sys = "mmap";
+  if (kind != 2) {
+    p = mmap(addr, length, kind == 1 ? PROT_READ | PROT_WRITE : PROT_NONE,
+             MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    *e = errno;
+    return p;
+  }
+  fd = syscall(SYS_memfd_secret, (unsigned int)O_CLOEXEC);
+  if (fd < 0) {
+    *e = errno;
+    *sys = "memfd_secret";
+    return MAP_FAILED;
+  }
+  if (ftruncate((int)fd, (off_t)length) != 0) {
+    *e = errno;
+    *sys = "ftruncate";
+    close((int)fd);
+    return MAP_FAILED;
+  }
+  /*
+   * Mapped elsewhere first, then moved over the range: the kernel refuses a
+   * secretmem mapping over RLIMIT_MEMLOCK only inside mmap, and a MAP_FIXED
+   * mmap refused there leaves a hole where the old pages were. mremap checks
+   * its limits before it unmaps the destination, so a refusal leaves the range
+   * as it was.
+   */
+  tmp = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, (int)fd, 0);
+  *e = errno;
+  /* The mapping holds the file: a failed close changes nothing about the memory. */
+  if (close((int)fd) != 0 && tmp == MAP_FAILED) *e = errno;
+  if (tmp == MAP_FAILED) return MAP_FAILED;
+  p = mremap(tmp, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, addr);
+  if (p == MAP_FAILED) {
+    *e = errno;
+    *sys = "mremap";
+    if (munmap(tmp, length) != 0) integrity_failure("munmap of an unplaced secret mapping failed");
+  }
+  return p;
+}
+
+static napi_value js_remap(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  region *r = get_region(env, argv[0], 1);
+  size_t offset, length;
+  char name[16];
+  int kind, e = 0;
+  const char *sys = "mmap";
+  uint8_t *p;
+  if (r == NULL || !read_size(env, argv[1], "offset", &offset) || !read_size(env, argv[2], "length", &length) ||
+      !check_bounds(env, offset, length, r->length) || !check_aligned(env, offset, length) ||
+      !read_enum(env, argv[3], "kind", name, sizeof name))
+    return NULL;
+  if (strcmp(name, "none") == 0) kind = 0;
+  else if (strcmp(name, "readwrite") == 0) kind = 1;
+  else if (strcmp(name, "secret") == 0) kind = 2;
+  else THROW_TYPE("ERR_INVALID_ARG_VALUE", "The \"kind\" argument must be 'none', 'readwrite' or 'secret'");
+  if (!sweep_views(env, r, offset, length)) return NULL;
+  /* Written lock: the pages change under any thread that looked this region up. */
+  lock_write();
+  p = remap_fixed(r->base + offset, length, kind, &e, &sys);
+  if (p != MAP_FAILED && p != r->base + offset) integrity_failure("mmap(MAP_FIXED) placed memory elsewhere");
+  memset(r->access + offset / page_size, p == MAP_FAILED || kind == 0 ? ACCESS_NONE : ACCESS_READWRITE, length / page_size);
+  unlock();
+  if (p == MAP_FAILED) return throw_errno(env, sys, e);
+  return NULL;
+}
+
 static napi_value js_is_mapped(napi_env env, napi_callback_info info) {
   ARGS(1);
   napi_value out;
@@ -1268,6 +1351,7 @@ static napi_value init(napi_env env, napi_value exports) {
       EXPORT("wipe", js_wipe),            EXPORT("fill", js_fill),
       EXPORT("copy", js_copy),            EXPORT("equals", js_equals),
       EXPORT("view", js_view),            EXPORT("detach", js_detach),
+      EXPORT("remap", js_remap),
       EXPORT("registryCount", js_registry_count),
   };
   size_t n = sizeof props / sizeof props[0];

@@ -50,6 +50,8 @@ const SIZE_ARGS = [
   ['map(byteLength)', (x) => m.map(x), true],
   ['protect(offset)', (x) => m.protect(r, x, PS, 'read'), true],
   ['protect(length)', (x) => m.protect(r, 0, x, 'read'), true],
+  ['remap(offset)', (x) => m.remap(r, x, PS, 'readwrite'), true],
+  ['remap(length)', (x) => m.remap(r, 0, x, 'readwrite'), true],
   ['advise(offset)', (x) => m.advise(r, x, PS, 'dontfork'), true],
   ['advise(length)', (x) => m.advise(r, 0, x, 'dontfork'), true],
   ['lock(offset)', (x) => m.lock(r, x, PS), false],
@@ -97,6 +99,9 @@ describe('ranges outside the region', () => {
     ['protect: length past the end', () => m.protect(r, 0, SIZE + PS, 'read')],
     ['protect: offset 2^53-1', () => m.protect(r, MAX, PS, 'read')],
     ['protect: offset + length overflow', () => m.protect(r, PS, MAX, 'read')],
+    ['remap: offset past the end', () => m.remap(r, SIZE + PS, PS, 'none')],
+    ['remap: length past the end', () => m.remap(r, PS, SIZE, 'none')],
+    ['remap: offset + length overflow', () => m.remap(r, PS, MAX, 'none')],
     ['advise: length past the end', () => m.advise(r, PS, SIZE, 'dontfork')],
     ['advise: offset 2^53-1', () => m.advise(r, MAX, 1, 'dontfork')],
     ['lock: length past the end', () => m.lock(r, PS, SIZE)],
@@ -138,6 +143,9 @@ describe('zero, misaligned, and other meaningless sizes', () => {
     ['protect: length 0', () => m.protect(r, 0, 0, 'read')],
     ['protect: misaligned offset', () => m.protect(r, 1, PS, 'read')],
     ['protect: misaligned length', () => m.protect(r, 0, PS + 1, 'read')],
+    ['remap: length 0', () => m.remap(r, 0, 0, 'none')],
+    ['remap: misaligned offset', () => m.remap(r, 1, PS, 'none')],
+    ['remap: misaligned length', () => m.remap(r, 0, PS + 1, 'none')],
     ['advise: length 0', () => m.advise(r, PS, 0, 'dontfork')],
     ['advise: misaligned offset', () => m.advise(r, PS / 2, PS, 'dontfork')],
     ['advise: misaligned length', () => m.advise(r, 0, 1, 'dontfork')],
@@ -193,6 +201,14 @@ describe('enumerations', () => {
     valueErr(() => m.protect(r, 0, PS, x))
     stillWorks()
   })
+  it.each(NOT_A_STRING)('remap kind %s → TypeError ERR_INVALID_ARG_TYPE', (_k, x) => {
+    typeErr(() => m.remap(r, 0, PS, x))
+    stillWorks()
+  })
+  it.each([...BAD_ACCESS, 'read', 'SECRET', 'secret\0'].map((s) => [JSON.stringify(s), s]))('remap kind %s → TypeError ERR_INVALID_ARG_VALUE', (_k, x) => {
+    valueErr(() => m.remap(r, 0, PS, x))
+    stillWorks()
+  })
   it.each(NOT_A_STRING)('advise %s → TypeError ERR_INVALID_ARG_TYPE', (_k, x) => {
     typeErr(() => m.advise(r, 0, PS, x))
     stillWorks()
@@ -227,6 +243,7 @@ const REGION_ONLY = [
   ['isMapped', (x) => m.isMapped(x)],
   ['protect', (x) => m.protect(x, 0, PS, 'read')],
   ['advise', (x) => m.advise(x, 0, PS, 'dontfork')],
+  ['remap', (x) => m.remap(x, 0, PS, 'readwrite')],
   ['fill', (x) => m.fill(x, 0, 1, 1)],
   ['view', (x) => m.view(x, 0, 1)]
 ]
@@ -259,6 +276,7 @@ describe('a dead (unmapped) region', () => {
     ['unmap', () => m.unmap(dead)],
     ['protect', () => m.protect(dead, 0, PS, 'readwrite')],
     ['advise', () => m.advise(dead, 0, PS, 'dodump')],
+    ['remap', () => m.remap(dead, 0, PS, 'none')],
     ['lock', () => m.lock(dead)],
     ['unlock', () => m.unlock(dead)],
     ['wipe', () => m.wipe(dead)],

@@ -56,6 +56,8 @@ export interface Protections {
   access: Access
 }
 
+import type { MapBudgetStats } from './map-budget.js'
+
 /** Counters of one allocator. Byte counts are exact; page counts are of this allocator's mappings. */
 export interface AllocatorStats {
   /** Live allocations. */
@@ -64,8 +66,20 @@ export interface AllocatorStats {
   bytes: number
   /** Bytes of memory mapped (guard pages included). */
   mappedBytes: number
-  /** Bytes currently locked by this allocator, as the kernel counts them (VmLck): mlock'ed pages, and whole secretmem mappings, guard pages included. */
+  /** Bytes currently charged to RLIMIT_MEMLOCK by this allocator, as the kernel counts them (VmLck): mlock'ed pages and secretmem pages (guard pages are never charged). */
   lockedBytes: number
+  /** Of `lockedBytes`, those backed by memfd_secret(2). */
+  secretmemBytes?: number
+  /** Bytes of freed data pages held in the cache for reuse. */
+  cachedBytes?: number
+  /** Of `cachedBytes`, those still charged to RLIMIT_MEMLOCK (bounded; given back first when a lock is refused). */
+  cachedChargedBytes?: number
+  /** Times cached and quarantined pages gave their charge back because a lock or a secretmem mapping was refused. */
+  chargeReleases?: number
+  /** Shared reservations of single pages (each one kernel mapping plus two per live page). */
+  reservations?: number
+  /** The process's map-count budget as this thread last counted it (see `mapBudget()`). */
+  mapBudget?: MapBudgetStats
   /** Pages held in the cache, wiped and inaccessible, ready for reuse. */
   cachedPages: number
   /** Kernel mappings this allocator holds (each is one `map`). */

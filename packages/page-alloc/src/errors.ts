@@ -18,6 +18,7 @@ export type AllocErrorCode =
   | 'ERR_MLOCK_FAILED'
   | 'ERR_SECRETMEM_UNAVAILABLE'
   | 'ERR_INTEGRITY'
+  | 'ERR_MAP_LIMIT'
 
 /**
  * An error with a stable `code`; `cause` holds the OS error when there is one.

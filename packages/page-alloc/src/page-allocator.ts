@@ -26,20 +26,29 @@ import { reported } from './development-mode.js'
 import { Canary } from './canary.js'
 import { AllocError, checkByteLength, checkLive, checkOptionsObject, rejectAllocation } from './errors.js'
 import { escaped, escapedViewError, warnEscaped } from './escaped-view.js'
-import { DATA_OFFSET, PAGE_SIZE, lockRange, mapGuarded } from './guarded-mapping.js'
+import { GUARDED_VMAS, PAGE_SIZE, lockRange, mapGuarded } from './guarded-mapping.js'
 import type { GuardedMapping } from './guarded-mapping.js'
 import type { Region } from '@tarsjs/os-memlock'
+import { holdsCharge } from './charge-pressure.js'
+import type { ChargeHolder } from './charge-pressure.js'
 import { integrityFailure } from './integrity.js'
+import { mapBudgetSnapshot, theMapBudget } from './map-budget.js'
+import { PageSlabs } from './page-slab.js'
 import { Quarantine, quarantineLimits } from './quarantine.js'
 import type { QuarantineLimits, QuarantineOptions } from './quarantine.js'
 import { describeAllocator, inspectCustom } from './redact.js'
-import { Warner, integrityPolicy, intOption, mlockPolicy, secretmemPolicy } from './policy.js'
-import type { IntegrityPolicy, MlockPolicy, SecretmemPolicy } from './policy.js'
+import { Warner, integrityPolicy, warningPolicy, intOption, mlockPolicy, secretmemPolicy } from './policy.js'
+import type { IntegrityPolicy, MlockPolicy, SecretmemPolicy, WarningPolicy } from './policy.js'
 
 /** Options of `PageAllocator`; every one has a safe default. */
 export interface PageAllocatorOptions {
   /** What a failed mlock means. Default `'best-effort'` (reported, one warning). */
   mlock?: MlockPolicy
+  /**
+   * How often a missing protection is warned about (`process.emitWarning`): `'once'` per code and allocator
+   * (default; later ones show in `stats().unlockedAllocations`), or `'always'`, once for every such allocation.
+   */
+  warnings?: WarningPolicy
   /** memfd_secret backing. Default `'auto'`. */
   secretmem?: SecretmemPolicy
   /** Corrupted canary: `'abort'` (default) or `'throw'`. */
@@ -52,6 +61,14 @@ export interface PageAllocatorOptions {
   fillByte?: number
   /** Freed mappings kept for reuse, 0 to 4096. Default 32. */
   cacheLimit?: number
+  /** Most data bytes the cache holds, 0 to 2^30. Default 1 MiB: a larger freed mapping is unmapped, not cached. */
+  cacheBytes?: number
+  /**
+   * Most cached bytes charged to RLIMIT_MEMLOCK (locked or secretmem), 0 to 2^30. Default 256 KiB. Beyond it a
+   * freed mapping is unmapped; and whenever a lock or a secretmem mapping is refused for the limit, the whole
+   * cache and the charge of quarantined mappings are given back first.
+   */
+  cacheChargedBytes?: number
   /** How long freed mappings stay out of reuse. Default `{ frees: 16, bytes: 262144 }` (data bytes; see `Quarantine`). */
   quarantine?: QuarantineOptions
 }
@@ -64,7 +81,10 @@ export interface ProtectOptions {
 
 interface Mapped {
   readonly mapping: GuardedMapping
-  readonly locked: boolean
+  /** Charged to RLIMIT_MEMLOCK: locked, or secretmem. False once its charge was given back (then never reused). */
+  locked: boolean
+  /** Its charge was given back while in quarantine: unmapped when it leaves, never cached. */
+  relieved: boolean
   /**
    * The layout (data start, byte length) whose canaries still stand in this
    * cached mapping, or -1: free wipes the data and leaves the canaries, so the
@@ -115,9 +135,9 @@ function stateOf(allocation: PageAllocation): PageState {
  * @internal Where a live page allocation's data is, for tests that simulate
  * native corruption. Not exported from the package index.
  */
-export function pagePlace(allocation: PageAllocation): { region: Region; start: number; dataPages: number } {
+export function pagePlace(allocation: PageAllocation): { region: Region; start: number; dataPages: number; dataOffset: number } {
   const { mapped, start } = stateOf(allocation)
-  return { region: mapped.mapping.region, start, dataPages: mapped.mapping.dataPages }
+  return { region: mapped.mapping.region, start, dataPages: mapped.mapping.dataPages, dataOffset: mapped.mapping.offset }
 }
 
 const ACCESS: readonly Access[] = ['none', 'read', 'readwrite']
@@ -153,7 +173,7 @@ export function checkAccess(access: unknown): Access {
  * pages.free(a)
  * ```
  */
-export class PageAllocator implements Allocator {
+export class PageAllocator implements Allocator, ChargeHolder {
   readonly name: string = 'page'
   readonly capabilities: AllocatorCapabilities
   readonly #mlock: MlockPolicy
@@ -163,13 +183,29 @@ export class PageAllocator implements Allocator {
   readonly #frontCanary: number
   readonly #fillByte: number
   readonly #cacheLimit: number
+  readonly #cacheBytes: number
+  readonly #cacheChargedBytes: number
+  readonly #slabs: PageSlabs
   readonly #canary: Canary
-  readonly #warner = new Warner()
+  readonly #warner: Warner
   /** Cached mappings by number of data pages. */
   readonly #cache = new Map<number, Mapped[]>()
   readonly #quarantine: Quarantine<Mapped>
   #cachedMappings = 0
-  #counters = { allocations: 0, bytes: 0, mappings: 0, mappedPages: 0, lockedPages: 0, cachedPages: 0, cacheHits: 0, unlocked: 0, escapedBytes: 0 }
+  #counters = {
+    allocations: 0,
+    bytes: 0,
+    mappings: 0,
+    mappedPages: 0,
+    lockedPages: 0,
+    secretPages: 0,
+    cachedPages: 0,
+    cachedChargedPages: 0,
+    cacheHits: 0,
+    unlocked: 0,
+    escapedBytes: 0,
+    chargeReleases: 0
+  }
 
   /**
    * One guarded mapping per allocation (libsodium's layout); the allocator behind `ProtKey`.
@@ -190,6 +226,7 @@ export class PageAllocator implements Allocator {
     this.#mlock = mlockPolicy(o.mlock)
     this.#secretmem = secretmemPolicy(o.secretmem, 'auto')
     this.#integrity = integrityPolicy(o.integrity)
+    this.#warner = new Warner(warningPolicy(o.warnings))
     this.#alignment = intOption('alignment', o.alignment, 1, PAGE_SIZE, 16)
     if ((this.#alignment & (this.#alignment - 1)) !== 0) {
       throw new AllocError('ERR_OUT_OF_RANGE', 'The "alignment" option must be a power of two')
@@ -197,6 +234,10 @@ export class PageAllocator implements Allocator {
     this.#frontCanary = intOption('frontCanary', o.frontCanary, 0, 64, 16)
     this.#fillByte = intOption('fillByte', o.fillByte, 0, 255, 0)
     this.#cacheLimit = intOption('cacheLimit', o.cacheLimit, 0, 4096, 32)
+    this.#cacheBytes = intOption('cacheBytes', o.cacheBytes, 0, 2 ** 30, 1024 * 1024)
+    this.#cacheChargedBytes = intOption('cacheChargedBytes', o.cacheChargedBytes, 0, 2 ** 30, 256 * 1024)
+    this.#slabs = new PageSlabs(this.#secretmem, this.#warner)
+    holdsCharge(this)
     this.#quarantine = new Quarantine(quarantineLimits(o.quarantine, QUARANTINE), (mapped) => this.#cacheOrUnmap(mapped))
     this.#canary = new Canary(this.#alignment + this.#frontCanary)
     this.capabilities = { protect: true, alignment: this.#alignment }
@@ -271,11 +312,11 @@ export class PageAllocator implements Allocator {
     const region = mapping.region
     const pages = mapping.dataPages
     if (s.access !== 'readwrite') {
-      os.protect(region, DATA_OFFSET, pages * PAGE_SIZE, 'readwrite')
+      os.protect(region, mapping.offset, pages * PAGE_SIZE, 'readwrite')
       // Recorded at once: under integrity 'throw' a failed canary check leaves the allocation live.
       s.access = 'readwrite'
     }
-    const end = DATA_OFFSET + pages * PAGE_SIZE
+    const end = mapping.offset + pages * PAGE_SIZE
     const front = s.start - this.#frontCanary
     if (!this.#canary.intact(region, front, this.#frontCanary)) {
       integrityFailure(this.#integrity, `canary before a ${s.byteLength}-byte page allocation was overwritten (buffer underflow)`)
@@ -414,11 +455,11 @@ export class PageAllocator implements Allocator {
     if (mode === 'none' && keepViews !== true && s.access !== 'none' && escaped(s.view)) {
       this.#moveAway(s)
     }
-    const region = s.mapped.mapping.region
-    const length = s.mapped.mapping.dataPages * PAGE_SIZE
+    const mapping = s.mapped.mapping
+    const length = mapping.dataPages * PAGE_SIZE
     try {
-      if (keepViews === true) os.protect(region, DATA_OFFSET, length, mode, KEEP_VIEWS)
-      else os.protect(region, DATA_OFFSET, length, mode)
+      if (keepViews === true) os.protect(mapping.region, mapping.offset, length, mode, KEEP_VIEWS)
+      else os.protect(mapping.region, mapping.offset, length, mode)
     } finally {
       // os-memlock detaches the views before it calls mprotect, even when mprotect then fails:
       // that view was detached by us, not escaped.
@@ -481,7 +522,13 @@ export class PageAllocator implements Allocator {
       bytes: c.bytes,
       mappedBytes: c.mappedPages * PAGE_SIZE,
       lockedBytes: c.lockedPages * PAGE_SIZE,
+      secretmemBytes: c.secretPages * PAGE_SIZE,
       cachedPages: c.cachedPages,
+      cachedBytes: c.cachedPages * PAGE_SIZE,
+      cachedChargedBytes: c.cachedChargedPages * PAGE_SIZE,
+      chargeReleases: c.chargeReleases,
+      reservations: this.#slabs.reservations,
+      mapBudget: mapBudgetSnapshot(),
       mappings: c.mappings,
       cacheHits: c.cacheHits,
       unlockedAllocations: c.unlocked,
@@ -491,8 +538,9 @@ export class PageAllocator implements Allocator {
   }
 
   /**
-   * Unmaps every cached mapping.
-   * @throws {Error} nothing in use; only the OS error of a failing `munmap` (`EINVAL`), which would mean a corrupted mapping
+   * Unmaps every cached mapping (their memory and RLIMIT_MEMLOCK charge go back to the kernel) and every
+   * empty reservation of single pages.
+   * @throws {Error} nothing in use; only the OS error of a failed `munmap` (`EINVAL`, which would mean a corrupted mapping; it stays cached)
    * @example
    * ```js
    * import { PageAllocator } from '@tarsjs/page-alloc'
@@ -503,14 +551,66 @@ export class PageAllocator implements Allocator {
    * ```
    */
   trim(): void {
-    for (const [pages, list] of this.#cache) {
+    for (const list of this.#cache.values()) {
       while (list.length > 0) {
-        this.#unmapMapped(list[list.length - 1] as Mapped)
+        this.#uncache(list[list.length - 1] as Mapped)
         list.pop()
-        this.#cachedMappings--
-        this.#counters.cachedPages -= pages
       }
     }
+    this.#slabs.trim()
+  }
+
+  /**
+   * @internal Gives back every charged page held for reuse: the cache is emptied, and quarantined
+   * mappings stay mapped and readable (zeros) but are unlocked, or moved off secretmem, and will not be
+   * reused. Called when a lock or a secretmem mapping is refused for RLIMIT_MEMLOCK. Never throws.
+   */
+  releaseCharge(): number {
+    const before = this.#counters.lockedPages
+    for (const list of this.#cache.values()) {
+      while (list.length > 0) {
+        try {
+          this.#uncache(list[list.length - 1] as Mapped)
+        } catch {
+          break
+        }
+        list.pop()
+      }
+    }
+    this.#quarantine.forEach((mapped) => this.#relieve(mapped))
+    const released = before - this.#counters.lockedPages
+    if (released > 0) this.#counters.chargeReleases++
+    return released
+  }
+
+  /** A quarantined mapping gives its charge back, staying mapped, readable and writable (zeros). */
+  #relieve(mapped: Mapped): void {
+    if (!mapped.locked) return
+    const { mapping } = mapped
+    const length = mapping.dataPages * PAGE_SIZE
+    try {
+      if (mapping.secretmem) os.remap(mapping.region, mapping.offset, length, 'readwrite')
+      else os.unlock(mapping.region, mapping.offset, length)
+    } catch {
+      return
+    }
+    this.#uncharge(mapped)
+    mapped.relieved = true
+  }
+
+  #uncache(mapped: Mapped): void {
+    const charged = mapped.locked
+    this.#unmapMapped(mapped)
+    this.#cachedMappings--
+    this.#counters.cachedPages -= mapped.mapping.dataPages
+    if (charged) this.#counters.cachedChargedPages -= mapped.mapping.dataPages
+  }
+
+  #uncharge(mapped: Mapped): void {
+    const { mapping } = mapped
+    this.#counters.lockedPages -= mapping.dataPages
+    if (mapping.secretmem) this.#counters.secretPages -= mapping.dataPages
+    mapped.locked = false
   }
 
   /** Prints as `PageAllocator(3 allocations, 96 bytes)`, never the memory. */
@@ -551,7 +651,7 @@ export class PageAllocator implements Allocator {
   /** Writes the canaries of an `n`-byte allocation at the end of `mapped` (read-write); returns the data start. */
   #layOut(mapped: Mapped, n: number): number {
     const region = mapped.mapping.region
-    const end = DATA_OFFSET + mapped.mapping.dataPages * PAGE_SIZE
+    const end = mapped.mapping.offset + mapped.mapping.dataPages * PAGE_SIZE
     const start = end - roundUp(n, this.#alignment)
     const front = start - this.#frontCanary
     if (mapped.canaryStart !== start || mapped.canaryLength !== n) {
@@ -581,7 +681,7 @@ export class PageAllocator implements Allocator {
       const start = this.#layOut(fresh, s.byteLength)
       if (start !== s.start) integrityFailure(this.#integrity, 'page allocator metadata: a moved allocation changed its layout')
       if (s.byteLength > 0) os.copy(old.mapping.region, s.start, fresh.mapping.region, s.start, s.byteLength)
-      if (s.access !== 'readwrite') os.protect(old.mapping.region, DATA_OFFSET, pages * PAGE_SIZE, 'readwrite')
+      if (s.access !== 'readwrite') os.protect(old.mapping.region, old.mapping.offset, pages * PAGE_SIZE, 'readwrite')
     } catch (err) {
       // Nothing moved: the fresh mapping goes back (its copy of the data wiped), the old one stays as it was.
       if (s.byteLength > 0) os.wipe(fresh.mapping.region, s.start, s.byteLength)
@@ -604,23 +704,37 @@ export class PageAllocator implements Allocator {
     list.pop()
     this.#cachedMappings--
     this.#counters.cachedPages -= pages
+    if (mapped.locked) this.#counters.cachedChargedPages -= pages
     this.#counters.cacheHits++
     return mapped
   }
 
+  /** A fresh mapping: one page goes into a shared reservation (guards shared with its neighbours), more get their own. */
   #mapNew(pages: number): Mapped {
-    const mapping = mapGuarded(pages, this.#secretmem, this.#warner, false)
+    const mapping = pages === 1 ? this.#slabs.take() : mapGuarded(pages, this.#secretmem, this.#warner, false)
     let locked: boolean
     try {
-      locked = lockRange(mapping, DATA_OFFSET, pages * PAGE_SIZE, this.#mlock, this.#warner, true)
+      locked = lockRange(mapping, mapping.offset, pages * PAGE_SIZE, this.#mlock, this.#warner, true)
     } catch (err) {
-      os.unmap(mapping.region)
+      // A failed alloc leaves nothing behind: a reservation made for it goes with it.
+      this.#release(mapping)
+      this.#slabs.trim()
       throw err
     }
     this.#counters.mappings++
-    this.#counters.mappedPages += pages + 2
-    if (locked) this.#counters.lockedPages += lockedPagesOf(mapping)
-    return { mapping, locked, canaryStart: -1, canaryLength: 0 }
+    this.#counters.mappedPages += mappedPagesOf(mapping)
+    if (locked) this.#counters.lockedPages += pages
+    if (mapping.secretmem) this.#counters.secretPages += pages
+    return { mapping, locked, relieved: false, canaryStart: -1, canaryLength: 0 }
+  }
+
+  #release(mapping: GuardedMapping): void {
+    if (mapping.slot >= 0) {
+      this.#slabs.release(mapping)
+    } else {
+      os.unmap(mapping.region)
+      theMapBudget().give(GUARDED_VMAS)
+    }
   }
 
   /**
@@ -632,7 +746,8 @@ export class PageAllocator implements Allocator {
    */
   #cacheOrUnmap(mapped: Mapped): void {
     const pages = mapped.mapping.dataPages
-    if (this.#cachedMappings >= this.#cacheLimit) {
+    const bytes = pages * PAGE_SIZE
+    if (mapped.relieved || this.#cachedMappings >= this.#cacheLimit || !this.#makeRoom(bytes, mapped.locked)) {
       try {
         this.#unmapMapped(mapped)
       } catch {
@@ -649,6 +764,34 @@ export class PageAllocator implements Allocator {
     list.push(mapped)
     this.#cachedMappings++
     this.#counters.cachedPages += pages
+    if (mapped.locked) this.#counters.cachedChargedPages += pages
+  }
+
+  /**
+   * Room in the cache for `bytes` more (charged or not) within its byte bounds, unmapping the largest
+   * cached mappings first. False when the mapping alone is over a bound, or an unmap fails.
+   */
+  #makeRoom(bytes: number, charged: boolean): boolean {
+    if (bytes > this.#cacheBytes || (charged && bytes > this.#cacheChargedBytes)) return false
+    const c = this.#counters
+    while (c.cachedPages * PAGE_SIZE + bytes > this.#cacheBytes || (charged && c.cachedChargedPages * PAGE_SIZE + bytes > this.#cacheChargedBytes)) {
+      let largest: Mapped[] | undefined
+      let largestPages = 0
+      for (const [pages, list] of this.#cache) {
+        if (list.length > 0 && pages > largestPages) {
+          largest = list
+          largestPages = pages
+        }
+      }
+      if (largest === undefined) return false
+      try {
+        this.#uncache(largest[largest.length - 1] as Mapped)
+      } catch {
+        return false
+      }
+      largest.pop()
+    }
+    return true
   }
 
   /**
@@ -657,23 +800,25 @@ export class PageAllocator implements Allocator {
    * Until then it stays mapped, wiped and readable.
    */
   #letGo(mapped: Mapped, escapedView: boolean): void {
+    const { mapping } = mapped
+    if (mapping.slot >= 0) this.#slabs.withdraw(mapping)
     this.#counters.mappings--
-    this.#counters.mappedPages -= mapped.mapping.dataPages + 2
-    if (mapped.locked) this.#counters.lockedPages -= lockedPagesOf(mapped.mapping)
-    if (escapedView) this.#counters.escapedBytes += mapped.mapping.dataPages * PAGE_SIZE
+    this.#counters.mappedPages -= mappedPagesOf(mapping)
+    if (mapped.locked) this.#uncharge(mapped)
+    if (escapedView) this.#counters.escapedBytes += mapping.dataPages * PAGE_SIZE
   }
 
   #unmapMapped(mapped: Mapped): void {
-    os.unmap(mapped.mapping.region)
+    this.#release(mapped.mapping)
     this.#counters.mappings--
-    this.#counters.mappedPages -= mapped.mapping.dataPages + 2
-    if (mapped.locked) this.#counters.lockedPages -= lockedPagesOf(mapped.mapping)
+    this.#counters.mappedPages -= mappedPagesOf(mapped.mapping)
+    if (mapped.locked) this.#uncharge(mapped)
   }
 }
 
-/** Pages the kernel counts as locked: the data, or all of a secretmem mapping (its guards too). */
-function lockedPagesOf(mapping: GuardedMapping): number {
-  return mapping.secretmem ? mapping.dataPages + 2 : mapping.dataPages
+/** Pages a mapping takes: its data and guards (a shared reservation's page has one guard of its own). */
+function mappedPagesOf(mapping: GuardedMapping): number {
+  return mapping.dataPages + (mapping.slot >= 0 ? 1 : 2)
 }
 
 function roundUp(n: number, alignment: number): number {

@@ -49,12 +49,23 @@ export function intOption(name: string, value: unknown, min: number, max: number
   return value
 }
 
-/** Emits each warning code at most once per `Warner` (one per allocator). */
+/** Warnings: `once` per code and allocator (default), or `always`: one for every allocation that lacks a protection. */
+export type WarningPolicy = 'once' | 'always'
+const WARNINGS: readonly WarningPolicy[] = ['once', 'always']
+
+export function warningPolicy(value: unknown): WarningPolicy {
+  return pickPolicy('warnings', value, WARNINGS, 'once')
+}
+
+/** Emits each warning code once per `Warner` (one per allocator), or every time under `'always'`. */
 export class Warner {
   private readonly emitted = new Set<string>()
+  constructor(private readonly policy: WarningPolicy = 'once') {}
   warn(code: string, message: string): void {
-    if (this.emitted.has(code)) return
-    this.emitted.add(code)
+    if (this.policy === 'once') {
+      if (this.emitted.has(code)) return
+      this.emitted.add(code)
+    }
     process.emitWarning(message, { type: 'TarsjsWarning', code })
   }
 }

@@ -88,6 +88,11 @@ export class Quarantine<T> {
     return this.#entries.length - this.#head
   }
 
+  /** Calls `fn` on every entry held, oldest first (the entries stay held). */
+  forEach(fn: (entry: T) => void): void {
+    for (let i = this.#head; i < this.#entries.length; i++) fn(this.#entries[i] as T)
+  }
+
   /** Queues a freed (already wiped) entry of `size` bytes, then releases what is due. */
   add(entry: T, size: number): void {
     this.#entries.push(entry)

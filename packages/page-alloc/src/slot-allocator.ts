@@ -29,12 +29,15 @@ import { reported } from './development-mode.js'
 import { Canary } from './canary.js'
 import { AllocError, checkByteLength, checkLive, checkOptionsObject, rejectAllocation } from './errors.js'
 import { escaped, escapedViewError, warnEscaped } from './escaped-view.js'
-import { DATA_OFFSET, PAGE_SIZE, lockRange, mapGuarded, unlockRange } from './guarded-mapping.js'
+import { DATA_OFFSET, GUARDED_VMAS, PAGE_SIZE, lockRange, mapGuarded, unlockRange } from './guarded-mapping.js'
 import type { GuardedMapping } from './guarded-mapping.js'
+import { holdsCharge } from './charge-pressure.js'
+import type { ChargeHolder } from './charge-pressure.js'
 import { integrityFailure } from './integrity.js'
+import { theMapBudget } from './map-budget.js'
 import { PageAllocator } from './page-allocator.js'
-import { Warner, integrityPolicy, intOption, mlockPolicy, secretmemPolicy } from './policy.js'
-import type { IntegrityPolicy, MlockPolicy, SecretmemPolicy } from './policy.js'
+import { Warner, integrityPolicy, warningPolicy, intOption, mlockPolicy, secretmemPolicy } from './policy.js'
+import type { IntegrityPolicy, MlockPolicy, SecretmemPolicy, WarningPolicy } from './policy.js'
 import { Quarantine, quarantineLimits, quarantineOption } from './quarantine.js'
 import type { QuarantineLimits, QuarantineOptions } from './quarantine.js'
 import { RandomPool } from './random.js'
@@ -45,6 +48,11 @@ import { MAX_SLOT, SLOT_SIZES, classOf } from './size-classes.js'
 export interface SlotAllocatorOptions {
   /** What a failed mlock means. Default `'best-effort'` (reported, one warning). */
   mlock?: MlockPolicy
+  /**
+   * How often a missing protection is warned about (`process.emitWarning`): `'once'` per code and allocator
+   * (default; later ones show in `stats().unlockedAllocations`), or `'always'`, once for every such allocation.
+   */
+  warnings?: WarningPolicy
   /** memfd_secret backing for slot mappings. Default `'off'` (see docs/page-alloc.md). */
   secretmem?: SecretmemPolicy
   /** Corrupted canary or metadata: `'abort'` (default) or `'throw'`. */
@@ -152,7 +160,7 @@ const QUARANTINE: QuarantineLimits = Object.freeze({ frees: 64, bytes: 256 * 102
  * slots.free(b)
  * ```
  */
-export class SlotAllocator implements Allocator {
+export class SlotAllocator implements Allocator, ChargeHolder {
   readonly name: string = 'slot'
   /** Slots start at multiples of their size class (all multiples of 16); large ones at the large allocator's alignment. */
   readonly capabilities: AllocatorCapabilities
@@ -164,7 +172,7 @@ export class SlotAllocator implements Allocator {
   readonly #large: PageAllocator
   readonly #canary = new Canary(MAX_SLOT)
   readonly #random = new RandomPool()
-  readonly #warner = new Warner()
+  readonly #warner: Warner
   readonly #classes: SlotClass[] = SLOT_SIZES.map((size) => ({ size, open: [], warm: 0 }))
   readonly #mappings: SlotMapping[] = []
   readonly #quarantine: Quarantine<SlotState>
@@ -188,9 +196,11 @@ export class SlotAllocator implements Allocator {
     const secretmem = o.secretmem
     const quarantine = quarantineOption(o.quarantine)
     const large = o.large
+    const warnings = o.warnings
     this.#mlock = mlockPolicy(o.mlock)
     this.#secretmem = secretmemPolicy(secretmem, 'off')
     this.#integrity = integrityPolicy(o.integrity)
+    this.#warner = new Warner(warningPolicy(warnings))
     this.#pagesPerMapping = intOption('pagesPerMapping', o.pagesPerMapping, 1, 1024, 16)
     this.#cacheLimit = intOption('cacheLimit', o.cacheLimit, 0, 65536, 64)
     const limits = quarantineLimits(quarantine, QUARANTINE)
@@ -199,9 +209,10 @@ export class SlotAllocator implements Allocator {
     }
     this.#large =
       large ??
-      new PageAllocator({ mlock: this.#mlock, integrity: this.#integrity, secretmem: secretmem === undefined ? 'auto' : this.#secretmem, quarantine })
+      new PageAllocator({ mlock: this.#mlock, integrity: this.#integrity, secretmem: secretmem === undefined ? 'auto' : this.#secretmem, quarantine, warnings })
     this.#quarantine = new Quarantine(limits, (state) => this.#releaseSlot(state))
     this.capabilities = { protect: false, alignment: Math.min(16, this.#large.capabilities.alignment ?? 1) }
+    holdsCharge(this)
   }
 
   /**
@@ -415,6 +426,23 @@ export class SlotAllocator implements Allocator {
     this.#large.trim()
   }
 
+  /**
+   * @internal Retires every warm page (empty, kept read-write and locked for the next slot), so that its
+   * charge goes back to RLIMIT_MEMLOCK. Called when a lock or a secretmem mapping is refused for the limit.
+   * Never throws. Returns the pages unlocked.
+   */
+  releaseCharge(): number {
+    const before = this.#counters.lockedPages
+    for (const cls of this.#classes) {
+      for (const page of cls.open.slice()) {
+        if (page.live !== 0 || cls.warm === 0) continue
+        cls.warm--
+        this.#retirePage(cls, page)
+      }
+    }
+    return before - this.#counters.lockedPages
+  }
+
   /** Prints as `SlotAllocator(3 allocations, 96 bytes)`, never the memory. */
   [inspectCustom](): string {
     return describeAllocator('SlotAllocator', this.stats())
@@ -596,17 +624,17 @@ export class SlotAllocator implements Allocator {
     }
     this.#mappings.push(group)
     this.#counters.cachedPages += this.#pagesPerMapping
-    // memfd_secret memory is locked by the kernel from mmap on, guard pages included
-    // (VmLck and RLIMIT_MEMLOCK count the whole mapping).
-    if (mapping.secretmem) this.#counters.lockedPages += this.#pagesPerMapping + 2
+    // memfd_secret memory is charged by the kernel from mmap on (its data pages; the guards are plain memory).
+    if (mapping.secretmem) this.#counters.lockedPages += this.#pagesPerMapping
     return group
   }
 
   #unmapMapping(m: SlotMapping): void {
     os.unmap(m.mapping.region)
+    theMapBudget().give(GUARDED_VMAS)
     m.alive = false
     this.#mappings.splice(this.#mappings.indexOf(m), 1)
     this.#counters.cachedPages -= m.pages.length
-    if (m.mapping.secretmem) this.#counters.lockedPages -= m.pages.length + 2
+    if (m.mapping.secretmem) this.#counters.lockedPages -= m.pages.length
   }
 }

@@ -126,7 +126,7 @@ export function slotPlace(a: unknown): { region: import('@tarsjs/os-memlock').Re
 }
 
 /** Internals of a page allocation, for the tests that simulate native corruption. */
-export function pagePlace(a: unknown): { region: import('@tarsjs/os-memlock').Region; start: number; dataPages: number } {
+export function pagePlace(a: unknown): { region: import('@tarsjs/os-memlock').Region; start: number; dataPages: number; dataOffset: number } {
   return pageInternals.pagePlace(a as never)
 }
 
@@ -221,4 +221,24 @@ export function expectUnchanged(allocator: AnyAllocator, live: Array<[unknown, B
   expect(kernel.status('VmLck')).toBe(vmLck)
   expect(kernel.allocatorVmas()).toEqual(vmas)
   for (const [a, bytes] of live) expect(holds(allocator, a, bytes)).toBe(true)
+}
+
+/** The stats of a page allocator that holds nothing (the map-count budget is the process's). */
+export const ZERO_STATS = {
+  allocations: 0,
+  bytes: 0,
+  mappedBytes: 0,
+  lockedBytes: 0,
+  secretmemBytes: 0,
+  cachedPages: 0,
+  cachedBytes: 0,
+  cachedChargedBytes: 0,
+  chargeReleases: 0,
+  reservations: 0,
+  mappings: 0,
+  cacheHits: 0,
+  unlockedAllocations: 0,
+  quarantinedBytes: 0,
+  escapedBytes: 0,
+  mapBudget: expect.objectContaining({ limit: expect.any(Number), reserve: expect.any(Number), used: expect.any(Number) })
 }

@@ -132,22 +132,35 @@ describe('page allocator in the kernel', () => {
     expect(gone === undefined || !kernel.isAllocatorData(gone)).toBe(true)
   })
 
-  it.runIf(SECRETMEM)('secretmem allocations appear as /secretmem: data rw-s, guards ---s, all locked by the kernel', () => {
+  it.runIf(SECRETMEM)('secretmem allocations appear as /secretmem: data rw-s between plain ---p guards; only the data is charged', () => {
     const before = new Set(kernel.smaps().map((v) => v.start))
     const v0 = kernel.status('VmLck')
     const p = new PageAllocator({ secretmem: 'required' })
-    const a = p.alloc(100)
-    const fresh = kernel.smaps().filter((v) => !before.has(v.start) && v.path.startsWith('/secretmem'))
-    expect(fresh.map((v) => [v.perms, v.pages])).toEqual([
-      ['---s', 1],
+    const one = p.alloc(100) // one page, in a shared reservation
+    const three = p.alloc(3 * PAGE) // four pages, a mapping of its own
+    const vmas = kernel.smaps()
+    const fresh = vmas.filter((v) => !before.has(v.start) && v.path.startsWith('/secretmem'))
+    expect(fresh.map((v) => [v.perms, v.pages]).sort()).toEqual([
       ['rw-s', 1],
-      ['---s', 1]
+      ['rw-s', 4]
     ])
-    for (const v of fresh) expect(flags(v, 'lo', 'dd')).toEqual(['lo', 'dd'])
-    expect(fresh[1]?.flags.has('dc')).toBe(true) // MADV_DONTFORK: not mapped in a child
-    expect(kernel.status('VmLck') - v0).toBe(3 * (PAGE / 1024))
-    expect(p.stats().lockedBytes).toBe(3 * PAGE)
-    p.free(a)
+    for (const v of fresh) {
+      expect(flags(v, 'lo', 'dd')).toEqual(['lo', 'dd'])
+      expect(v.flags.has('dc')).toBe(true) // MADV_DONTFORK: not mapped in a child
+      // The guard pages on both sides: anonymous PROT_NONE memory, not secretmem, not locked.
+      const i = vmas.indexOf(v)
+      for (const guard of [vmas[i - 1], vmas[i + 1]]) {
+        expect(guard?.perms).toBe('---p')
+        expect(guard?.path).toBe('')
+        expect(guard?.flags.has('lo')).toBe(false)
+      }
+      expect(vmas[i - 1]?.end).toBe(v.start)
+      expect(vmas[i + 1]?.start).toBe(v.end)
+    }
+    expect(kernel.status('VmLck') - v0).toBe(5 * (PAGE / 1024))
+    expect(p.stats().lockedBytes).toBe(5 * PAGE)
+    p.free(one)
+    p.free(three)
     p.trim()
     expect(kernel.status('VmLck')).toBe(v0)
     expect(p.stats().lockedBytes).toBe(0)

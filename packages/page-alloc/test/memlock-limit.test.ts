@@ -3,7 +3,7 @@
 // locked where one-page-per-secret stops at 2,048; at the limit, each mlock
 // policy does what it says and nothing degrades silently.
 import { describe, expect, it } from 'vitest'
-import { CAN_RUN_UNPRIVILEGED, PAGE, UNPRIVILEGED, expectClean, runFixture } from './helpers.js'
+import { CAN_RUN_UNPRIVILEGED, PAGE, UNPRIVILEGED, ZERO_STATS, expectClean, runFixture } from './helpers.js'
 
 const LIMIT = 8 * 1024 * 1024
 const PER_PAGE = PAGE / 32
@@ -69,7 +69,7 @@ describe.runIf(CAN_RUN_UNPRIVILEGED)('unprivileged, RLIMIT_MEMLOCK 8 MiB', () =>
     const res = r.rec.RESULT
     expect(res.env.ipcLock).toBe(false)
     expect(res.slots).toBe((LIMIT / PAGE) * PER_PAGE)
-    const empty = { allocations: 0, bytes: 0, mappedBytes: 0, lockedBytes: 0, cachedPages: 0, mappings: 0, cacheHits: 0, unlockedAllocations: 0, quarantinedBytes: 0, escapedBytes: 0 }
+    const empty = ZERO_STATS
     expect(res.required).toEqual({ ok: false, code: 'ERR_MLOCK_FAILED', causeCode: 'ENOMEM', stats: empty, vmasDelta: 0, vmLckDelta: 0 })
     // memfd_secret memory counts against RLIMIT_MEMLOCK too: the kernel refuses the mapping.
     expect(res.secretRequired).toEqual({ ok: false, code: 'ERR_SECRETMEM_UNAVAILABLE', causeCode: 'EAGAIN', stats: empty, vmasDelta: 0, vmLckDelta: 0 })

@@ -1,12 +1,11 @@
 // PageAllocator: every method, the layout (data ending at the trailing guard
 // page), protection, the mapping cache.
 import { describe, expect, it } from 'vitest'
-import { PAGE, expectCode, holds, os, pa, pattern, put, immediate, pagePlace } from './helpers.js'
+import { PAGE, ZERO_STATS, expectCode, holds, os, pa, pattern, put, immediate, pagePlace } from './helpers.js'
 
 const { PageAllocation } = pa
 const { PageAllocator } = immediate
 const SECRETMEM = os.capabilities().memfdSecret
-const ZERO_STATS = { allocations: 0, bytes: 0, mappedBytes: 0, lockedBytes: 0, cachedPages: 0, mappings: 0, cacheHits: 0, unlockedAllocations: 0, quarantinedBytes: 0, escapedBytes: 0 }
 
 const roundUp = (n: number, k: number) => Math.ceil(n / k) * k
 /** Data pages of an allocation: the data rounded up to the alignment, plus the front canary. */
@@ -43,17 +42,16 @@ describe('PageAllocator', () => {
       expect(p.view(a)).toBe(ab)
       expect(inner(a).mapped.mapping.dataPages).toBe(pagesFor(n))
     }
+    // Single pages share guard pages in a reservation (one guard each); larger ones have two of their own.
+    const single = sizes.filter((n) => pagesFor(n) === 1).length
     expect(p.stats()).toEqual({
+      ...ZERO_STATS,
       allocations: sizes.length,
       bytes: sizes.reduce((x, y) => x + y, 0),
-      mappedBytes: (pages + 2 * sizes.length) * PAGE,
+      mappedBytes: (pages + 2 * sizes.length - single) * PAGE,
       lockedBytes: pages * PAGE,
-      cachedPages: 0,
-      mappings: sizes.length,
-      cacheHits: 0,
-      unlockedAllocations: 0,
-      quarantinedBytes: 0,
-      escapedBytes: 0
+      reservations: 1,
+      mappings: sizes.length
     })
   })
 
@@ -126,8 +124,9 @@ describe('PageAllocator', () => {
       isolated: true,
       access: 'readwrite'
     })
-    // The kernel locks all of a secretmem mapping, its guard pages included.
-    expect(p.stats().lockedBytes).toBe(3 * PAGE)
+    // Only the data page is charged: the guard pages are plain PROT_NONE memory outside the memfd.
+    expect(p.stats().lockedBytes).toBe(PAGE)
+    expect(p.stats().secretmemBytes).toBe(PAGE)
     p.free(a)
   })
 
@@ -218,9 +217,22 @@ describe('PageAllocator', () => {
     const b = p.alloc(5000) // 2 pages
     p.free(a)
     p.free(b)
-    expect(p.stats()).toEqual({ ...ZERO_STATS, mappedBytes: (3 + 4) * PAGE, lockedBytes: 3 * PAGE, cachedPages: 3, mappings: 2 })
+    const cached = { cachedPages: 3, cachedBytes: 3 * PAGE, cachedChargedBytes: 3 * PAGE, reservations: 1 }
+    expect(p.stats()).toEqual({ ...ZERO_STATS, ...cached, mappedBytes: (2 + 4) * PAGE, lockedBytes: 3 * PAGE, mappings: 2 })
     const c = p.alloc(7000) // 2 pages: the cached mapping of b
-    expect(p.stats()).toEqual({ allocations: 1, bytes: 7000, mappedBytes: 7 * PAGE, lockedBytes: 3 * PAGE, cachedPages: 1, mappings: 2, cacheHits: 1, unlockedAllocations: 0, quarantinedBytes: 0, escapedBytes: 0 })
+    expect(p.stats()).toEqual({
+      ...ZERO_STATS,
+      allocations: 1,
+      bytes: 7000,
+      mappedBytes: 6 * PAGE,
+      lockedBytes: 3 * PAGE,
+      cachedPages: 1,
+      cachedBytes: PAGE,
+      cachedChargedBytes: PAGE,
+      reservations: 1,
+      mappings: 2,
+      cacheHits: 1
+    })
     const d = p.alloc(9000) // 3 pages: nothing cached of that size, a new mapping
     expect(p.stats().mappings).toBe(3)
     expect(p.stats().cacheHits).toBe(1)
@@ -233,13 +245,24 @@ describe('PageAllocator', () => {
   it('cacheLimit bounds the cache (0: every free unmaps)', () => {
     const none = new PageAllocator({ cacheLimit: 0 })
     none.free(none.alloc(10))
+    expect(none.stats()).toEqual({ ...ZERO_STATS, reservations: 1 }) // an empty reservation stays for the next page
+    none.trim()
     expect(none.stats()).toEqual(ZERO_STATS)
     const one = new PageAllocator({ cacheLimit: 1, secretmem: 'off' })
     const x = one.alloc(10)
     const y = one.alloc(10)
     one.free(x)
     one.free(y)
-    expect(one.stats()).toEqual({ ...ZERO_STATS, mappedBytes: 3 * PAGE, lockedBytes: PAGE, cachedPages: 1, mappings: 1 })
+    expect(one.stats()).toEqual({
+      ...ZERO_STATS,
+      mappedBytes: 2 * PAGE,
+      lockedBytes: PAGE,
+      cachedPages: 1,
+      cachedBytes: PAGE,
+      cachedChargedBytes: PAGE,
+      reservations: 1,
+      mappings: 1
+    })
   })
 
   it('allocations are independent: writing one never shows in another', () => {

@@ -42,6 +42,11 @@ export function defaultKeyAllocator(): PageAllocator {
   return page
 }
 
+/** The default allocators of this thread as they are, without creating them (for `diagnose()`). */
+export function peekDefaultAllocators(): { key: PageAllocator | undefined; buf: SlotAllocator | undefined } {
+  return { key: page, buf: slot }
+}
+
 /** Checks an `allocator` option: an object with the Allocator methods. */
 export function pickAllocator(value: unknown, fallback: () => Allocator): Allocator {
   if (value === undefined) return fallback()

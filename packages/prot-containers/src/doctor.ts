@@ -6,6 +6,9 @@
 import { secureHeapUsed } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import os = require('@tarsjs/os-memlock')
+import { mapBudget } from '@tarsjs/page-alloc'
+import type { MapBudgetStats } from '@tarsjs/page-alloc'
+import { peekDefaultAllocators } from './default-allocators.js'
 import { ContainerError } from './errors.js'
 import { platformFinding } from './doctor-platform.js'
 
@@ -26,7 +29,7 @@ export interface Finding {
 }
 
 /** The id of every check, in report order. */
-export const CHECK_IDS = ['memlock', 'secretmem', 'madvise', 'external-buffers', 'map-count', 'core-dumps', 'swap', 'ptrace', 'secure-heap'] as const
+export const CHECK_IDS = ['memlock', 'secretmem', 'madvise', 'external-buffers', 'map-count', 'core-dumps', 'swap', 'ptrace', 'unprotected', 'secure-heap'] as const
 
 /** One of {@link CHECK_IDS}. */
 export type CheckId = (typeof CHECK_IDS)[number]
@@ -94,19 +97,53 @@ function bytes(n: number): string {
   return `${n} B`
 }
 
-function memlock(status: string | null): Finding {
+/** Kernel mappings one more default ProtKey adds (its page and the guard after it), and one `sodium_malloc` buffer (guard, data, guard). */
+const KEY_MAPPINGS = 2
+const SODIUM_MAPPINGS = 3
+
+/**
+ * How many more live secrets of each kind fit under the current limits: locked memory (one page per
+ * ProtKey and per `sodium_malloc` buffer, 32 bytes per 32-byte ProtBuf) and the map-count budget.
+ */
+export interface Capacity {
+  /** Default `ProtKey(32)`s: one locked page and two kernel mappings each. */
+  protKeys: number
+  /** `ProtBuf(32)`s in the slot allocator: 128 per locked page, thousands per mapping. */
+  protBufs: number
+  /** `sodium_malloc(32)` buffers of `@tarsjs/sodium-allocator` (libsodium's layout): one locked page and three mappings each. */
+  sodiumMalloc: number
+}
+
+function capacity(lockable: number, budget: MapBudgetStats): Capacity {
+  const pages = lockable === Infinity ? Infinity : Math.floor(lockable / os.pageSize())
+  return {
+    protKeys: Math.min(pages, Math.floor(budget.available / KEY_MAPPINGS)),
+    protBufs: lockable === Infinity ? Infinity : Math.floor(lockable / SLOT_COST),
+    sodiumMalloc: Math.min(pages, Math.floor(budget.available / SODIUM_MAPPINGS))
+  }
+}
+
+function count(n: number): string {
+  return n === Infinity ? 'no limit' : n.toLocaleString('en-US')
+}
+
+function memlock(status: string | null, budget: MapBudgetStats): Finding {
   const limit = os.memlockLimit()
   const cap = hasIpcLock(status)
   const lockedKb = Number(statusField(status, 'VmLck')?.split(/\s+/)[0] ?? 0)
   const available = cap ? Infinity : Math.max(0, limit.soft - lockedKb * 1024)
   const secrets = available === Infinity ? Infinity : Math.floor(available / SLOT_COST)
   const canLock = os.capabilities().mlock
-  const data = { soft: limit.soft, hard: limit.hard, capIpcLock: cap, lockedBytes: lockedKb * 1024, secrets32: secrets }
+  const room = capacity(available, budget)
+  const data = { soft: limit.soft, hard: limit.hard, capIpcLock: cap, lockedBytes: lockedKb * 1024, secrets32: secrets, capacity: room }
+  const kinds =
+    `room for about ${count(room.protKeys)} more ProtKeys, ${count(room.protBufs)} 32-byte ProtBufs ` +
+    `and ${count(room.sodiumMalloc)} sodium_malloc buffers (locked memory and kernel mappings)`
   const fix =
     'Raise RLIMIT_MEMLOCK: systemd unit `LimitMEMLOCK=64M` (or infinity); container `--ulimit memlock=67108864:67108864`; ' +
     'shell `ulimit -l 65536`; or grant CAP_IPC_LOCK'
   if (cap) {
-    return { id: 'memlock', title: 'Locking memory (mlock)', verdict: 'ok', detail: 'CAP_IPC_LOCK: no memlock limit applies', fix: '', data }
+    return { id: 'memlock', title: 'Locking memory (mlock)', verdict: 'ok', detail: `CAP_IPC_LOCK: no memlock limit applies; ${kinds}`, fix: '', data }
   }
   if (!canLock || limit.soft < 4096) {
     return {
@@ -123,7 +160,7 @@ function memlock(status: string | null): Finding {
     id: 'memlock',
     title: 'Locking memory (mlock)',
     verdict,
-    detail: `RLIMIT_MEMLOCK ${bytes(limit.soft)} (hard ${bytes(limit.hard)}), ${bytes(lockedKb * 1024)} locked now: room for about ${secrets.toLocaleString('en-US')} live 32-byte secrets`,
+    detail: `RLIMIT_MEMLOCK ${bytes(limit.soft)} (hard ${bytes(limit.hard)}), ${bytes(lockedKb * 1024)} locked now: ${kinds}`,
     fix: verdict === 'ok' ? '' : fix,
     data
   }
@@ -156,17 +193,38 @@ function madvise(): Finding {
   }
 }
 
-function mapCount(): Finding {
+function mapCount(budget: MapBudgetStats): Finding {
   const max = Number(read('/proc/sys/vm/max_map_count') ?? NaN)
-  const used = (read('/proc/self/maps') ?? '').split('\n').filter((l) => l.length > 0).length
+  const { used, limit, reserve, available } = budget
   const verdict: Verdict = Number.isFinite(max) && used > max * 0.8 ? 'warn' : 'ok'
   return {
     id: 'map-count',
     title: 'Kernel mappings (vm.max_map_count)',
     verdict: Number.isFinite(max) ? verdict : 'info',
-    detail: `${used} of ${Number.isFinite(max) ? max : 'unknown'} mappings in use by this process (the slot allocator packs thousands of secrets per mapping)`,
+    detail:
+      `${used} of ${Number.isFinite(max) ? max : 'unknown'} mappings in use by this process; new secrets stop ${reserve} short of ` +
+      `${limit} (ERR_MAP_LIMIT), leaving that reserve to the runtime: ${available} left for secrets ` +
+      '(a ProtKey adds two, the slot allocator packs thousands of ProtBufs per mapping)',
     fix: verdict === 'warn' ? 'sysctl -w vm.max_map_count=262144' : '',
-    data: { max, used }
+    data: { max, used, limit, reserve, available }
+  }
+}
+
+/** Live allocations of this thread's default allocators that are not locked (mlock refused under `best-effort`). */
+function unprotected(): Finding {
+  const { key, buf } = peekDefaultAllocators()
+  const keys = key?.stats().unlockedAllocations ?? 0
+  const bufs = buf?.stats().unlockedAllocations ?? 0
+  return {
+    id: 'unprotected',
+    title: 'Unlocked live secrets in this process',
+    verdict: keys + bufs > 0 ? 'warn' : 'ok',
+    detail:
+      keys + bufs > 0
+        ? `${keys} ProtKeys and ${bufs} ProtBufs of the default allocators are live without mlock: they may be swapped`
+        : 'every live secret of the default allocators is locked',
+    fix: keys + bufs > 0 ? 'Raise RLIMIT_MEMLOCK (see memlock), or use mlock: \'required\' to refuse instead' : '',
+    data: { protKeys: keys, protBufs: bufs }
   }
 }
 
@@ -316,7 +374,8 @@ export function diagnose(required: readonly CheckId[] = DEFAULT_REQUIRED, strict
     return { schemaVersion: SCHEMA_VERSION, ok: false, required: ids, strict, findings: [platform] }
   }
   const status = read('/proc/self/status')
-  const findings = [memlock(status), secretmem(), madvise(), externalBuffers(), mapCount(), coreDumps(), swap(status), ptrace(), secureHeap()]
+  const budget = mapBudget()
+  const findings = [memlock(status, budget), secretmem(), madvise(), externalBuffers(), mapCount(budget), coreDumps(), swap(status), ptrace(), unprotected(), secureHeap()]
   if (platform !== null) return { schemaVersion: SCHEMA_VERSION, ok: false, required: ids, strict, findings: [platform, ...findings] }
   const ok = !findings.some((f) => notMet(f, ids, strict))
   return { schemaVersion: SCHEMA_VERSION, ok, required: ids, strict, findings }

@@ -20,7 +20,7 @@ describe('doctor', () => {
   it('reports every finding with a verdict, and the memlock limit the kernel gives', () => {
     const report = diagnose()
     const ids = report.findings.map((f) => f.id)
-    expect(ids).toEqual(['memlock', 'secretmem', 'madvise', 'external-buffers', 'map-count', 'core-dumps', 'swap', 'ptrace', 'secure-heap'])
+    expect(ids).toEqual(['memlock', 'secretmem', 'madvise', 'external-buffers', 'map-count', 'core-dumps', 'swap', 'ptrace', 'unprotected', 'secure-heap'])
     for (const f of report.findings) expect(['ok', 'warn', 'fail', 'info']).toContain(f.verdict)
     const text = formatReport(report)
     expect(text.split('\n')).toHaveLength(report.findings.length + report.findings.filter((f) => f.fix !== '').length + 1)
@@ -30,6 +30,10 @@ describe('doctor', () => {
     const f = diagnose().findings.find((x) => x.id === 'map-count')
     expect(f?.data.used).toBeGreaterThan(10)
     expect(f?.data.max).toBeGreaterThan(1000)
+    // The budget: a reserve of at least 2% of vm.max_map_count (1,024 at least) is left to the runtime.
+    expect(f?.data.limit).toBe(f?.data.max)
+    expect(f?.data.reserve).toBe(Math.max(1024, Math.ceil((f?.data.max as number) * 0.02)))
+    expect(f?.data.available).toBe((f?.data.limit as number) - (f?.data.reserve as number) - (f?.data.used as number))
   })
 
   it("reports OpenSSL's secure heap: off by default, on with --secure-heap (size and use read from secureHeapUsed())", () => {

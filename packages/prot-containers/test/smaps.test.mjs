@@ -84,7 +84,7 @@ describe('ProtKey pages in /proc/self/smaps', () => {
     key.dispose()
   })
 
-  it('after dispose the pages are quarantined, then cached, readable zeros (rw-p, wiped), or gone (no cache)', () => {
+  it('after dispose the pages are quarantined, then cached, readable zeros (rw-p, wiped), or given back (no cache)', () => {
     const quarantined = keyWithPages(64, new PageAllocator({ secretmem: 'off' }))
     quarantined.key.dispose()
     expect(dataMapping(quarantined.range, PS).data.perms).toBe('rw-p')
@@ -92,8 +92,15 @@ describe('ProtKey pages in /proc/self/smaps', () => {
     const cached = keyWithPages(64, new PageAllocator({ secretmem: 'off', quarantine: off }))
     cached.key.dispose()
     expect(dataMapping(cached.range, PS).data.perms).toBe('rw-p')
-    const gone = keyWithPages(64, new PageAllocator({ secretmem: 'off', cacheLimit: 0, quarantine: off }))
+    const noCache = new PageAllocator({ secretmem: 'off', cacheLimit: 0, quarantine: off })
+    const gone = keyWithPages(64, noCache)
     gone.key.dispose()
+    // Given back: covered with PROT_NONE memory again (no data, not locked), one with the guard pages around it ...
+    const covered = mappingsOver(gone.range)
+    expect(covered.map((v) => [v.perms, v.flags.has('lo'), v.kB.Rss])).toEqual([['---p', false, 0]])
+    expect(covered[0].end - covered[0].start).toBeGreaterThan(BigInt(PS))
+    // ... and unmapped with its empty reservation by trim().
+    noCache.trim()
     expect(mappingsOver(gone.range)).toEqual([])
   })
 })

@@ -124,7 +124,7 @@ function checkSize(value: unknown, name: string, max: number): number {
  * secure buffer.
  * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a size that is not a number; `ERR_MISSING_ARGS` for a wrong argument count
  * @throws {RangeError} `ERR_OUT_OF_RANGE` for a size that is not an integer from 0 to 2^30
- * @throws {Error} `ENOMEM` / `EAGAIN` when the kernel refuses another guarded mapping
+ * @throws {Error} `ENOMEM` / `EAGAIN` when the kernel refuses another guarded mapping, and `ENOMEM` (its `cause`: `ERR_MAP_LIMIT`) when the map-count budget of `@tarsjs/page-alloc` would be spent
  * @example
  * ```js
  * import { sodium_free, sodium_malloc } from '@tarsjs/sodium-allocator'
@@ -308,15 +308,19 @@ function collected(allocation: Allocation): void {
 
 function isResourceError(err: unknown): err is CodedError {
   const code = (err as { code?: unknown } | null)?.code
-  return code === 'ENOMEM' || code === 'EAGAIN'
+  return code === 'ENOMEM' || code === 'EAGAIN' || code === 'ERR_MAP_LIMIT'
 }
 
+/** As libsodium (a NULL from sodium_malloc), `ENOMEM`; the map-count budget's refusal is its `cause`. */
 function outOfMemory(caller: string, n: number, cause: CodedError): CodedError {
+  const budget = cause.code === 'ERR_MAP_LIMIT'
+  const code = budget ? 'ENOMEM' : cause.code
+  const why = budget
+    ? `another guarded mapping would eat into the mappings kept free for the runtime (${cause.message})`
+    : `the kernel refused another guarded mapping (${cause.message}); memory or vm.max_map_count is exhausted`
   const err = plainError(
-    cause.code,
-    `${cause.code}: ${caller} of ${n} bytes failed: the kernel refused another guarded mapping ` +
-      `(${cause.message}); memory or vm.max_map_count is exhausted. Nothing was allocated ` +
-      '(memory without guard pages is never returned)',
+    code,
+    `${code}: ${caller} of ${n} bytes failed: ${why}. Nothing was allocated (memory without guard pages is never returned)`,
     cause
   )
   const { errno, syscall } = cause as { errno?: number; syscall?: string }
