@@ -77,6 +77,14 @@ export interface PageAllocatorOptions {
 export interface ProtectOptions {
   /** For libsodium-compatible buffers only: the view stays attached across `'none'` (touching it then faults). */
   keepViews?: boolean
+  /**
+   * With `'none'`: move the data to fresh pages first. The old pages are wiped and stay mapped,
+   * read-write, with the current view still attached (it reads zeros), until every ArrayBuffer over
+   * them has been collected; they are never reused. For closing a window while native work (a
+   * thread-pool request such as `fs.write`) may still hold its view: that work then reads or writes
+   * zeros instead of faulting. Costs a fresh mapping and a copy.
+   */
+  relocate?: boolean
 }
 
 interface Mapped {
@@ -99,7 +107,8 @@ interface PageState extends HandleState {
   readonly home: PageAllocator
   /** The mapping holding the data; replaced when an escaped key moves (see `protectAs`). */
   mapped: Mapped
-  readonly start: number
+  /** Where the data starts in its region; changes when the data moves (see `#moveAway`). */
+  start: number
   access: Access
   /** The view handed out, kept to detach it and to notice an escape. */
   view: ArrayBuffer | null
@@ -448,12 +457,22 @@ export class PageAllocator implements Allocator, ChargeHolder {
   protectAs(owner: Allocator, allocation: Allocation, access: Access, options?: ProtectOptions): void {
     const s = this.own(allocation, false, owner)
     const mode = checkAccess(access)
-    const keepViews = checkOptionsObject<ProtectOptions>(options).keepViews
+    const o = checkOptionsObject<ProtectOptions>(options)
+    // Each option is read once: a getter cannot pass the check and then give another value.
+    const keepViews = o.keepViews
+    const relocate = o.relocate
     if (keepViews !== undefined && typeof keepViews !== 'boolean') {
       throw new AllocError('ERR_INVALID_ARG_TYPE', 'The "keepViews" option must be of type boolean')
     }
-    if (mode === 'none' && keepViews !== true && s.access !== 'none' && escaped(s.view)) {
-      this.#moveAway(s)
+    if (relocate !== undefined && typeof relocate !== 'boolean') {
+      throw new AllocError('ERR_INVALID_ARG_TYPE', 'The "relocate" option must be of type boolean')
+    }
+    if (relocate === true && keepViews === true) {
+      throw new AllocError('ERR_INVALID_ARG_VALUE', 'The "relocate" and "keepViews" options cannot be combined')
+    }
+    if (mode === 'none' && keepViews !== true && s.access !== 'none') {
+      if (escaped(s.view)) this.#moveAway(s, true)
+      else if (relocate === true) this.#moveAway(s, false)
     }
     const mapping = s.mapped.mapping
     const length = mapping.dataPages * PAGE_SIZE
@@ -668,33 +687,39 @@ export class PageAllocator implements Allocator, ChargeHolder {
   }
 
   /**
-   * Moves an allocation whose view escaped to fresh pages (same layout), then
-   * wipes the old pages and lets them go, readable: the escaped buffer reads
-   * zeros from then on and never faults. If no fresh mapping can be had, the
-   * error is thrown and nothing changes (the pages stay readable).
+   * Moves an allocation to fresh pages (same layout), then wipes the old pages
+   * and lets them go, readable: a buffer still over them (escaped, or held by
+   * native work in flight) reads zeros from then on and never faults. If no
+   * fresh mapping can be had, the error is thrown and nothing changes (the
+   * pages stay readable).
    */
-  #moveAway(s: PageState): void {
+  #moveAway(s: PageState, escapedView: boolean): void {
     const old = s.mapped
     const pages = old.mapping.dataPages
     const fresh = this.#takeCached(pages) ?? this.#mapNew(pages)
+    let start = -1
     try {
-      const start = this.#layOut(fresh, s.byteLength)
-      if (start !== s.start) integrityFailure(this.#integrity, 'page allocator metadata: a moved allocation changed its layout')
-      if (s.byteLength > 0) os.copy(old.mapping.region, s.start, fresh.mapping.region, s.start, s.byteLength)
+      // Offsets are within each region: a page of a shared reservation sits at its own offset.
+      start = this.#layOut(fresh, s.byteLength)
+      if (start - fresh.mapping.offset !== s.start - old.mapping.offset) {
+        integrityFailure(this.#integrity, 'page allocator metadata: a moved allocation changed its layout')
+      }
+      if (s.byteLength > 0) os.copy(old.mapping.region, s.start, fresh.mapping.region, start, s.byteLength)
       if (s.access !== 'readwrite') os.protect(old.mapping.region, old.mapping.offset, pages * PAGE_SIZE, 'readwrite')
     } catch (err) {
       // Nothing moved: the fresh mapping goes back (its copy of the data wiped), the old one stays as it was.
-      if (s.byteLength > 0) os.wipe(fresh.mapping.region, s.start, s.byteLength)
+      if (s.byteLength > 0 && start >= 0) os.wipe(fresh.mapping.region, start, s.byteLength)
       this.#cacheOrUnmap(fresh)
       throw err
     }
     if (s.byteLength > 0) os.wipe(old.mapping.region, s.start, s.byteLength)
     if (old.locked !== fresh.locked) this.#counters.unlocked += fresh.locked ? -1 : 1
     s.mapped = fresh
+    s.start = start
     s.view = null
     s.access = 'readwrite'
-    this.#letGo(old, true)
-    warnEscaped(this.#warner, s.byteLength)
+    this.#letGo(old, escapedView)
+    if (escapedView) warnEscaped(this.#warner, s.byteLength)
   }
 
   #takeCached(pages: number): Mapped | undefined {

@@ -6,10 +6,21 @@
  * An async window is an ordinary window (same reader counting, same
  * exclusive writer, same conflicts: a write window is refused while any
  * window is open, never queued) that stays open until the promise of `fn`
- * settles — or until its maximum duration runs out. Then it is closed
- * exactly as a sync window closes (the view detached, the memory back to no
- * access) and the promise rejects with `ERR_WINDOW_TIMEOUT`; whatever `fn`
- * still does afterwards sees a view of length 0.
+ * settles — or until its maximum duration runs out. Then it is closed and
+ * the promise rejects with `ERR_WINDOW_TIMEOUT`. Native work that `fn` started
+ * may still hold the window's bytes at that moment (a `crypto.randomFill` or an
+ * `fs.write` in the thread pool), so a timed-out window is closed without
+ * pulling memory from under it:
+ * - ProtKey: the key moves to fresh pages, which go back to no access; the old
+ *   pages are wiped and stay mapped read-write, with the window's view still
+ *   attached (it reads zeros), until every ArrayBuffer over them has been
+ *   collected, and are never reused (`ProtectOptions.relocate` of the page
+ *   allocator). Only when no fresh mapping can be had is the key closed in place.
+ * - SealedKey: the plaintext buffer is wiped, its view detached, and the buffer
+ *   freed into the page allocator's quarantine (mapped, read-write, zeros, out
+ *   of reuse for one turn and some later frees), as at every window close.
+ * Whatever `fn` still does afterwards meets zeros (or a detached view), never
+ * the key.
  */
 import { inspect } from 'node:util'
 import { ContainerError, checkFunction } from './errors.js'
@@ -30,7 +41,7 @@ export interface AsyncWindowOptions {
 
 /** A window opened by `readerAsync()` / `writerAsync()`, closed by `await using` (or `close()`). */
 export interface AsyncWindow {
-  /** The key's bytes while the window is open; length 0 once it closed (or expired). */
+  /** The key's bytes while the window is open; once it closed, length 0 (or, for a ProtKey past its deadline, wiped memory that reads zeros). */
   readonly bytes: Uint8Array
   /** True once closed, by hand or by its timeout. */
   readonly closed: boolean
@@ -62,7 +73,7 @@ export function windowTimeout(options: AsyncWindowOptions | undefined): number {
 function timeoutError(kind: 'read' | 'write', timeout: number): ContainerError {
   return new ContainerError(
     'ERR_WINDOW_TIMEOUT',
-    `The async ${kind} window was still open after ${timeout} ms: it was closed (the view is detached, the key is no access again). ` +
+    `The async ${kind} window was still open after ${timeout} ms: it was closed (the key is no access again; the window's bytes no longer hold it). ` +
       'Finish the work within the window or pass a longer { timeout }.'
   )
 }
@@ -78,7 +89,14 @@ class TimedWindow implements AsyncWindow {
   readonly #timer: ReturnType<typeof setTimeout>
   #expired: unknown = null
 
-  constructor(inner: Window, kind: 'read' | 'write', timeout: number, keepAlive: boolean, onExpire: (err: unknown) => void) {
+  constructor(
+    inner: Window,
+    kind: 'read' | 'write',
+    timeout: number,
+    keepAlive: boolean,
+    beforeExpire: () => void,
+    onExpire: (err: unknown) => void
+  ) {
     this.#inner = inner
     this.#kind = kind
     this.#timeout = timeout
@@ -86,6 +104,9 @@ class TimedWindow implements AsyncWindow {
       if (this.#inner.closed) return
       let err: unknown = timeoutError(this.#kind, this.#timeout)
       try {
+        // fn may still have native work in flight on the window's bytes: the owner closes this
+        // window so that such work sees zeros instead of a page it can no longer access.
+        beforeExpire()
         this.#inner.close()
       } catch (closeErr) {
         // A SealedKey writer whose view escaped: nothing was sealed, which is the error to report.
@@ -140,10 +161,17 @@ refuseCoercion(TimedWindow.prototype)
  * Opens `open()` with a deadline, for `await using`.
  * @internal used by ProtKey and SealedKey
  */
-export function asyncGuard(open: () => Window, kind: 'read' | 'write', options: AsyncWindowOptions | undefined): AsyncWindow {
+export function asyncGuard(
+  open: () => Window,
+  kind: 'read' | 'write',
+  options: AsyncWindowOptions | undefined,
+  beforeExpire: () => void = noop
+): AsyncWindow {
   const timeout = windowTimeout(options)
-  return new TimedWindow(open(), kind, timeout, false, () => undefined)
+  return new TimedWindow(open(), kind, timeout, false, beforeExpire, noop)
 }
+
+function noop(): void {}
 
 /**
  * Runs `fn` in a window that stays open until its promise settles (or the
@@ -154,13 +182,14 @@ export function runAsyncWindow<R>(
   open: () => Window,
   kind: 'read' | 'write',
   fn: (bytes: Uint8Array) => R | PromiseLike<R>,
-  options: AsyncWindowOptions | undefined
+  options: AsyncWindowOptions | undefined,
+  beforeExpire: () => void = noop
 ): Promise<R> {
   return new Promise<R>((resolve, reject) => {
     checkFunction(fn, 'fn')
     const timeout = windowTimeout(options)
     let settled = false
-    const window = new TimedWindow(open(), kind, timeout, true, (err) => {
+    const window = new TimedWindow(open(), kind, timeout, true, beforeExpire, (err) => {
       settled = true
       reject(err)
     })

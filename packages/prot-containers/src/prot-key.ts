@@ -15,6 +15,7 @@
 import { randomFillSync } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import os = require('@tarsjs/os-memlock')
+import { PageAllocator } from '@tarsjs/page-alloc'
 import type { Allocation, Allocator } from '@tarsjs/page-alloc'
 import { CONSTRUCT, Container } from './container.js'
 import { WindowGuard, notThenable } from './window-guard.js'
@@ -78,6 +79,7 @@ function keyAllocator(value: unknown): Allocator {
  */
 export class ProtKey extends Container {
   #readers = 0
+  #relocate = false
   #writer = false
   #bytes: Uint8Array | null = null
 
@@ -363,7 +365,7 @@ export class ProtKey extends Container {
    * ```
    */
   readAsync<R>(fn: (bytes: Uint8Array) => R | PromiseLike<R>, options?: AsyncWindowOptions): Promise<R> {
-    return runAsyncWindow(() => this.reader(), 'read', fn, options)
+    return runAsyncWindow(() => this.reader(), 'read', fn, options, () => this.relocateAtClose())
   }
 
   /**
@@ -384,7 +386,7 @@ export class ProtKey extends Container {
    * ```
    */
   writeAsync<R>(fn: (bytes: Uint8Array) => R | PromiseLike<R>, options?: AsyncWindowOptions): Promise<R> {
-    return runAsyncWindow(() => this.writer(), 'write', fn, options)
+    return runAsyncWindow(() => this.writer(), 'write', fn, options, () => this.relocateAtClose())
   }
 
   /**
@@ -404,7 +406,7 @@ export class ProtKey extends Container {
    * ```
    */
   readerAsync(options?: AsyncWindowOptions): AsyncWindow {
-    return asyncGuard(() => this.reader(), 'read', options)
+    return asyncGuard(() => this.reader(), 'read', options, () => this.relocateAtClose())
   }
 
   /**
@@ -423,7 +425,7 @@ export class ProtKey extends Container {
    * ```
    */
   writerAsync(options?: AsyncWindowOptions): AsyncWindow {
-    return asyncGuard(() => this.writer(), 'write', options)
+    return asyncGuard(() => this.writer(), 'write', options, () => this.relocateAtClose())
   }
 
   /**
@@ -517,10 +519,31 @@ export class ProtKey extends Container {
     this.shut()
   }
 
-  /** Back to no access; protect('none') detaches the view. */
+  /**
+   * An async window ran out of time: native work that `fn` started may still
+   * hold the view. When this key's memory next goes back to no access, the key
+   * moves to fresh pages instead, and the old ones stay mapped as zeros until
+   * that work lets go of the view (see `ProtectOptions.relocate`).
+   */
+  private relocateAtClose(): void {
+    this.#relocate = true
+  }
+
+  /** Back to no access; protect('none') detaches the view (or, after a timeout, moves the key away from it). */
   private shut(): void {
     this.#bytes = null
-    this.allocator.protect(this.live(), 'none')
+    const allocation = this.live()
+    const relocate = this.#relocate
+    this.#relocate = false
+    if (relocate && this.allocator instanceof PageAllocator) {
+      try {
+        this.allocator.protect(allocation, 'none', { relocate: true })
+        return
+      } catch {
+        // No fresh mapping (memlock or map limit): protecting the key comes first, so close in place.
+      }
+    }
+    this.allocator.protect(allocation, 'none')
   }
 }
 

@@ -81,8 +81,10 @@ describe.each(KINDS)('%s async windows', (_name, make) => {
     await expect(started).rejects.toThrow(code('ERR_WINDOW_TIMEOUT'))
     expect(key.windows).toEqual({ readers: 0, writer: false })
     expect(readable(key)).toBe(false)
-    expect(view!.byteLength).toBe(0)
-    expect(view![0]).toBeUndefined()
+    // No secret is left behind the view: a ProtKey moved to fresh pages (native work that may still
+    // hold the view meets zeros, never a fault); a SealedKey's plaintext buffer was wiped and detached.
+    expect(view!.byteLength === 0 || view!.every((b) => b === 0)).toBe(true)
+    expect(key.read((bytes) => Array.from(bytes))).toEqual([1, 1, 1, 1, 1, 1, 1, 1])
     key.dispose()
   })
 
@@ -195,7 +197,7 @@ describe.each(KINDS)('%s async windows', (_name, make) => {
       await sleep(60)
       expect(w.expired).toBe(true)
       expect(w.closed).toBe(true)
-      expect(w.bytes.byteLength).toBe(0)
+      expect(w.bytes.byteLength === 0 || w.bytes.every((b) => b === 0)).toBe(true)
       expect(readable(key)).toBe(false)
     }
     await expect(attempt()).rejects.toThrow(code('ERR_WINDOW_TIMEOUT'))

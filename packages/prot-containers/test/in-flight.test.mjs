@@ -34,6 +34,17 @@ describe('an fs.write of a SealedKey window\'s bytes, blocked on a full pipe whe
   })
 })
 
+describe('a ProtKey async window whose deadline passes while native work holds its bytes', () => {
+  it('the key moves away: a queued randomFill lands in wiped pages, a blocked write sends zeros; nothing faults', () => {
+    const res = runFixture('in-flight.cjs', ['async-timeout'])
+    expectExit0(res)
+    const r = records(res.stdout)
+    expect(r.FILL).toEqual({ code: 'ERR_WINDOW_TIMEOUT', filled: 'done', keyKept: true, access: 'none' })
+    expect(r.SEND).toEqual({ code: 'ERR_WINDOW_TIMEOUT', sent: { err: null, written: 32, zeros: true, secret: 0 }, keyKept: true })
+    expect(r.EXIT).toEqual({ ok: true })
+  })
+})
+
 describe.skipIf(!HAS_TRANSFER)(`transfer() of a container's bytes (Node ${process.versions.node})`, () => {
   it('ProtBuf and ProtKey window: moved buffers read zeros after dispose/close, never another secret; nothing faults; one warning', () => {
     const res = runFixture('in-flight.cjs', ['transfer'])
