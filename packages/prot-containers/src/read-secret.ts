@@ -106,6 +106,31 @@ function take(buffer: GrowingBuffer, chunk: unknown): void {
 }
 
 /** A Node.js readable stream (or one with the same interface), consumed through events. */
+/**
+ * Ends a read from a stream: with no failure, resolves with the allocation of
+ * exactly what was read; otherwise (or when handing it over fails) frees and
+ * wipes what was read, destroys the stream and rejects with the first failure.
+ */
+export function settleStreamRead(
+  s: Readable,
+  buffer: GrowingBuffer,
+  failure: unknown,
+  resolve: (allocation: Allocation) => void,
+  reject: (err: unknown) => void
+): void {
+  if (failure === null) {
+    try {
+      resolve(buffer.finish())
+      return
+    } catch (e) {
+      failure = e
+    }
+  }
+  buffer.discard()
+  if (!s.destroyed) s.destroy()
+  reject(failure)
+}
+
 export function isNodeReadable(value: object): value is Readable {
   const s = value as Partial<Readable>
   return typeof s.on === 'function' && typeof s.removeListener === 'function' && typeof s.resume === 'function' &&
@@ -171,17 +196,7 @@ function readReadable(allocator: Allocator, s: Readable, maxLength: number): Pro
       stop()
       s.removeListener('data', onData)
       if (failure === null && err) failure = err
-      if (failure === null) {
-        try {
-          resolve(buffer.finish())
-          return
-        } catch (e) {
-          failure = e
-        }
-      }
-      buffer.discard()
-      if (!s.destroyed) s.destroy()
-      reject(failure)
+      settleStreamRead(s, buffer, failure, resolve, reject)
     })
     s.resume()
   })

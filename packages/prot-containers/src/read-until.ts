@@ -31,7 +31,7 @@ import type { Allocation, Allocator } from '@tarsjs/page-alloc'
 import { ContainerError } from './errors.js'
 import { GrowingBuffer, tooLong } from './growing-buffer.js'
 import type { ReadUntilChoices } from './options.js'
-import { checkReadable, chunkBytes, isNodeReadable, wipeChunk } from './read-secret.js'
+import { checkReadable, chunkBytes, isNodeReadable, settleStreamRead, wipeChunk } from './read-secret.js'
 import { sourceBytes } from './source.js'
 
 /** A delimiter: a byte value (0 to 255), a string (its UTF-8 bytes) or bytes; 1 to 256 bytes long. */
@@ -159,17 +159,7 @@ export function readStreamUntil(allocator: Allocator, s: Readable, delimiter: Ui
     const settle = (): void => {
       stop()
       s.removeListener('data', onData)
-      if (failure === null) {
-        try {
-          resolve(buffer.finish())
-          return
-        } catch (e) {
-          failure = e
-        }
-      }
-      buffer.discard()
-      if (!s.destroyed) s.destroy()
-      reject(failure)
+      settleStreamRead(s, buffer, failure, resolve, reject)
     }
 
     const onData = (chunk: unknown): void => {
