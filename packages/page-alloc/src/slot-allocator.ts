@@ -72,7 +72,6 @@ interface SlotMapping {
   /** Pages of this mapping, in address order. */
   readonly pages: SlotPage[]
   cached: number
-  alive: boolean
 }
 
 interface SlotPage {
@@ -87,7 +86,15 @@ interface SlotPage {
   used: Uint32Array
   /** Slots whose bit is set. */
   live: number
+  /** Of those, slots freed and waiting in quarantine (wiped; no allocation holds them). */
+  quarantined: number
   locked: boolean
+  /**
+   * Unlocked under charge pressure while it held only quarantined slots: it
+   * takes no new slot, and retires (to be locked again when reused) as soon as
+   * its last quarantined slot is released.
+   */
+  drained: boolean
   /** Position in its class's `open` list, or -1. */
   openIndex: number
 }
@@ -294,6 +301,7 @@ export class SlotAllocator implements Allocator, ChargeHolder {
       warnEscaped(this.#warner, s.byteLength)
       return
     }
+    page.quarantined++
     this.#quarantine.add(s, page.slotSize)
   }
 
@@ -427,9 +435,13 @@ export class SlotAllocator implements Allocator, ChargeHolder {
   }
 
   /**
-   * @internal Retires every warm page (empty, kept read-write and locked for the next slot), so that its
-   * charge goes back to RLIMIT_MEMLOCK. Called when a lock or a secretmem mapping is refused for the limit.
-   * Never throws. Returns the pages unlocked.
+   * @internal Gives charge back to RLIMIT_MEMLOCK from pages that hold no live allocation: every warm page
+   * (empty, kept read-write and locked for the next slot) retires, and every locked page holding only
+   * quarantined slots is unlocked in place and drained: it stays mapped and read-write (its slots are
+   * wiped, so a native holder still in flight reads zeros), takes no new slot, and retires once its
+   * quarantine ends. Pages of secretmem mappings keep their charge (memfd_secret memory cannot be
+   * unlocked); a page with an escaped slot stays locked. Called when a lock or a secretmem mapping is
+   * refused for the limit. Never throws. Returns the pages unlocked.
    */
   releaseCharge(): number {
     const before = this.#counters.lockedPages
@@ -438,6 +450,14 @@ export class SlotAllocator implements Allocator, ChargeHolder {
         if (page.live !== 0 || cls.warm === 0) continue
         cls.warm--
         this.#retirePage(cls, page)
+      }
+    }
+    for (const m of this.#mappings.slice()) {
+      if (m.mapping.secretmem) continue
+      for (const page of m.pages) {
+        if (page.cls < 0) continue
+        if (page.drained && page.live === 0) this.#retirePage(this.#classes[page.cls] as SlotClass, page)
+        else if (page.locked && page.live !== 0 && page.live === page.quarantined) this.#drainPage(page)
       }
     }
     return before - this.#counters.lockedPages
@@ -485,7 +505,12 @@ export class SlotAllocator implements Allocator, ChargeHolder {
     os.wipe(page.owner.mapping.region, page.offset + s.index * page.slotSize, page.slotSize)
     const word = s.index >>> 5
     page.used[word] = (page.used[word] as number) & ~(1 << (s.index & 31))
+    page.quarantined--
     const cls = this.#classes[page.cls] as SlotClass
+    if (page.drained) {
+      if (--page.live === 0) this.#retirePage(cls, page)
+      return
+    }
     if (page.live-- === page.slots) this.#reopenPage(cls, page)
     if (page.live === 0) {
       if (cls.warm < WARM_PER_CLASS) cls.warm++
@@ -519,6 +544,23 @@ export class SlotAllocator implements Allocator, ChargeHolder {
       i = i + 1 === slots ? 0 : i + 1
     }
     return integrityFailure(this.#integrity, 'slot allocator metadata: an open page has no free slot')
+  }
+
+  /**
+   * Unlocks a page that holds only quarantined slots, in place, and keeps new
+   * slots off it until it retires. Never throws: a page whose munlock fails
+   * stays locked and in use.
+   */
+  #drainPage(page: SlotPage): void {
+    try {
+      unlockRange(page.owner.mapping, page.offset, PAGE_SIZE)
+    } catch {
+      return
+    }
+    page.locked = false
+    this.#counters.lockedPages--
+    page.drained = true
+    if (page.openIndex >= 0) this.#closePage(this.#classes[page.cls] as SlotClass, page)
   }
 
   #closePage(cls: SlotClass, page: SlotPage): void {
@@ -567,6 +609,8 @@ export class SlotAllocator implements Allocator, ChargeHolder {
     page.slots = Math.floor(PAGE_SIZE / cls.size)
     page.used = new Uint32Array(Math.ceil(page.slots / 32))
     page.live = 0
+    page.quarantined = 0
+    page.drained = false
     return page
   }
 
@@ -574,17 +618,19 @@ export class SlotAllocator implements Allocator, ChargeHolder {
    * An empty page leaves its class: PROT_NONE, unlocked, cached; whole mappings
    * go when over the limit. Called from quarantine release, so it never throws:
    * when the kernel refuses (ENOMEM near vm.max_map_count), the page stays in
-   * its class, empty, read-write and locked, as a warm page would.
+   * its class, empty, read-write and locked, as a warm page would (a drained
+   * page stays out of its class instead: it is no longer locked).
    */
   #retirePage(cls: SlotClass, page: SlotPage): void {
     const mapping = page.owner.mapping
     try {
       os.protect(mapping.region, page.offset, PAGE_SIZE, 'none')
     } catch {
-      cls.warm++
+      // A drained page is unlocked: it stays out of its class, empty, and the next releaseCharge() tries again.
+      if (!page.drained) cls.warm++
       return
     }
-    this.#closePage(cls, page)
+    if (page.openIndex >= 0) this.#closePage(cls, page)
     if (page.locked) {
       try {
         unlockRange(mapping, page.offset, PAGE_SIZE)
@@ -608,7 +654,7 @@ export class SlotAllocator implements Allocator, ChargeHolder {
 
   #mapGroup(): SlotMapping {
     const mapping = mapGuarded(this.#pagesPerMapping, this.#secretmem, this.#warner, true)
-    const group: SlotMapping = { mapping, pages: [], cached: this.#pagesPerMapping, alive: true }
+    const group: SlotMapping = { mapping, pages: [], cached: this.#pagesPerMapping }
     for (let i = 0; i < this.#pagesPerMapping; i++) {
       group.pages.push({
         owner: group,
@@ -618,7 +664,9 @@ export class SlotAllocator implements Allocator, ChargeHolder {
         slots: 0,
         used: new Uint32Array(0),
         live: 0,
+        quarantined: 0,
         locked: false,
+        drained: false,
         openIndex: -1
       })
     }
@@ -632,7 +680,6 @@ export class SlotAllocator implements Allocator, ChargeHolder {
   #unmapMapping(m: SlotMapping): void {
     os.unmap(m.mapping.region)
     theMapBudget().give(GUARDED_VMAS)
-    m.alive = false
     this.#mappings.splice(this.#mappings.indexOf(m), 1)
     this.#counters.cachedPages -= m.pages.length
     if (m.mapping.secretmem) this.#counters.lockedPages -= m.pages.length

@@ -57,6 +57,19 @@ describe.skipIf(!canDrop)('ProtKey at scale, unprivileged', () => {
     expect(r.warnings).toEqual([])
   })
 
+  it('under 64 KiB: slot pages holding only quarantined slots give their charge back to a required allocation in the same turn', () => {
+    const r = scenario(65536, 'classes')
+    expect(r.lockedWhileLive).toBe(12 * PS)
+    expect(r.quarantinedBytes).toBeGreaterThan(0)
+    expect(r.keyError).toBe(null)
+    expect(r.keyLocked).toBe(true)
+    // Every quarantined-only page was unlocked (their slots are wiped and still mapped read-write).
+    expect(r.slotLockedAfterKey).toBe(0)
+    expect(r.againLocked).toBe(true)
+    expect(r.thirdLocked).toBe(true)
+    expect(r.warnings).toEqual([])
+  })
+
   it('diagnose() reports capacity per kind under 64 KiB, and the unlocked live keys of this process once past it', () => {
     const r = scenario(65536, 'doctor')
     const pages = Math.floor((65536 - r.lockedBytes) / PS)
