@@ -69,7 +69,6 @@ function reportWarnings () {
   reported = warnings.length
 }
 
-const hex = (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 const kib = (n) => (n % 1024 === 0 ? `${(n / 1024).toLocaleString('en-US')} KiB` : `${n.toLocaleString('en-US')} bytes`)
 const sizeOf = (m) => Number(m.end - m.start)
 const mappingAt = (mappings, address) => mappings.find((m) => m.start <= address && address < m.end)
@@ -185,7 +184,7 @@ fact(kept.byteLength === 0 && kept.length === 0, `after it: kept.byteLength is $
 // (Never print the value itself: if this fact failed, it would be a byte of the key.)
 fact(kept[0] === undefined, `kept[0] is ${kept[0] === undefined ? 'undefined' : 'still a number'}: reading it gives nothing, and the process does not crash`)
 let threw = null
-try { new Uint8Array(kept.buffer) } catch (err) { threw = err }
+try { new Uint8Array(kept.buffer) } catch (err) { threw = err } // eslint-disable-line no-new
 fact(threw instanceof TypeError, 'new Uint8Array(kept.buffer) throws TypeError (a detached buffer)')
 say('  (sodium-native\'s secure buffers stay attached after sodium_mprotect_noaccess:')
 say('   touching one then kills the whole process with SIGSEGV)')

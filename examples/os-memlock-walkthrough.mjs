@@ -229,7 +229,7 @@ export function runWalkthrough ({ write = (line) => console.log(line) } = {}) {
       `the old view was detached first: byteLength ${view.byteLength}`)
     r.fact(bytes[0] === undefined, 'reading it gives undefined: no crash')
     let threw = null
-    try { new Uint8Array(view) } catch (err) { threw = err }
+    try { new Uint8Array(view) } catch (err) { threw = err } // eslint-disable-line no-new
     r.fact(threw instanceof TypeError, 'new Uint8Array(oldView) throws TypeError')
   }
 

@@ -1,7 +1,8 @@
-// Runs every package's tests through turbo, then prints the plain total of
-// every test run, alone on the last line: "N passed, N failed[, N skipped]".
-// Each package's vitest writes test-results.json (restored by turbo's cache,
-// so a cached run still counts its tests).
+// Runs the linter (`pnpm lint`), then every package's tests through turbo, then
+// prints the plain total of every test run, alone on the last line:
+// "N passed, N failed[, N skipped]". A lint failure counts as one failed test
+// (the tests still run). Each package's vitest writes test-results.json
+// (restored by turbo's cache, so a cached run still counts its tests).
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -20,6 +21,11 @@ for (const dir of ['packages', 'examples', 'bench', 'docs']) {
 // runs (or hits the cache) writes its report again.
 for (const file of resultFiles) rmSync(file, { force: true })
 
+// ESLint over every JavaScript and TypeScript file, and each package's lint:c.
+const lint = spawnSync('pnpm', ['lint'], { cwd: root, stdio: 'inherit' })
+const lintFailed = lint.status === 0 ? 0 : 1
+if (lintFailed) console.log('pnpm lint failed: counted as one failed test')
+
 // --continue: one failing package must not cancel the others' tests, or the
 // total would leave them out. Tests whose build failed still do not run.
 const run = spawnSync('pnpm', ['exec', 'turbo', 'run', 'test', '--continue=dependencies-successful', ...process.argv.slice(2)], {
@@ -30,5 +36,5 @@ const run = spawnSync('pnpm', ['exec', 'turbo', 'run', 'test', '--continue=depen
 const { passed, failed, skipped } = readReports(resultFiles)
 
 const failedRun = run.status !== 0 && failed === 0 ? 1 : 0
-console.log(`${passed} passed, ${failed + failedRun} failed${skipped ? `, ${skipped} skipped` : ''}`)
-process.exit(run.status === 0 ? 0 : 1)
+console.log(`${passed} passed, ${failed + failedRun + lintFailed} failed${skipped ? `, ${skipped} skipped` : ''}`)
+process.exit(run.status === 0 && !lintFailed ? 0 : 1)

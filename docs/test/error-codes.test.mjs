@@ -63,7 +63,7 @@ describe('code extraction', () => {
       '/* "ERR_IN_BLOCK_COMMENT" */',
       "throw new AllocError('ERR_ONE', `ERR_TEMPLATE ${'ERR_NESTED'}`)",
       'THROW_TYPE("ERR_TWO", "it\'s fine")',
-      "case ENOMEM: return \"ENOMEM\";"
+      'case ENOMEM: return "ENOMEM";'
     ].join('\n')
     const literals = stringLiterals(src)
     expect(literals).toContain('ERR_ONE')

@@ -414,7 +414,7 @@ function create (pageSize) {
     },
 
     advise (region, offset, length, advice) {
-      const { mapping, start, size } = readPages(region, offset, length)
+      readPages(region, offset, length)
       const name = readEnum(advice, 'advice')
       if (UNDO_ADVICE.has(name)) return
       if (REFUSED_ADVICE.has(name)) throw osError('EINVAL', 'madvise', `unprotected development mode: no ${name} advice`)

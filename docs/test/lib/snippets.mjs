@@ -12,7 +12,7 @@
 // Printed output: on a line that calls console.log, a trailing `// text` states what it prints.
 // The text up to an explanation (`: why`, ` (why)`, `; why`) must appear in the output, with
 // runs of spaces and line breaks counted as one space and `…` standing for anything.
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 
 const LANGUAGES = new Set(['js', 'javascript', 'mjs', 'cjs', 'ts', 'typescript'])

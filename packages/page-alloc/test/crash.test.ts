@@ -48,7 +48,7 @@ describe('page protection is enforced by the kernel', () => {
     expect(run.signal).toBe('SIGSEGV')
   })
 
-  it("the same on secretmem memory", () => {
+  it('the same on secretmem memory', () => {
     const run = runFixture('protect.cjs', ['write-after-read', 'secretmem'])
     expect(run.rec.READ).toEqual({ value: 7, access: 'read' })
     expect(run.signal).toBe('SIGSEGV')

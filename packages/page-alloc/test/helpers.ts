@@ -152,6 +152,7 @@ export interface FixtureRun {
   stdout: string
   stderr: string
   /** Lines `KEY {json}` printed by the fixture. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   rec: Record<string, any>
 }
 
@@ -191,7 +192,10 @@ export function startFixture(
   })
 }
 
+// Parsed JSON, read field by field by the tests.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function records(stdout: string): Record<string, any> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const out: Record<string, any> = {}
   for (const line of stdout.split('\n')) {
     const m = /^([A-Z][A-Z0-9_]*) (.*)$/.exec(line)

@@ -4,7 +4,7 @@
 // random marker and finding it through /proc/self/mem.
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { PAGE, type Vma, kernel, os, pa, immediate } from './helpers.js'
+import { PAGE, type Vma, kernel, os, immediate } from './helpers.js'
 import type * as PA from '../src/index.js'
 
 const { SlotAllocator, PageAllocator } = immediate

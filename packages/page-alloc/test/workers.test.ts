@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import { FIXTURES, kernel, pa } from './helpers.js'
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 function runWorker(id: number, ops: number): Promise<any> {
   return new Promise((resolve, reject) => {
     const w = new Worker(join(FIXTURES, 'worker.cjs'), { workerData: { id, ops } })

@@ -230,4 +230,3 @@ export function catchSignals(options?: CatchOptions): { stop(): void } {
 export function rememberedCount(): number {
   return live.size
 }
-

@@ -56,7 +56,7 @@ function capture (name) {
 const restore = []
 afterEach(() => { while (restore.length > 0) restore.pop()() })
 
-describe.each(HELPERS)('$name', ({ name, node, ours, plain }) => {
+describe.each(HELPERS)('$name', ({ node, ours, plain }) => {
   const expected = plain(PASSWORD)
 
   for (const [label, make, view] of INPUTS) {

@@ -9,19 +9,19 @@ const tarsjs = require('..')
 const rounds = Number(process.argv[2] ?? 15)
 const batch = Number(process.argv[3] ?? 4000)
 
-function cycle(api) {
+function cycle (api) {
   const buf = api.sodium_malloc(32)
   buf[0] = 1
   api.sodium_free(buf)
 }
 
-function perOp(api) {
+function perOp (api) {
   const start = process.hrtime.bigint()
   for (let i = 0; i < batch; i++) cycle(api)
   return Number(process.hrtime.bigint() - start) / batch
 }
 
-function median(values) {
+function median (values) {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[sorted.length >> 1]
 }

@@ -1,5 +1,6 @@
 // SodiumNativeAllocator: an Allocator over the real libsodium, honest about
 // what it cannot do or observe.
+import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { expectCode, kernel, native, ours, report, runFixture } from './helpers.js'
 
@@ -108,7 +109,7 @@ describe('SodiumNativeAllocator handle identity', () => {
       expectCode(() => a.view(fake), 'ERR_FOREIGN_ALLOCATION')
     }
     expect(a.stats()).toEqual(before)
-    expect(String(require('node:util').inspect(h))).toBe('SodiumNativeAllocation(32 bytes)')
+    expect(String(inspect(h))).toBe('SodiumNativeAllocation(32 bytes)')
     a.free(h)
     expect(a.stats().allocations).toBe(0)
     expectCode(() => a.free(h), 'ERR_DOUBLE_FREE')
