@@ -3,7 +3,7 @@
 // each tarball holds: the compiled JavaScript and its types, the native
 // sources and prebuilt binaries for @tarsjs/os-memlock (each tagged glibc or
 // musl), the licences and the README; and that it holds no tests, no
-// TypeScript sources, no build leftovers and no `workspace:` ranges. Then it installs all the tarballs
+// TypeScript sources, no build leftovers and no `workspace:` or `catalog:` ranges. Then it installs all the tarballs
 // together into an empty project, loads each package, runs `tarsjs doctor`
 // from it and type-checks a consumer against the shipped .d.ts files.
 //
@@ -131,9 +131,9 @@ export function checkEntries ({ name, entries, manifest, native, sources = [], p
     }
   }
 
-  for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies']) {
+  for (const field of ['dependencies', 'devDependencies', 'peerDependencies', 'optionalDependencies']) {
     for (const [dep, range] of Object.entries(manifest[field] ?? {})) {
-      if (String(range).startsWith('workspace:')) problems.push(`${name}: ${field}.${dep} is "${range}" (not replaced on pack)`)
+      if (/^(workspace|catalog):/.test(String(range))) problems.push(`${name}: ${field}.${dep} is "${range}" (not replaced on pack)`)
     }
   }
   if (!manifest.license) problems.push(`${name}: package.json has no license`)
@@ -244,10 +244,15 @@ function listFiles (dir, base = dir) {
   return out.sort()
 }
 
-/** A copy of the native package, sharing its node_modules, prebuilt for this machine. */
-function stageNative (pkg, tmp) {
-  const stage = join(tmp, 'stage', basename(pkg.dir))
+/**
+ * A copy of the native package, sharing its node_modules, prebuilt for this
+ * machine. It sits in a copy of the workspace layout, so that `pnpm pack`
+ * replaces its `catalog:` ranges from the workspace's catalog.
+ */
+function stageNative (pkg, tmp, root) {
+  const stage = join(tmp, 'stage', 'packages', basename(pkg.dir))
   mkdirSync(dirname(stage), { recursive: true })
+  cpSync(join(root, 'pnpm-workspace.yaml'), join(tmp, 'stage', 'pnpm-workspace.yaml'))
   cpSync(pkg.dir, stage, {
     recursive: true,
     filter: (src) => !(STAGE_SKIP.has(basename(src)) || src.endsWith('.tgz'))
@@ -386,7 +391,7 @@ export function checkTarballs ({ root = ROOT, release = false, install = true, k
           prebuildTargets = RELEASE_TARGETS
         } else {
           log(`${pkg.name}: prebuilding in a staged copy`)
-          dir = stageNative(pkg, tmp)
+          dir = stageNative(pkg, tmp, root)
           prebuildTargets = [[`linux-${process.arch}`, hostLibc()]]
         }
       }

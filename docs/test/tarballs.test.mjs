@@ -30,7 +30,7 @@ describe('the tarball rules', () => {
     expect(checkEntries({ name: 'x', entries, manifest, native: false, sources: ['src/index.ts', 'src/a.ts'] })).toEqual([])
   })
 
-  it('finds tests, sources, leftovers, missing outputs and workspace ranges', () => {
+  it('finds tests, sources, leftovers, missing outputs, workspace and catalog ranges', () => {
     const entries = [
       ...base, 'dist/index.js', 'dist/index.d.ts', 'dist/old.js', 'dist/old.d.ts', 'dist/index.js.map',
       'test/a.test.mjs', 'src/index.ts', 'dist/b.spec.js', '.probe/x.cjs'
@@ -38,14 +38,14 @@ describe('the tarball rules', () => {
     const problems = checkEntries({
       name: 'x',
       entries,
-      manifest: { ...manifest, dependencies: { y: 'workspace:*' } },
+      manifest: { ...manifest, dependencies: { y: 'workspace:*' }, devDependencies: { z: 'catalog:' } },
       native: false,
       sources: ['src/index.ts', 'src/a.ts']
     })
     const text = problems.join('\n')
     for (const expected of ['test file test/a.test.mjs', 'TypeScript source src/index.ts', 'leftover dist/index.js.map',
       'missing dist/a.js', 'missing dist/a.d.ts', 'dist/old.js is stale', 'hidden file .probe/x.cjs', 'test file dist/b.spec.js',
-      'dependencies.y is "workspace:*"']) {
+      'dependencies.y is "workspace:*"', 'devDependencies.z is "catalog:"']) {
       expect(text).toContain(expected)
     }
   })

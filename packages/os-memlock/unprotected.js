@@ -132,6 +132,8 @@ function isDetached (ab) {
   if (typeof ab.detached === 'boolean') return ab.detached // Node 22+
   if (ab.byteLength > 0) return false
   try {
+    // Built only to see whether it throws: constructing a view over a detached
+    // ArrayBuffer throws, which is how Node 20 tells a detached buffer apart.
     new Uint8Array(ab) // eslint-disable-line no-new
     return false
   } catch {

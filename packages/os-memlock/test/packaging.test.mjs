@@ -23,8 +23,12 @@ describe.skipIf(!PNPM || !NPM)('packaging', () => {
   it('pnpm pack → npm install → loads from the prebuild with no build/ directory', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'os-memlock-pack-'))
     try {
-      // 1. a copy of the package sources, sharing its dev dependencies
-      const stage = join(tmp, 'stage')
+      // 1. a copy of the package sources, sharing its dev dependencies, in a
+      //    copy of the workspace layout (pnpm pack resolves `catalog:` ranges
+      //    from the workspace's pnpm-workspace.yaml)
+      const stage = join(tmp, 'packages', 'os-memlock')
+      mkdirSync(join(tmp, 'packages'))
+      cpSync(join(PKG, '..', '..', 'pnpm-workspace.yaml'), join(tmp, 'pnpm-workspace.yaml'))
       cpSync(PKG, stage, {
         recursive: true,
         filter: (src) => !(SKIP_IN_STAGE.has(basename(src)) || src.endsWith('.tgz'))

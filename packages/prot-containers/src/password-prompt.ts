@@ -29,6 +29,7 @@ import { GrowingBuffer, tooLong } from './growing-buffer.js'
 import { DEFAULT_MAX_LENGTH, optionsObject } from './options.js'
 import { checkReadable, chunkBytes, isNodeReadable } from './read-secret.js'
 import { readStreamUntil, wipeQuietly } from './read-until.js'
+import { settleRead } from './settle-read.js'
 
 /** Options of `fromPrompt`. */
 export interface PromptOptions {
@@ -215,16 +216,7 @@ function readTerminal(allocator: Allocator, input: Terminal, c: PromptChoices): 
       } catch (err) {
         failure ??= err
       }
-      if (failure === null) {
-        try {
-          resolve(buffer.finish())
-          return
-        } catch (err) {
-          failure = err
-        }
-      }
-      buffer.discard()
-      reject(failure)
+      settleRead(buffer, failure, resolve, reject)
     }
 
     const onData = (chunk: unknown): void => {

@@ -18,9 +18,10 @@ import os = require('@tarsjs/os-memlock')
 import { PageAllocator } from '@tarsjs/page-alloc'
 import type { Allocation, Allocator } from '@tarsjs/page-alloc'
 import { CONSTRUCT, Container } from './container.js'
-import { WindowGuard, notThenable } from './window-guard.js'
+import { WindowGuard } from './window-guard.js'
+import { runSyncWindow } from './sync-window.js'
 import { defaultKeyAllocator, pickAllocator } from './default-allocators.js'
-import { ContainerError, checkFunction, checkLength } from './errors.js'
+import { ContainerError, checkLength } from './errors.js'
 import { allocOptions, fromOptions, readOptions, readUntilOptions } from './options.js'
 import { readFd, readFile, readStream } from './read-secret.js'
 import { delimiterBytes, readUntil } from './read-until.js'
@@ -274,15 +275,7 @@ export class ProtKey extends Container {
    * ```
    */
   read<R>(fn: (bytes: Uint8Array) => SyncResult<R>): R {
-    checkFunction(fn, 'fn')
-    const bytes = this.openRead()
-    let result: R
-    try {
-      result = fn(bytes) as R
-    } finally {
-      this.closeRead()
-    }
-    return notThenable(result)
+    return runSyncWindow(fn, () => this.openRead(), () => this.closeRead())
   }
 
   /**
@@ -298,15 +291,7 @@ export class ProtKey extends Container {
    * ```
    */
   write<R>(fn: (bytes: Uint8Array) => SyncResult<R>): R {
-    checkFunction(fn, 'fn')
-    const bytes = this.openWrite()
-    let result: R
-    try {
-      result = fn(bytes) as R
-    } finally {
-      this.closeWrite()
-    }
-    return notThenable(result)
+    return runSyncWindow(fn, () => this.openWrite(), () => this.closeWrite())
   }
 
   /**

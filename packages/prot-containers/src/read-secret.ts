@@ -23,6 +23,7 @@ import os = require('@tarsjs/os-memlock')
 import type { Allocation, Allocator } from '@tarsjs/page-alloc'
 import { ContainerError } from './errors.js'
 import { GrowingBuffer, tooLong } from './growing-buffer.js'
+import { settleRead } from './settle-read.js'
 import { sourceBytes } from './source.js'
 
 /** True when the descriptor is at its end: reads one byte into protected memory and wipes it. */
@@ -105,7 +106,6 @@ function take(buffer: GrowingBuffer, chunk: unknown): void {
   }
 }
 
-/** A Node.js readable stream (or one with the same interface), consumed through events. */
 /**
  * Ends a read from a stream: with no failure, resolves with the allocation of
  * exactly what was read; otherwise (or when handing it over fails) frees and
@@ -118,19 +118,12 @@ export function settleStreamRead(
   resolve: (allocation: Allocation) => void,
   reject: (err: unknown) => void
 ): void {
-  if (failure === null) {
-    try {
-      resolve(buffer.finish())
-      return
-    } catch (e) {
-      failure = e
-    }
-  }
-  buffer.discard()
-  if (!s.destroyed) s.destroy()
-  reject(failure)
+  settleRead(buffer, failure, resolve, reject, () => {
+    if (!s.destroyed) s.destroy()
+  })
 }
 
+/** A Node.js readable stream (or one with the same interface), consumed through events. */
 export function isNodeReadable(value: object): value is Readable {
   const s = value as Partial<Readable>
   return typeof s.on === 'function' && typeof s.removeListener === 'function' && typeof s.resume === 'function' &&

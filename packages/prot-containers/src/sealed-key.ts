@@ -19,7 +19,7 @@ import os = require('@tarsjs/os-memlock')
 import type { Allocation, Allocator, Protections } from '@tarsjs/page-alloc'
 import { track } from './backstop.js'
 import { pickAllocator } from './default-allocators.js'
-import { ContainerError, checkFunction, checkLength } from './errors.js'
+import { ContainerError, checkLength } from './errors.js'
 import { allocOptions, fromOptions, readOptions, readUntilOptions } from './options.js'
 import { sourceBytes } from './source.js'
 import { ProtKey } from './prot-key.js'
@@ -35,7 +35,8 @@ import { SEAL_OVERHEAD, SealingKey, currentSealingKey, replaceSealingKey } from 
 import type { SealingKeyProtections } from './sealing-key.js'
 import { aead } from './sodium.js'
 import { escapedView, retireEscaped, returnWindow, takeWindow } from './window-buffers.js'
-import { WindowGuard, notThenable } from './window-guard.js'
+import { WindowGuard } from './window-guard.js'
+import { runSyncWindow } from './sync-window.js'
 import { asyncGuard, runAsyncWindow } from './async-window.js'
 import type { AsyncWindow, AsyncWindowOptions } from './async-window.js'
 import type { SyncResult } from './sync-result.js'
@@ -461,15 +462,7 @@ export class SealedKey {
    * ```
    */
   read<R>(fn: (bytes: Uint8Array) => SyncResult<R>): R {
-    checkFunction(fn, 'fn')
-    const bytes = this.openRead()
-    let result: R
-    try {
-      result = fn(bytes) as R
-    } finally {
-      this.closeRead()
-    }
-    return notThenable(result)
+    return runSyncWindow(fn, () => this.openRead(), () => this.closeRead())
   }
 
   /**
@@ -485,15 +478,7 @@ export class SealedKey {
    * ```
    */
   write<R>(fn: (bytes: Uint8Array) => SyncResult<R>): R {
-    checkFunction(fn, 'fn')
-    const bytes = this.openWrite()
-    let result: R
-    try {
-      result = fn(bytes) as R
-    } finally {
-      this.closeWrite()
-    }
-    return notThenable(result)
+    return runSyncWindow(fn, () => this.openWrite(), () => this.closeWrite())
   }
 
   /**

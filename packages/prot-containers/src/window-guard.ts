@@ -1,9 +1,7 @@
 /**
- * The guard object of a ProtKey or SealedKey window (`reader()`/`writer()`),
- * and the rule that a window callback must not return a Promise.
+ * The guard object of a ProtKey or SealedKey window (`reader()`/`writer()`).
  */
 import { inspect } from 'node:util'
-import { ContainerError } from './errors.js'
 import { refuseCoercion } from './misuse.js'
 import type { Window } from './prot-key.js'
 
@@ -57,16 +55,6 @@ export class WindowGuard implements Window {
   [inspect.custom](): string {
     return this.toString()
   }
-}
-
-/** A window must not stay open across an await: a thenable result is refused (the window is already closed). */
-export function notThenable<R>(result: R): R {
-  const then = (typeof result === 'object' || typeof result === 'function') && result !== null ? (result as { then?: unknown }).then : undefined
-  if (typeof then === 'function') {
-    Promise.resolve(result).then(undefined, () => undefined)
-    throw new ContainerError('ERR_ASYNC_CALLBACK', 'The window callback returned a Promise; a key must not stay readable across an await. Do the async work outside the window.')
-  }
-  return result
 }
 
 refuseCoercion(WindowGuard.prototype)

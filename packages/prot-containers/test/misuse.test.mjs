@@ -32,6 +32,7 @@ const COERCIONS = {
   'Number(x)': (x) => Number(x),
   'x + ""': (x) => x + '',
   '"k=" + x': (x) => 'k=' + x,
+  // Loose equality on purpose: it is one of the coercions a secret must refuse.
   'x == 1': (x) => x == 1, // eslint-disable-line eqeqeq
   "util.format('%d', x)": (x) => format('%d', x)
 }

@@ -7,8 +7,26 @@
  */
 import { argc, argcAtLeast, bytesOf, plainError, typedArray, uint32 } from './args.js'
 
-function sameLength(a: NodeJS.TypedArray, b: NodeJS.TypedArray): void {
-  if (a.byteLength !== b.byteLength) throw plainError('ERR_BUFFER_LENGTH_MISMATCH', 'buffers must be of same length')
+/** The bytes of the two operands `a` and `b`, which must have the same byte length. */
+function sameLengthBytes(a: NodeJS.TypedArray, b: NodeJS.TypedArray): [Uint8Array, Uint8Array] {
+  const x = bytesOf(typedArray(a, 'a'))
+  const y = bytesOf(typedArray(b, 'b'))
+  if (x.byteLength !== y.byteLength) throw plainError('ERR_BUFFER_LENGTH_MISMATCH', 'buffers must be of same length')
+  return [x, y]
+}
+
+/**
+ * `x = x + (y ^ flip) + carryIn`, little-endian, modulo 2^(8 * length), in
+ * place: every byte is visited and the carry never decides a branch. `flip`
+ * is 0 or 0xff (each byte of `y` inverted), `carryIn` 0 or 1.
+ */
+function addInPlace(x: Uint8Array, y: Uint8Array, flip: 0 | 0xff, carryIn: 0 | 1): void {
+  let carry: number = carryIn
+  for (let i = 0; i < x.length; i++) {
+    carry += (x[i] as number) + ((y[i] as number) ^ flip)
+    x[i] = carry & 0xff
+    carry >>>= 8
+  }
 }
 
 /**
@@ -25,9 +43,7 @@ function sameLength(a: NodeJS.TypedArray, b: NodeJS.TypedArray): void {
  */
 export function sodium_compare(a: NodeJS.TypedArray, b: NodeJS.TypedArray): number {
   argc(arguments.length, 2, 'sodium_compare')
-  const x = bytesOf(typedArray(a, 'a'))
-  const y = bytesOf(typedArray(b, 'b'))
-  sameLength(x, y)
+  const [x, y] = sameLengthBytes(a, b)
   let gt = 0
   let eq = 1
   for (let i = x.length - 1; i >= 0; i--) {
@@ -103,15 +119,8 @@ export function sodium_increment(n: NodeJS.TypedArray): void {
  */
 export function sodium_add(a: NodeJS.TypedArray, b: NodeJS.TypedArray): void {
   argc(arguments.length, 2, 'sodium_add')
-  const x = bytesOf(typedArray(a, 'a'))
-  const y = bytesOf(typedArray(b, 'b'))
-  sameLength(x, y)
-  let carry = 0
-  for (let i = 0; i < x.length; i++) {
-    carry += (x[i] as number) + (y[i] as number)
-    x[i] = carry & 0xff
-    carry >>>= 8
-  }
+  const [x, y] = sameLengthBytes(a, b)
+  addInPlace(x, y, 0, 0)
 }
 
 /**
@@ -128,14 +137,7 @@ export function sodium_add(a: NodeJS.TypedArray, b: NodeJS.TypedArray): void {
  */
 export function sodium_sub(a: NodeJS.TypedArray, b: NodeJS.TypedArray): void {
   argc(arguments.length, 2, 'sodium_sub')
-  const x = bytesOf(typedArray(a, 'a'))
-  const y = bytesOf(typedArray(b, 'b'))
-  sameLength(x, y)
-  let borrow = 0
-  for (let i = 0; i < x.length; i++) {
-    const d = (x[i] as number) - (y[i] as number) - borrow
-    x[i] = d & 0xff
-    // d is in [-256, 255]: negative exactly when a borrow goes to the next byte.
-    borrow = (d >>> 8) & 1
-  }
+  const [x, y] = sameLengthBytes(a, b)
+  // Two's complement: a - b is a + ~b + 1 modulo 2^(8 * length).
+  addInPlace(x, y, 0xff, 1)
 }

@@ -13,6 +13,28 @@
 import { argc, bytesOf, plainError, typedArray, uint32 } from './args.js'
 
 /**
+ * The arguments of `sodium_pad` and `sodium_unpad` as sodium-native checks
+ * them: `buf`'s bytes, the length (named `lengthName` in errors) and the
+ * block size, both within `buf`, the block size at least 1 (`blockTooSmall`
+ * is the message for that, as it differs between the two functions).
+ */
+function paddingArgs(
+  buf: NodeJS.TypedArray,
+  length: number,
+  lengthName: string,
+  blocksize: number,
+  blockTooSmall: string
+): [Uint8Array, number, number] {
+  const bytes = bytesOf(typedArray(buf, 'buf'))
+  const n = uint32(length, lengthName)
+  const block = uint32(blocksize, 'blocksize')
+  if (n > bytes.length) throw plainError('ERR_OUT_OF_RANGE', 'unpadded length cannot exceed buffer length')
+  if (block > bytes.length) throw plainError('ERR_OUT_OF_RANGE', 'block size cannot exceed buffer length')
+  if (block < 1) throw plainError('ERR_OUT_OF_RANGE', blockTooSmall)
+  return [bytes, n, block]
+}
+
+/**
  * Pads the first `unpadded_buflen` bytes of `buf` to a multiple of
  * `blocksize` in place and returns the padded length.
  * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a `buf` that is not a typed array or a length that is not a number; `ERR_MISSING_ARGS` for a wrong argument count
@@ -28,14 +50,9 @@ import { argc, bytesOf, plainError, typedArray, uint32 } from './args.js'
  */
 export function sodium_pad(buf: NodeJS.TypedArray, unpadded_buflen: number, blocksize: number): number {
   argc(arguments.length, 3, 'sodium_pad')
-  const bytes = bytesOf(typedArray(buf, 'buf'))
-  const unpadded = uint32(unpadded_buflen, 'unpadded_buflen')
-  const block = uint32(blocksize, 'blocksize')
+  // sodium-native's message for a block size of 0, missing space included.
+  const [bytes, unpadded, block] = paddingArgs(buf, unpadded_buflen, 'unpadded_buflen', blocksize, 'block sizemust be at least 1 byte')
   const size = bytes.length
-  if (unpadded > size) throw plainError('ERR_OUT_OF_RANGE', 'unpadded length cannot exceed buffer length')
-  if (block > size) throw plainError('ERR_OUT_OF_RANGE', 'block size cannot exceed buffer length')
-  // sodium-native's message, missing space included.
-  if (block < 1) throw plainError('ERR_OUT_OF_RANGE', 'block sizemust be at least 1 byte')
   // sodium-native computes this bound in 32-bit unsigned arithmetic.
   if (size < ((unpadded + (block - (unpadded % block))) >>> 0)) throw plainError('ERR_OUT_OF_RANGE', 'buf not long enough')
 
@@ -72,13 +89,7 @@ export function sodium_pad(buf: NodeJS.TypedArray, unpadded_buflen: number, bloc
  */
 export function sodium_unpad(buf: NodeJS.TypedArray, padded_buflen: number, blocksize: number): number {
   argc(arguments.length, 3, 'sodium_unpad')
-  const bytes = bytesOf(typedArray(buf, 'buf'))
-  const padded = uint32(padded_buflen, 'padded_buflen')
-  const block = uint32(blocksize, 'blocksize')
-  const size = bytes.length
-  if (padded > size) throw plainError('ERR_OUT_OF_RANGE', 'unpadded length cannot exceed buffer length')
-  if (block > size) throw plainError('ERR_OUT_OF_RANGE', 'block size cannot exceed buffer length')
-  if (block < 1) throw plainError('ERR_OUT_OF_RANGE', 'block size must be at least 1 byte')
+  const [bytes, padded, block] = paddingArgs(buf, padded_buflen, 'padded_buflen', blocksize, 'block size must be at least 1 byte')
   if (padded < block) throw plainError('ERR_OUT_OF_RANGE', 'padded length cannot be shorter than block size')
 
   const last = padded - 1

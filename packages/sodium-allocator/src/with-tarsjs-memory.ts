@@ -11,23 +11,16 @@ import { typeError } from './args.js'
 import { sodium_add, sodium_compare, sodium_increment, sodium_is_zero, sodium_sub } from './arith.js'
 import { sodium_memcmp, sodium_memzero, sodium_mlock, sodium_munlock } from './memory.js'
 import { sodium_pad, sodium_unpad } from './padding.js'
-import {
-  sodium_allocarray,
-  sodium_free,
-  sodium_malloc,
-  sodium_mprotect_noaccess,
-  sodium_mprotect_readonly,
-  sodium_mprotect_readwrite
-} from './secure-buffer.js'
+import * as secure from './secure-buffer.js'
 
 /** The functions `withTarsjsMemory` puts in place of sodium-native's. */
 export interface TarsjsMemoryFunctions {
-  sodium_malloc: typeof sodium_malloc
-  sodium_allocarray: typeof sodium_allocarray
-  sodium_free: typeof sodium_free
-  sodium_mprotect_noaccess: typeof sodium_mprotect_noaccess
-  sodium_mprotect_readonly: typeof sodium_mprotect_readonly
-  sodium_mprotect_readwrite: typeof sodium_mprotect_readwrite
+  sodium_malloc: typeof secure.sodium_malloc
+  sodium_allocarray: typeof secure.sodium_allocarray
+  sodium_free: typeof secure.sodium_free
+  sodium_mprotect_noaccess: typeof secure.sodium_mprotect_noaccess
+  sodium_mprotect_readonly: typeof secure.sodium_mprotect_readonly
+  sodium_mprotect_readwrite: typeof secure.sodium_mprotect_readwrite
   sodium_mlock: typeof sodium_mlock
   sodium_munlock: typeof sodium_munlock
   sodium_memzero: typeof sodium_memzero
@@ -42,12 +35,12 @@ export interface TarsjsMemoryFunctions {
 }
 
 const MEMORY_FUNCTIONS: TarsjsMemoryFunctions = {
-  sodium_malloc,
-  sodium_allocarray,
-  sodium_free,
-  sodium_mprotect_noaccess,
-  sodium_mprotect_readonly,
-  sodium_mprotect_readwrite,
+  sodium_malloc: secure.sodium_malloc,
+  sodium_allocarray: secure.sodium_allocarray,
+  sodium_free: secure.sodium_free,
+  sodium_mprotect_noaccess: secure.sodium_mprotect_noaccess,
+  sodium_mprotect_readonly: secure.sodium_mprotect_readonly,
+  sodium_mprotect_readwrite: secure.sodium_mprotect_readwrite,
   sodium_mlock,
   sodium_munlock,
   sodium_memzero,

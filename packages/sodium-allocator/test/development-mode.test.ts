@@ -15,6 +15,11 @@ delete BASE.NODE_ENV
 /** Every protection flag, false. */
 const NOTHING = Object.fromEntries(['locked', 'noDump', 'wipeOnFork', 'dontFork', 'guardPages', 'canary', 'secretmem'].map((k) => [k, false]))
 
+/**
+ * The fixture's report: one JSON value per line, keyed by its leading word.
+ * Its shape differs per key, so the values stay untyped (`any`) for the
+ * assertions to read.
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function run(env: NodeJS.ProcessEnv): Record<string, any> {
   const res = spawnSync(process.execPath, [join(FIXTURES, 'development-mode.cjs')], { env: { ...BASE, ...env }, encoding: 'utf8', timeout: 60000 })

@@ -26,10 +26,11 @@ export const ours: typeof import('../src/index.js') = require('../dist/index.js'
 export const conformance: typeof import('../src/conformance.js') = require('../dist/conformance.js')
 export const pa: typeof import('@tarsjs/page-alloc') = require('@tarsjs/page-alloc')
 export const os: typeof import('@tarsjs/os-memlock') = require('@tarsjs/os-memlock')
-// sodium-native has no type declarations; the tests use it as `any`.
+// sodium-native ships no type declarations, so the tests use it as `any`.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const native: any = require('sodium-native')
 // sodium-native 5, installed under an alias: the peer range covers ^4.3.1 and ^5.
+// It ships no type declarations either.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const native5: any = require('sodium-native-5')
 export const NATIVE_VERSION: string = require('sodium-native/package.json').version
