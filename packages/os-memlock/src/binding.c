@@ -152,7 +152,8 @@ static void integrity_failure(const char *what) {
 /*
  * For calls that fail only on misuse or broken bookkeeping: rwlock and
  * pthread_once calls (EDEADLK, EAGAIN past 2^31 readers; never go on
- * unlocked), munmap of a whole mapping this file made, a handle scope close.
+ * unlocked), munmap of a whole mapping this file made, a handle scope close,
+ * and the detach of a view that must not stay attached.
  */
 static void must(int rc, const char *what) {
   if (rc != 0) integrity_failure(what);
@@ -189,7 +190,7 @@ static int refuse_arg(napi_env env, thrower kind, const char *code, const char *
   return refused(fail(env, kind, code, msg));
 }
 
-/* A table, four codes a line: */
+/* The errno values reported by name (any other is EUNKNOWN); a table, four a line. */
 /* clang-format off */
 static const struct { int e; const char *code; } errno_codes[] = {
     {ENOMEM, "ENOMEM"}, {EAGAIN, "EAGAIN"}, {EPERM, "EPERM"},   {EINVAL, "EINVAL"},
@@ -999,7 +1000,6 @@ static napi_value js_unlock(napi_env env, napi_callback_info info) {
 }
 
 /* One advice per call: MADV_* values are an enum, not flags. */
-/* A table, three choices a line: */
 /* clang-format off */
 static const choice advices[] = {
     {"dontdump", MADV_DONTDUMP},     {"dodump", MADV_DODUMP},     {"wipeonfork", MADV_WIPEONFORK},
@@ -1094,7 +1094,7 @@ static int views_reserve(napi_env env, region *r) {
   if (!sweep_views(env, r, 0, 0)) return 0;
   if (r->nviews * 2 < r->cap) return 1;
   if ((grown = realloc(r->views, cap * sizeof *grown)) == NULL)
-    return throw_errno(env, "malloc", ENOMEM) != NULL; /* 0: NULL, always */
+    return refused(throw_errno(env, "malloc", ENOMEM));
   r->views = grown;
   r->cap = cap;
   return 1;
@@ -1251,7 +1251,7 @@ static void process_init(void) {
 #define EXPORT(name, fn) \
   { name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL }
 
-/* A table, two exports a line: */
+/* Every export; a table, two a line. */
 /* clang-format off */
 static const napi_property_descriptor props[] = {
     EXPORT("pageSize", js_page_size),         EXPORT("capabilities", js_capabilities),

@@ -13,7 +13,7 @@ const MAX_CODE_LINES = 880 // a ratchet: lower it as the file shrinks, never rai
 const MAX_COLUMNS = 100
 
 /** The C source with its comments removed (string and character literals kept; newlines kept). */
-export function stripComments (src) {
+function stripComments (src) {
   let out = ''
   let state = 'code'
   for (let i = 0; i < src.length; i++) {
@@ -36,7 +36,7 @@ export function stripComments (src) {
   return out
 }
 
-export const codeLines = (src) => stripComments(src).split('\n').filter((l) => l.trim() !== '').length
+const codeLines = (src) => stripComments(src).split('\n').filter((l) => l.trim() !== '').length
 
 /** The clang-format binary the npm package ships for this platform, or why there is none. */
 function clangFormat () {
