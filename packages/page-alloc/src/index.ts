@@ -4,6 +4,8 @@
  */
 export { AllocationHandle, handleState } from './allocation-handle.js'
 export type { HandleState } from './allocation-handle.js'
+export { Backstop, WARN_BACKSTOP_FAILED, setLeakWarnings } from './backstop.js'
+export type { BackstopOptions } from './backstop.js'
 export type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, Protections } from './allocator.js'
 export { AllocError, MAX_BYTE_LENGTH, checkByteLength, checkLive, checkOptionsObject, rejectAllocation } from './errors.js'
 export type { AllocErrorCode } from './errors.js'
