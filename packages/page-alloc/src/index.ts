@@ -10,6 +10,8 @@ export type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorSta
 export { AllocError, MAX_BYTE_LENGTH, checkByteLength, checkLive, checkOptionsObject, rejectAllocation } from './errors.js'
 export type { AllocErrorCode } from './errors.js'
 export { PAGE_SIZE } from './guarded-mapping.js'
+export { pageStats } from './page-stats.js'
+export type { PageCounts } from './page-stats.js'
 export { configureMapBudget, mapBudget } from './map-budget.js'
 export type { MapBudgetOptions, MapBudgetStats } from './map-budget.js'
 export { PageAllocation, PageAllocator, checkAccess } from './page-allocator.js'

@@ -5,7 +5,7 @@
  * the real libsodium (`SodiumNativeAllocator`).
  *
  * The conformance suite every backend must pass is a separate entry point:
- * `@tarsjs/sodium-allocator/conformance`.
+ * `@tarsjs/sodium-allocator/conformance` (a re-export of `@tarsjs/page-alloc/conformance`).
  */
 export {
   defaultSodiumAllocator,
