@@ -10,6 +10,7 @@ export const ENTRY_FILES = {
   '@tarsjs/page-alloc': 'packages/page-alloc/src/index.ts',
   '@tarsjs/prot-containers': 'packages/prot-containers/src/index.ts',
   '@tarsjs/sodium-allocator': 'packages/sodium-allocator/src/index.ts',
+  '@tarsjs/page-alloc/conformance': 'packages/page-alloc/src/conformance.ts',
   '@tarsjs/sodium-allocator/conformance': 'packages/sodium-allocator/src/conformance.ts'
 }
 

@@ -18,7 +18,7 @@
  *    allocation owns whole pages); otherwise it throws `ERR_NOT_ISOLATED`.
  * 5. `protections(a)` reports what the allocation really has — never what was asked.
  * 6. `stats()` counts live allocations and the kernel resources behind them.
- * Run `runAllocatorConformance` from `@tarsjs/sodium-allocator/conformance` against it.
+ * Run `runAllocatorConformance` from `@tarsjs/page-alloc/conformance` against it.
  */
 
 /** Page protection of an allocation's data. */

@@ -34,6 +34,7 @@ import type { ChargeHolder } from './charge-pressure.js'
 import { integrityFailure } from './integrity.js'
 import { mapBudgetSnapshot, theMapBudget } from './map-budget.js'
 import { PageSlabs } from './page-slab.js'
+import { pageStats } from './page-stats.js'
 import { Quarantine, quarantineLimits } from './quarantine.js'
 import type { QuarantineLimits, QuarantineOptions } from './quarantine.js'
 import { describeAllocator, inspectCustom } from './redact.js'
@@ -112,7 +113,7 @@ interface PageState extends HandleState {
   access: Access
   /** The view handed out, kept to detach it and to notice an escape. */
   view: ArrayBuffer | null
-  /** The view was handed over (`viewAs(..., true)`): its holder keeps it and gives it back to `freeAs`. */
+  /** The view was handed over (`handOverView`): its holder keeps it and gives it back to `freeHandedOver`. */
   handedOver: boolean
   /** A view was detached by someone else: this mapping is never reused. */
   escaped: boolean
@@ -136,16 +137,12 @@ export class PageAllocation extends AllocationHandle<PageState> {
   }
 }
 
-function stateOf(allocation: PageAllocation): PageState {
-  return handleState(allocation, PageAllocation) as PageState
-}
-
 /**
  * @internal Where a live page allocation's data is, for tests that simulate
  * native corruption. Not exported from the package index.
  */
 export function pagePlace(allocation: PageAllocation): { region: Region; start: number; dataPages: number; dataOffset: number } {
-  const { mapped, start } = stateOf(allocation)
+  const { mapped, start } = handleState(allocation, PageAllocation) as PageState
   return { region: mapped.mapping.region, start, dataPages: mapped.mapping.dataPages, dataOffset: mapped.mapping.offset }
 }
 
@@ -313,7 +310,7 @@ export class PageAllocator implements Allocator, ChargeHolder {
    * Checks the canaries, detaches the view and wipes the data now; the mapping
    * then waits in quarantine (readable zeros) before it is cached or unmapped.
    * A system call that fails leaves the allocation live: free can be retried.
-   * `handedView` is the view handed over by `viewAs(..., true)`, when its holder still has it.
+   * `handedView` is the view handed over by `handOverView`, when its holder still has it.
    */
   freeAs(owner: Allocator, allocation: Allocation, handedView?: ArrayBuffer): void {
     const s = this.own(allocation, true, owner)
@@ -335,9 +332,13 @@ export class PageAllocator implements Allocator, ChargeHolder {
     }
     // A handed-over view that cannot be checked (collected): that mapping is let go rather than reused.
     const unknown = s.handedOver && handedView === undefined
-    const view = s.view ?? handedView ?? null
-    if (escaped(view)) s.escaped = true
-    else if (view !== null) os.detach(view)
+    // Both the allocator's own view and a handed-over one are detached (an empty allocation has no tracked view).
+    if (s.byteLength > 0) {
+      for (const view of handedView === undefined || handedView === s.view ? [s.view] : [s.view, handedView]) {
+        if (escaped(view)) s.escaped = true
+        else if (view !== null) os.detach(view)
+      }
+    }
     s.view = null
     // The data is wiped; the canaries stay for the next allocation of this size.
     if (s.byteLength > 0) os.wipe(region, s.start, s.byteLength)
@@ -372,6 +373,50 @@ export class PageAllocator implements Allocator, ChargeHolder {
    */
   view(allocation: Allocation): ArrayBuffer {
     return this.viewAs(this, allocation)
+  }
+
+  /**
+   * The allocation's memory as a fresh ArrayBuffer that the allocator does not keep: for a wrapper whose own
+   * collection must be able to free the allocation (a libsodium-style secure buffer over its own ArrayBuffer,
+   * freed by a GC backstop when the program forgets it). The holder keeps the view and gives it back to
+   * `freeHandedOver`, which detaches it (or, when someone else detached it, never reuses the mapping). Each call
+   * makes another view, so call it once per allocation.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`; `ERR_NO_ACCESS` while it is protected `'none'`; `ERR_VIEW_ESCAPED` once a view was detached by someone else
+   * @example
+   * ```js
+   * import { PageAllocator } from '@tarsjs/page-alloc'
+   * const pages = new PageAllocator()
+   * const a = pages.alloc(16)
+   * const held = pages.handOverView(a) // the allocator keeps no reference to it
+   * new Uint8Array(held).fill(7)
+   * pages.freeHandedOver(a, held) // canary checked, wiped, `held` detached
+   * console.log(held.byteLength, a.freed) // 0 true
+   * ```
+   */
+  handOverView(allocation: Allocation): ArrayBuffer {
+    return this.viewAs(this, allocation, true)
+  }
+
+  /**
+   * Frees an allocation whose view was handed over by `handOverView`, as `free` does: `view` is that view, or
+   * `undefined` when its holder was collected (then nothing can tell whether the view was moved out, so the
+   * mapping is wiped and let go, never reused).
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_DOUBLE_FREE`; a corrupted canary ends the process (or throws `ERR_INTEGRITY` under `integrity: 'throw'`)
+   * @example
+   * ```js
+   * import { PageAllocator } from '@tarsjs/page-alloc'
+   * const pages = new PageAllocator()
+   * const a = pages.alloc(32)
+   * pages.handOverView(a)
+   * pages.freeHandedOver(a, undefined) // its holder is gone: wiped, the mapping let go
+   * console.log(a.freed) // true
+   * ```
+   */
+  freeHandedOver(allocation: Allocation, view: ArrayBuffer | undefined): void {
+    if (view !== undefined && !(view instanceof ArrayBuffer)) {
+      throw new AllocError('ERR_INVALID_ARG_TYPE', 'The "view" argument must be an ArrayBuffer or undefined')
+    }
+    this.freeAs(this, allocation, view)
   }
 
   /**
@@ -537,10 +582,7 @@ export class PageAllocator implements Allocator, ChargeHolder {
   stats(): AllocatorStats {
     const c = this.#counters
     return {
-      allocations: c.allocations,
-      bytes: c.bytes,
-      mappedBytes: c.mappedPages * PAGE_SIZE,
-      lockedBytes: c.lockedPages * PAGE_SIZE,
+      ...pageStats(c),
       secretmemBytes: c.secretPages * PAGE_SIZE,
       cachedPages: c.cachedPages,
       cachedBytes: c.cachedPages * PAGE_SIZE,

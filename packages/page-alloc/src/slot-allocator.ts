@@ -136,16 +136,12 @@ export class SlotAllocation extends AllocationHandle<SlotState> {
   }
 }
 
-function stateOf(allocation: SlotAllocation): SlotState {
-  return handleState(allocation, SlotAllocation) as SlotState
-}
-
 /**
  * @internal Where a live slot allocation's bytes are, for tests that simulate
  * native corruption. Not exported from the package index.
  */
 export function slotPlace(allocation: SlotAllocation): { region: os.Region; offset: number; slotSize: number; index: number } {
-  const { page, index } = stateOf(allocation)
+  const { page, index } = handleState(allocation, SlotAllocation) as SlotState
   return { region: page.owner.mapping.region, offset: page.offset + index * page.slotSize, slotSize: page.slotSize, index }
 }
 

@@ -7,7 +7,7 @@ import { inspect } from 'node:util'
 import type { Allocation, Allocator, Protections } from '@tarsjs/page-alloc'
 import { track } from './backstop.js'
 import { ContainerError } from './errors.js'
-import { primitive, refuseCoercion } from './misuse.js'
+import { redactContainer } from './misuse.js'
 
 /**
  * Passed by this package's static constructors. A container made any other
@@ -118,14 +118,10 @@ export abstract class Container {
     return this.toString()
   }
 
-  /** The redacted description for hint 'string' (template literals, `String()`); `ERR_SECRET_COERCION` for 'number' and 'default'. */
-  [Symbol.toPrimitive](hint: string): string {
-    return primitive(this, hint)
-  }
-
-  [inspect.custom](): string {
-    return this.toString()
-  }
+  /** The redacted description for hint 'string' (template literals, `String()`); `ERR_SECRET_COERCION` for 'number' and 'default' (installed by `redactContainer`). */
+  declare [Symbol.toPrimitive]: (hint: string) => string
+  /** The redacted description (installed by `redactContainer`). */
+  declare [inspect.custom]: () => string
 
   /** The live allocation; throws `ERR_DISPOSED` after dispose. */
   protected live(): Allocation {
@@ -142,4 +138,4 @@ export abstract class Container {
   protected abstract describeState(): string
 }
 
-refuseCoercion(Container.prototype)
+redactContainer(Container.prototype)

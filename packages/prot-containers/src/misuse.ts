@@ -21,6 +21,7 @@
  * the TypeScript types, so TypeScript already refuses `[...key]`,
  * `new Uint8Array(key)` and `key.bytes` on a key.
  */
+import { inspect } from 'node:util'
 import { ContainerError } from './errors.js'
 
 function ownerName(self: unknown): string {
@@ -66,6 +67,32 @@ export function refuseCoercion(proto: object): void {
       get(this: unknown): never {
         throw coercionError(this, 'its length as an array-like (the size is byteLength)')
       },
+      configurable: true
+    }
+  })
+}
+
+/**
+ * Installs on a container prototype what `refuseCoercion` does, and the two
+ * redacted descriptions, both from the prototype's `toString()`:
+ * `Symbol.toPrimitive` (the description for hint 'string', an error for
+ * 'number' and 'default') and `util.inspect.custom`.
+ */
+export function redactContainer(proto: { toString(): string }): void {
+  refuseCoercion(proto)
+  Object.defineProperties(proto, {
+    [Symbol.toPrimitive]: {
+      value: function toPrimitive(this: { toString(): string }, hint: string): string {
+        return primitive(this, hint)
+      },
+      writable: true,
+      configurable: true
+    },
+    [inspect.custom]: {
+      value: function inspectCustom(this: { toString(): string }): string {
+        return this.toString()
+      },
+      writable: true,
       configurable: true
     }
   })

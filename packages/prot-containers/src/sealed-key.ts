@@ -40,7 +40,7 @@ import { runSyncWindow } from './sync-window.js'
 import { asyncGuard, runAsyncWindow } from './async-window.js'
 import type { AsyncWindow, AsyncWindowOptions } from './async-window.js'
 import type { SyncResult } from './sync-result.js'
-import { primitive, refuseBytes, refuseCoercion } from './misuse.js'
+import { redactContainer, refuseBytes } from './misuse.js'
 
 /** Options of every SealedKey constructor. */
 export interface SealedOptions {
@@ -721,14 +721,10 @@ export class SealedKey {
     return this.toString()
   }
 
-  /** The redacted description for hint 'string' (template literals, `String()`); `ERR_SECRET_COERCION` for 'number' and 'default'. */
-  [Symbol.toPrimitive](hint: string): string {
-    return primitive(this, hint)
-  }
-
-  [inspect.custom](): string {
-    return this.toString()
-  }
+  /** The redacted description for hint 'string' (template literals, `String()`); `ERR_SECRET_COERCION` for 'number' and 'default' (installed by `redactContainer`). */
+  declare [Symbol.toPrimitive]: (hint: string) => string
+  /** The redacted description (installed by `redactContainer`). */
+  declare [inspect.custom]: () => string
 
   /** A guard over the open window; the key is registered so that an abandoned window is wiped when the key is collected. */
   private guard(bytes: Uint8Array, kind: 'read' | 'write'): Window {
@@ -840,5 +836,5 @@ function sealRead(allocator: Allocator, plaintext: Allocation): SealedKey {
   }
 }
 
-refuseCoercion(SealedKey.prototype)
+redactContainer(SealedKey.prototype)
 refuseBytes(SealedKey.prototype)

@@ -5,7 +5,7 @@
  * the real libsodium (`SodiumNativeAllocator`).
  *
  * The conformance suite every backend must pass is a separate entry point:
- * `@tarsjs/sodium-allocator/conformance`.
+ * `@tarsjs/sodium-allocator/conformance` (a re-export of `@tarsjs/page-alloc/conformance`).
  */
 export {
   defaultSodiumAllocator,
@@ -16,7 +16,8 @@ export {
   sodium_malloc,
   sodium_mprotect_noaccess,
   sodium_mprotect_readonly,
-  sodium_mprotect_readwrite
+  sodium_mprotect_readwrite,
+  WARN_SECURE_BUFFER_LEAKED
 } from './secure-buffer.js'
 export type { SecureBuffer } from './secure-buffer.js'
 export { sodium_memcmp, sodium_memzero, sodium_mlock, sodium_munlock } from './memory.js'

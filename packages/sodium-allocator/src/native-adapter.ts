@@ -31,6 +31,7 @@ import {
   describeAllocator,
   handleState,
   inspectCustom,
+  pageStats,
   rejectAllocation
 } from '@tarsjs/page-alloc'
 import type { Access, Allocation, Allocator, HandleState, AllocatorCapabilities, AllocatorStats, MlockPolicy, Protections } from '@tarsjs/page-alloc'
@@ -306,10 +307,7 @@ export class SodiumNativeAllocator implements Allocator {
   stats(): AllocatorStats {
     const c = this.#counters
     return {
-      allocations: c.allocations,
-      bytes: c.bytes,
-      mappedBytes: c.mappedPages * PAGE_SIZE,
-      lockedBytes: c.lockedPages * PAGE_SIZE,
+      ...pageStats(c),
       cachedPages: 0,
       mappings: c.allocations,
       cacheHits: 0,

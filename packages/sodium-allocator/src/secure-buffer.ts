@@ -21,7 +21,9 @@
  * - `sodium_allocarray(count, size)` exists (libsodium has it; sodium-native does not).
  *
  * As with sodium-native's finalizer, a secure buffer that becomes garbage
- * without `sodium_free` is freed when it is collected (see `backstop` below).
+ * without `sodium_free` is freed when it is collected (see `backstop` below);
+ * with page-alloc's `setLeakWarnings(true)` each such buffer is reported
+ * (`TARSJS_SECURE_BUFFER_LEAKED`).
  *
  * Other code can detach a secure buffer without freeing it: sodium-native 5's
  * own `sodium_free` detaches any buffer whose `secure` is true. Such a buffer
@@ -35,8 +37,8 @@
  * of secure buffers older than one turn.
  */
 // node:timers, not the global: fake timers in a user's tests replace only the global.
-import { clearInterval, setImmediate, setInterval } from 'node:timers'
-import { MAX_BYTE_LENGTH } from '@tarsjs/page-alloc'
+import { clearInterval, setInterval } from 'node:timers'
+import { Backstop, MAX_BYTE_LENGTH } from '@tarsjs/page-alloc'
 import type { Access, Allocation, Protections } from '@tarsjs/page-alloc'
 import { argc, plainError, rangeError, typeError, typedArray } from './args.js'
 import type { CodedError } from './args.js'
@@ -57,19 +59,40 @@ interface Entry {
 let shared: SodiumAllocator | undefined
 const live = new WeakMap<ArrayBuffer, Entry>()
 
+/** Warning code emitted, with leak warnings on (page-alloc's `setLeakWarnings`), for a secure buffer collected without `sodium_free`. */
+export const WARN_SECURE_BUFFER_LEAKED = 'TARSJS_SECURE_BUFFER_LEAKED'
+
 /**
- * The GC backstop: a secure buffer that becomes garbage without `sodium_free`
- * is freed (canary checked, wiped, mapping cached) when it is collected, as
- * sodium-native's finalizer does. Registering every buffer at once would cost
- * a FinalizationRegistry cell per `sodium_malloc` and grow V8's heap in tight
- * malloc/free loops, so new buffers wait in `young` (which keeps them alive)
- * and are registered in batches: on the next turn of the event loop, or before
- * every `YOUNG_LIMIT`-th allocation. Buffers freed by then never cost a registration.
+ * The GC backstop (page-alloc's `Backstop`): a secure buffer that becomes
+ * garbage without `sodium_free` is freed (canary checked, wiped) when its
+ * ArrayBuffer is collected, as sodium-native's finalizer does. New buffers are
+ * registered in batches, so buffers freed in the turn they were made never
+ * cost a registration. A buffer that other code detached by then is freed
+ * instead of registered; the registered ones go to the sweep (`old`).
+ * A free that fails here is a `TARSJS_BACKSTOP_FAILED` warning, never an
+ * uncaught exception.
  */
-const backstop = new FinalizationRegistry<Allocation>(collected)
-const young: Entry[] = []
-const YOUNG_LIMIT = 16
-let promotion: NodeJS.Immediate | undefined
+const backstop = new Backstop({
+  kind: 'secure buffer',
+  release: 'sodium_free()',
+  leakCode: WARN_SECURE_BUFFER_LEAKED,
+  free: collected,
+  onRegister: (ab, allocation) => {
+    const entry = live.get(ab as ArrayBuffer)
+    if (entry === undefined || entry.allocation !== allocation) return false
+    if (detachedElsewhere(entry)) {
+      reclaim(entry)
+      return false
+    }
+    entry.registered = true
+    old.set(allocation, new WeakRef(entry))
+    if (sweepTimer === undefined) {
+      sweepTimer = setInterval(sweepAll, SWEEP_INTERVAL_MS)
+      sweepTimer.unref()
+    }
+    return true
+  }
+})
 
 /**
  * The sweep: buffers older than one turn (registered with the backstop) are
@@ -194,37 +217,8 @@ function allocate(n: number, caller: string): SecureBuffer {
     sinceSweep = 0
     sweepNext()
   }
-  if (young.length >= YOUNG_LIMIT) promote()
-  young.push(entry)
-  if (promotion === undefined) {
-    promotion = setImmediate(onTurn)
-    promotion.unref()
-  }
+  backstop.track(ab, allocation)
   return buffer
-}
-
-function onTurn(): void {
-  promotion = undefined
-  promote()
-}
-
-/** Registers the young buffers that are still live with the GC backstop. */
-function promote(): void {
-  for (const entry of young) {
-    if (entry.allocation.freed) continue
-    if (detachedElsewhere(entry)) {
-      reclaim(entry)
-      continue
-    }
-    backstop.register(entry.buffer.buffer, entry.allocation, entry.allocation)
-    entry.registered = true
-    old.set(entry.allocation, new WeakRef(entry))
-  }
-  young.length = 0
-  if (old.size > 0 && sweepTimer === undefined) {
-    sweepTimer = setInterval(sweepAll, SWEEP_INTERVAL_MS)
-    sweepTimer.unref()
-  }
 }
 
 /** Checks the next old buffer, going round. */
@@ -254,8 +248,7 @@ function check(allocation: Allocation, ref: WeakRef<Entry>): void {
   if (entry === undefined) {
     // Collected; the backstop's callback may not have run yet.
     old.delete(allocation)
-    backstop.unregister(allocation)
-    collected(allocation)
+    backstop.collected(allocation)
   } else if (detachedElsewhere(entry)) {
     reclaim(entry)
   }
@@ -285,7 +278,7 @@ function reclaim(entry: Entry): void {
 function release(entry: Entry): void {
   ;(entry.allocation.allocator as SodiumAllocator).freeHandedOver(entry.allocation, entry.buffer.buffer as ArrayBuffer)
   if (entry.registered) {
-    backstop.unregister(entry.allocation)
+    backstop.untrack(entry.allocation)
     old.delete(entry.allocation)
   }
   live.delete(entry.buffer.buffer as ArrayBuffer)
@@ -303,7 +296,7 @@ function liveEntry(ab: ArrayBuffer): Entry | undefined {
 /** The buffer was collected: its view cannot be checked for an escape, so its mapping is let go, never reused. */
 function collected(allocation: Allocation): void {
   old.delete(allocation)
-  if (!allocation.freed) (allocation.allocator as SodiumAllocator).freeHandedOver(allocation, undefined)
+  ;(allocation.allocator as SodiumAllocator).freeHandedOver(allocation, undefined)
 }
 
 function isResourceError(err: unknown): err is CodedError {

@@ -16,21 +16,13 @@
  * `required` throws) where libsodium ignores it; a mapping whose guard pages
  * cannot be set up is released and the error thrown, where libsodium returns
  * the memory without them.
+ *
+ * It is a `PageAllocator` configured for that layout (no alignment padding,
+ * a 16-byte front canary, 0xdb fill, no secretmem by default), so every
+ * method, the hand-over of secure buffers' views included, is page-alloc's own.
  */
 import { PageAllocator, checkOptionsObject, describeAllocator, inspectCustom } from '@tarsjs/page-alloc'
-import type {
-  Access,
-  Allocation,
-  Allocator,
-  AllocatorCapabilities,
-  AllocatorStats,
-  IntegrityPolicy,
-  MlockPolicy,
-  Protections,
-  ProtectOptions,
-  QuarantineOptions,
-  SecretmemPolicy
-} from '@tarsjs/page-alloc'
+import type { IntegrityPolicy, MlockPolicy, QuarantineOptions, SecretmemPolicy } from '@tarsjs/page-alloc'
 
 /** libsodium's `CANARY_SIZE`. */
 export const CANARY_BYTES = 16
@@ -56,7 +48,7 @@ export interface SodiumAllocatorOptions {
 }
 
 /**
- * An `Allocator` with libsodium's layout for each allocation: a guard page, the 16-byte canary, the data ending at the trailing guard page; locked, no-dump, filled with 0xdb. The allocator behind `sodium_malloc`, and a backend for `ProtBuf` / `ProtKey`.
+ * An `Allocator` with libsodium's layout for each allocation: a guard page, the 16-byte canary, the data ending at the trailing guard page; locked, no-dump, filled with 0xdb. A `PageAllocator` configured for that layout; the allocator behind `sodium_malloc`, and a backend for `ProtBuf` / `ProtKey`.
  * @example
  * ```js
  * import { SodiumAllocator } from '@tarsjs/sodium-allocator'
@@ -66,10 +58,8 @@ export interface SodiumAllocatorOptions {
  * sodium.free(a)
  * ```
  */
-export class SodiumAllocator implements Allocator {
-  readonly name: string = 'sodium'
-  readonly capabilities: AllocatorCapabilities = { protect: true, alignment: 1 }
-  readonly #pages: PageAllocator
+export class SodiumAllocator extends PageAllocator {
+  override readonly name: string = 'sodium'
 
   /**
    * `options` must be an object or undefined (`ERR_INVALID_ARG_TYPE`).
@@ -83,7 +73,7 @@ export class SodiumAllocator implements Allocator {
    */
   constructor(options?: SodiumAllocatorOptions) {
     const o = checkOptionsObject<SodiumAllocatorOptions>(options)
-    this.#pages = new PageAllocator({
+    super({
       mlock: o.mlock ?? 'best-effort',
       integrity: o.integrity ?? 'abort',
       secretmem: o.secretmem ?? 'off',
@@ -95,142 +85,8 @@ export class SodiumAllocator implements Allocator {
     })
   }
 
-  /**
-   * `byteLength` bytes (0 allowed, as `sodium_malloc(0)`), filled with 0xdb.
-   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` for a length that is not an integer from 0 to 2^30; `ERR_MLOCK_FAILED` under `mlock: 'required'`; the OS error (`ENOMEM`, `EAGAIN`, `EPERM`) when the kernel refuses memory; nothing is allocated when it throws
-   * @example
-   * ```js
-   * import { SodiumAllocator } from '@tarsjs/sodium-allocator'
-   * const sodium = new SodiumAllocator()
-   * const a = sodium.alloc(0) // as sodium_malloc(0)
-   * console.log(a.byteLength) // 0
-   * sodium.free(a)
-   * ```
-   */
-  alloc(byteLength: number): Allocation {
-    return this.#pages.allocFor(this, byteLength)
-  }
-
-  /**
-   * Checks the canary (a mismatch ends the process), wipes, detaches the view, caches the mapping.
-   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_DOUBLE_FREE`; a corrupted canary ends the process (or throws `ERR_INTEGRITY` under `integrity: 'throw'`)
-   * @example
-   * ```js
-   * import { SodiumAllocator } from '@tarsjs/sodium-allocator'
-   * const sodium = new SodiumAllocator()
-   * const a = sodium.alloc(16)
-   * const bytes = new Uint8Array(sodium.view(a))
-   * sodium.free(a)
-   * console.log(a.freed, bytes.length) // true 0
-   * ```
-   */
-  free(allocation: Allocation): void {
-    this.#pages.freeAs(this, allocation)
-  }
-
-  /**
-   * The allocation's memory as an ArrayBuffer of exactly its length (the same one on every call), detached when the allocation is freed or protected `'none'`.
-   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`; `ERR_NO_ACCESS` while it is protected `'none'`
-   * @example
-   * ```js
-   * import { SodiumAllocator } from '@tarsjs/sodium-allocator'
-   * const sodium = new SodiumAllocator()
-   * const a = sodium.alloc(8)
-   * console.log(sodium.view(a).byteLength, sodium.view(a) === sodium.view(a)) // 8 true
-   * sodium.free(a)
-   * ```
-   */
-  view(allocation: Allocation): ArrayBuffer {
-    return this.#pages.viewAs(this, allocation)
-  }
-
-  /**
-   * @internal The view of a secure buffer, handed over: the allocator does not
-   * keep it, so that a buffer the program forgets can be collected (and freed
-   * by the backstop). Give it back to `freeHandedOver`.
-   */
-  handOverView(allocation: Allocation): ArrayBuffer {
-    return this.#pages.viewAs(this, allocation, true)
-  }
-
-  /** @internal Frees a secure buffer's allocation; `view` is its handed-over view (checked for an escape), undefined once collected. */
-  freeHandedOver(allocation: Allocation, view: ArrayBuffer | undefined): void {
-    this.#pages.freeAs(this, allocation, view)
-  }
-
-  /**
-   * Changes the page protection of the data. `'none'` detaches the view, as
-   * the `Allocator` contract requires. `{ keepViews: true }` is what
-   * `sodium_mprotect_noaccess` uses: the view stays attached and touching it
-   * faults, as in libsodium.
-   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`; `ERR_INVALID_ARG_VALUE` for an unknown access; the OS error from `mprotect`
-   * @example
-   * ```js
-   * import { SodiumAllocator } from '@tarsjs/sodium-allocator'
-   * const sodium = new SodiumAllocator()
-   * const a = sodium.alloc(32)
-   * sodium.protect(a, 'none')
-   * console.log(sodium.protections(a).access) // none
-   * sodium.protect(a, 'readwrite')
-   * sodium.free(a)
-   * ```
-   */
-  protect(allocation: Allocation, access: Access, options?: ProtectOptions): void {
-    this.#pages.protectAs(this, allocation, access, options)
-  }
-
-  /**
-   * What the allocation's memory actually has (locked, no-dump, guard pages, canary, access...), from what the system calls returned.
-   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`
-   * @example
-   * ```js
-   * import { SodiumAllocator } from '@tarsjs/sodium-allocator'
-   * const sodium = new SodiumAllocator()
-   * const a = sodium.alloc(32)
-   * const p = sodium.protections(a)
-   * console.log(p.guardPages, p.isolated, p.access) // true true readwrite
-   * sodium.free(a)
-   * ```
-   */
-  protections(allocation: Allocation): Protections {
-    return this.#pages.protectionsAs(this, allocation)
-  }
-
-  /**
-   * Counters of live allocations, mapped, locked and cached memory; never the memory itself.
-   * @throws nothing
-   * @example
-   * ```js
-   * import { SodiumAllocator } from '@tarsjs/sodium-allocator'
-   * const sodium = new SodiumAllocator()
-   * const a = sodium.alloc(32)
-   * const { allocations, bytes } = sodium.stats()
-   * console.log(allocations, bytes) // 1 32
-   * sodium.free(a)
-   * ```
-   */
-  stats(): AllocatorStats {
-    return this.#pages.stats()
-  }
-
-  /**
-   * Unmaps every cached (freed) mapping.
-   * @throws {Error} nothing in use; only the OS error of a failing `munmap` (`EINVAL`), which would mean a corrupted mapping
-   * @example
-   * ```js
-   * import { SodiumAllocator } from '@tarsjs/sodium-allocator'
-   * const sodium = new SodiumAllocator()
-   * sodium.free(sodium.alloc(32)) // the freed mapping is cached for the next alloc
-   * sodium.trim()
-   * console.log(sodium.stats().cachedPages) // 0
-   * ```
-   */
-  trim(): void {
-    this.#pages.trim()
-  }
-
   /** Prints as `SodiumAllocator(3 allocations, 96 bytes)`, never the memory. */
-  [inspectCustom](): string {
+  override [inspectCustom](): string {
     return describeAllocator('SodiumAllocator', this.stats())
   }
 
@@ -244,7 +100,7 @@ export class SodiumAllocator implements Allocator {
    * console.log(JSON.stringify({ sodium })) // {"sodium":"SodiumAllocator(0 allocations, 0 bytes)"}
    * ```
    */
-  toJSON(): string {
+  override toJSON(): string {
     return describeAllocator('SodiumAllocator', this.stats())
   }
 }

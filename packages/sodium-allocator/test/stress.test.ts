@@ -2,7 +2,7 @@
 // running out of kernel mappings, running out of lockable memory, and the GC
 // backstop for buffers that are never freed.
 import { describe, expect, it } from 'vitest'
-import { PAGE, report, runFixture } from './helpers.js'
+import { PAGE, ours as lib, report, runFixture } from './helpers.js'
 
 interface Sample {
   maps: number
@@ -132,9 +132,21 @@ describe('buffers that are never freed', () => {
   it('are freed by the GC backstop once collected; a buffer whose memory is still viewed is kept', () => {
     const run = runFixture('backstop', [], { nodeArgs: ['--expose-gc'] })
     expect([run.status, run.signal, run.stderr]).toEqual([0, null, ''])
-    const r = report<{ peak: number; after: number; keptLength: number; keptValue: number }>(run)
+    const r = report<{ peak: number; after: number; keptLength: number; keptValue: number; warned: number }>(run)
     expect(r.peak).toBe(102)
     expect(r.after).toBe(1)
     expect([r.keptLength, r.keptValue]).toEqual([8, 5])
+    expect(r.warned).toBe(0) // leak warnings are off by default
+  })
+
+  it("with page-alloc's leak warnings on, each buffer the backstop freed is reported once (TARSJS_SECURE_BUFFER_LEAKED)", () => {
+    const run = runFixture('backstop', ['warn'], { nodeArgs: ['--expose-gc'] })
+    expect([run.status, run.signal]).toEqual([0, null])
+    const r = report<{ after: number; warned: number; codes: string[]; sample: string }>(run)
+    expect(r.after).toBe(1)
+    expect(r.warned).toBe(100)
+    expect(r.codes).toEqual(['TarsjsWarning TARSJS_SECURE_BUFFER_LEAKED'])
+    expect(r.sample).toBe('tarsjs: a 32-byte secure buffer was garbage collected without sodium_free(); the backstop wiped and freed it')
+    expect(lib.WARN_SECURE_BUFFER_LEAKED).toBe('TARSJS_SECURE_BUFFER_LEAKED')
   })
 })

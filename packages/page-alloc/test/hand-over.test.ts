@@ -1,0 +1,77 @@
+// Views handed over (PageAllocator#handOverView / #freeHandedOver): the
+// allocator keeps no reference to them, so the wrapper that holds one (a
+// libsodium-style secure buffer) can be collected; freeing with the view back
+// detaches it, freeing without it lets the mapping go instead of reusing it.
+import { describe, expect, it } from 'vitest'
+import { NO_QUARANTINE, expectCode, os, pa } from './helpers.js'
+
+describe('PageAllocator hand-over of views', () => {
+  it('hands over a fresh view each call, not the allocator\'s own, over the same memory', () => {
+    const pages = new pa.PageAllocator()
+    const a = pages.alloc(16)
+    const held = pages.handOverView(a)
+    expect(held.byteLength).toBe(16)
+    expect(held).not.toBe(pages.view(a))
+    new Uint8Array(held).fill(7)
+    expect([...new Uint8Array(pages.view(a))]).toEqual(new Array(16).fill(7))
+    pages.freeHandedOver(a, held)
+    expect(a.freed).toBe(true)
+    expect(held.byteLength).toBe(0)
+    expect(pages.stats().escapedBytes).toBe(0)
+  })
+
+  it('an empty allocation hands over an empty view, and is freed without counting as escaped', () => {
+    const pages = new pa.PageAllocator()
+    const a = pages.alloc(0)
+    const held = pages.handOverView(a)
+    expect(held.byteLength).toBe(0)
+    pages.freeHandedOver(a, held)
+    expect(a.freed).toBe(true)
+    expect(pages.stats().escapedBytes).toBe(0)
+  })
+
+  it('freed with its view back, the mapping is cached for reuse; freed without it, it is let go', async () => {
+    const pages = new pa.PageAllocator({ quarantine: NO_QUARANTINE })
+    const a = pages.alloc(32)
+    pages.freeHandedOver(a, pages.handOverView(a))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(pages.stats().cachedPages).toBe(1)
+    const b = pages.alloc(32)
+    expect(pages.stats().cacheHits).toBe(1)
+    const mappings = pages.stats().mappings
+    pages.handOverView(b)
+    pages.freeHandedOver(b, undefined)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(pages.stats().mappings).toBe(mappings - 1)
+    expect(pages.stats().cachedPages).toBe(0)
+    expect(pages.stats().escapedBytes).toBe(0)
+  })
+
+  it('a handed-over view detached by someone else counts as escaped: the mapping is never reused', async () => {
+    const pages = new pa.PageAllocator({ quarantine: NO_QUARANTINE })
+    const a = pages.alloc(64)
+    const held = pages.handOverView(a)
+    os.detach(held) // as transfer() or a transfer list would, from the allocator's point of view
+    pages.freeHandedOver(a, held)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(a.freed).toBe(true)
+    expect(pages.stats().escapedBytes).toBe(pa.PAGE_SIZE)
+    expect(pages.stats().cachedPages).toBe(0)
+  })
+
+  it('refuses what is not an ArrayBuffer, another allocator\'s allocation, and a double free', () => {
+    const pages = new pa.PageAllocator()
+    const other = new pa.PageAllocator()
+    const a = pages.alloc(8)
+    expectCode(() => pages.freeHandedOver(a, new Uint8Array(8) as never), 'ERR_INVALID_ARG_TYPE')
+    expectCode(() => other.handOverView(a), 'ERR_FOREIGN_ALLOCATION')
+    expectCode(() => other.freeHandedOver(a, undefined), 'ERR_FOREIGN_ALLOCATION')
+    pages.protect(a, 'none')
+    expectCode(() => pages.handOverView(a), 'ERR_NO_ACCESS')
+    pages.protect(a, 'readwrite')
+    const held = pages.handOverView(a)
+    pages.freeHandedOver(a, held)
+    expectCode(() => pages.freeHandedOver(a, held), 'ERR_DOUBLE_FREE')
+    expectCode(() => pages.handOverView(a), 'ERR_ALLOCATION_FREED')
+  })
+})
