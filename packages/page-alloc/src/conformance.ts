@@ -245,7 +245,7 @@ export function runAllocatorConformance(
     })
 
     it('refuses foreign and invalid allocations with typed errors', () => {
-      withAllocator((allocator, live) => {
+      withAllocator((allocator) => {
         withAllocator((other, otherLive) => {
           const theirs = allocate(other, otherLive, 32)
           const before = allocator.stats()
