@@ -5,6 +5,8 @@
 export { AllocationHandle, handleState } from './allocation-handle.js'
 export type { HandleState } from './allocation-handle.js'
 export type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, Protections } from './allocator.js'
+export { registerDefaultAllocator, registeredDefaultAllocators } from './default-allocators.js'
+export type { DefaultAllocatorRole } from './default-allocators.js'
 export { AllocError, MAX_BYTE_LENGTH, checkByteLength, checkLive, checkOptionsObject, rejectAllocation } from './errors.js'
 export type { AllocErrorCode } from './errors.js'
 export { PAGE_SIZE } from './guarded-mapping.js'
