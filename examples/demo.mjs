@@ -24,8 +24,9 @@
 import { createHmac } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { inspect } from 'node:util'
+import { diagnose, formatReport } from '@tarsjs/doctor'
 import { PageAllocator, SlotAllocator } from '@tarsjs/page-alloc'
-import { ProtBuf, ProtKey, diagnose, formatReport } from '@tarsjs/prot-containers'
+import { ProtBuf, ProtKey } from '@tarsjs/prot-containers'
 import { readMappings, runWalkthrough } from './os-memlock-walkthrough.mjs'
 
 const args = new Set(process.argv.slice(2))

@@ -287,6 +287,8 @@ const memlock = require('@tarsjs/os-memlock')
 const { SlotAllocator } = require('@tarsjs/page-alloc')
 const { ProtKey, ProtBuf } = require('@tarsjs/prot-containers')
 const { sodium_malloc, sodium_free } = require('@tarsjs/sodium-allocator')
+const { CHECK_IDS } = require('@tarsjs/doctor')
+if (!CHECK_IDS.includes('memlock')) throw new Error('doctor')
 const region = memlock.map(memlock.pageSize()); memlock.unmap(region)
 const slots = new SlotAllocator({ mlock: 'off' }); slots.free(slots.alloc(32))
 const key = ProtKey.random(32); if (key.read((b) => b.length) !== 32) throw new Error('ProtKey')
@@ -313,6 +315,8 @@ import { SlotAllocator } from '@tarsjs/page-alloc'
 import { ProtKey } from '@tarsjs/prot-containers'
 import { sodium_malloc, sodium_free } from '@tarsjs/sodium-allocator'
 import { runAllocatorConformance } from '@tarsjs/sodium-allocator/conformance'
+import { isCheckId } from '@tarsjs/doctor'
+if (!isCheckId('memlock')) throw new Error('doctor')
 memlock.unmap(memlock.map(memlock.pageSize()))
 const slots = new SlotAllocator({ mlock: 'off' }); slots.free(slots.alloc(32))
 const key = ProtKey.random(32); key.dispose()
@@ -324,7 +328,7 @@ console.log('esm ok')
   if (esm.status !== 0 || !esm.stdout.includes('esm ok')) problems.push(`importing the installed packages from ESM failed:\n${esm.stdout}\n${esm.stderr}`)
 
   // Only the exported entry points resolve: deep imports are refused, from CommonJS and ESM.
-  for (const deep of ['@tarsjs/page-alloc/dist/index.js', '@tarsjs/prot-containers/dist/prot-key.js', '@tarsjs/os-memlock/index.js', '@tarsjs/sodium-allocator/dist/args.js']) {
+  for (const deep of ['@tarsjs/doctor/dist/cli.js', '@tarsjs/page-alloc/dist/index.js', '@tarsjs/prot-containers/dist/prot-key.js', '@tarsjs/os-memlock/index.js', '@tarsjs/sodium-allocator/dist/args.js']) {
     const cjs = run(process.execPath, ['-e', `require(${JSON.stringify(deep)})`], { cwd: project })
     const mjs = run(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(deep)})`], { cwd: project })
     for (const [kind, res] of [['require', cjs], ['import', mjs]]) {
@@ -337,7 +341,8 @@ console.log('esm ok')
   writeFileSync(join(project, 'consumer.ts'), `
 import * as memlock from '@tarsjs/os-memlock'
 import { PageAllocator, type Allocator, type Protections } from '@tarsjs/page-alloc'
-import { ProtBuf, ProtKey, diagnose } from '@tarsjs/prot-containers'
+import { ProtBuf, ProtKey } from '@tarsjs/prot-containers'
+import { diagnose, type Report } from '@tarsjs/doctor'
 import { SodiumAllocator, sodium_malloc, withTarsjsMemory } from '@tarsjs/sodium-allocator'
 import { runAllocatorConformance } from '@tarsjs/sodium-allocator/conformance'
 const allocator: Allocator = new SodiumAllocator()
@@ -346,7 +351,8 @@ const p: Protections = key.protections()
 const n: number = key.read((bytes: Uint8Array) => bytes.byteLength)
 const b: ProtBuf = ProtBuf.alloc(n, { allocator: new PageAllocator() })
 const r: memlock.Region = memlock.map(memlock.pageSize())
-const ok: boolean = diagnose().ok && p.locked && sodium_malloc(1).secure && r.byteLength > 0 && b.byteLength > 0
+const report: Report = diagnose(['memlock'], true)
+const ok: boolean = report.ok && p.locked && sodium_malloc(1).secure && r.byteLength > 0 && b.byteLength > 0
 void runAllocatorConformance
 void withTarsjsMemory
 export { ok }

@@ -42,7 +42,8 @@ describe('doc comments of the public API', () => {
       'map', 'detach', 'enableUnprotectedDevelopmentMode', // os-memlock's .d.ts
       'SlotAllocator.stats', 'PageAllocator.trim', 'PageAllocator.protections', 'AllocError', // page-alloc
       'ProtBuf.fromFd', 'ProtKey.fromFile', 'ProtKey.fromStream', 'ProtBuf.dispose', 'ProtKey.protections', // inherited from Container
-      'SealedKey', 'SealedKey.rekey', 'diagnose', 'purge', 'catchSignals', // prot-containers
+      'SealedKey', 'SealedKey.rekey', 'purge', 'catchSignals', // prot-containers
+      'diagnose', 'formatReport', 'isCheckId', 'DoctorError', // doctor
       'sodium_add', 'sodium_pad', 'sodium_unpad', 'SodiumAllocator.constructor', 'withTarsjsMemory', 'runAllocatorConformance'
     ]) expect(names.has(name), name).toBe(true)
     // Internals stay out, as in the reference: protected members, `@internal` exports and members.

@@ -9,7 +9,7 @@ import { PACKAGES, documentedCodes, sourceCodes, stringLiterals } from './lib/co
 const ROOT = join(import.meta.dirname, '..', '..')
 const TABLE = readFileSync(join(ROOT, 'docs', 'error-codes.md'), 'utf8')
 const documented = documentedCodes(TABLE)
-const CLASSES = /\b(TypeError|RangeError|Error|AllocError|ContainerError|warning)\b/
+const CLASSES = /\b(TypeError|RangeError|Error|AllocError|ContainerError|DoctorError|warning)\b/
 
 describe('docs/error-codes.md', () => {
   it('has a section for every package', () => {

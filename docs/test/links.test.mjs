@@ -12,7 +12,7 @@ const ROOT = join(import.meta.dirname, '..', '..')
 describe('the API reference', () => {
   it('is built, with a page for every package', () => {
     expect(existsSync(join(ROOT, 'docs/api/index.html')), 'run `pnpm docs:api`').toBe(true)
-    for (const name of ['os-memlock', 'page-alloc', 'prot-containers', 'sodium-allocator', 'sodium-allocator_conformance']) {
+    for (const name of ['doctor', 'os-memlock', 'page-alloc', 'prot-containers', 'sodium-allocator', 'sodium-allocator_conformance']) {
       expect(existsSync(join(ROOT, `docs/api/modules/_tarsjs_${name}.html`)), name).toBe(true)
     }
   })

@@ -77,7 +77,7 @@ afterAll(() => {
 describe.each([
   ['darwin', 'arm64'],
   ['win32', 'x64']
-])('npm install --os=%s --cpu=%s of the four tarballs', (platform, cpu) => {
+])('npm install --os=%s --cpu=%s of the five tarballs', (platform, cpu) => {
   const SIMULATED = { ...BASE, NODE_ENV: 'test', TARSJS_TEST_PLATFORM: platform }
   let project
 
@@ -138,7 +138,7 @@ describe.each([
     expect(rec.MODE).toBe(true)
     expect(res.stderr.match(/\[TARSJS_UNPROTECTED_DEV\]/g)).toHaveLength(1)
 
-    const doctor = run(process.execPath, [join(project, 'node_modules', '@tarsjs', 'prot-containers', 'bin', 'tarsjs.cjs'), 'doctor'], { cwd: project, env })
+    const doctor = run(process.execPath, [join(project, 'node_modules', '@tarsjs', 'doctor', 'bin', 'tarsjs.cjs'), 'doctor'], { cwd: project, env })
     expect(doctor.status).toBe(1)
     expect(doctor.stdout).toMatch(/^\[FAIL\] Platform: UNPROTECTED DEVELOPMENT MODE on /)
     expect(doctor.stdout).toContain('Result: tarsjs does not protect secrets here (exit code 1).')

@@ -26,7 +26,7 @@ for (const file of markdownFiles(ROOT)) {
 // The @example blocks of the API reference: the hand-written declarations of
 // os-memlock and the TypeScript sources of the other packages.
 const SOURCES = ['packages/os-memlock/index.d.ts']
-for (const pkg of ['page-alloc', 'prot-containers', 'sodium-allocator']) {
+for (const pkg of ['doctor', 'page-alloc', 'prot-containers', 'sodium-allocator']) {
   for (const f of readdirSync(join(ROOT, 'packages', pkg, 'src')).sort()) if (f.endsWith('.ts')) SOURCES.push(`packages/${pkg}/src/${f}`)
 }
 for (const file of SOURCES) {

@@ -1,4 +1,4 @@
-// Each public package's tarball holds what it must and nothing else; the four
+// Each public package's tarball holds what it must and nothing else; the five
 // tarballs install together into an empty project, load, run `tarsjs doctor`
 // and type-check a consumer (scripts/check-tarballs.mjs).
 import { describe, expect, it } from 'vitest'
@@ -13,6 +13,7 @@ describe('package tarballs', () => {
     const { problems, tarballs } = checkTarballs()
     expect(problems, problems.join('\n\n')).toEqual([])
     expect(tarballs.map((t) => t.replace(/-\d+\.\d+\.\d+.*$/, '')).sort()).toEqual([
+      'tarsjs-doctor',
       'tarsjs-os-memlock',
       'tarsjs-page-alloc',
       'tarsjs-prot-containers',

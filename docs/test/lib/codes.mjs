@@ -10,7 +10,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 
-export const PACKAGES = ['os-memlock', 'page-alloc', 'prot-containers', 'sodium-allocator']
+export const PACKAGES = ['os-memlock', 'page-alloc', 'prot-containers', 'sodium-allocator', 'doctor']
 
 const CODE = /^(ERR_[A-Z0-9_]+|TARSJS_[A-Z0-9_]+|E[A-Z][A-Z0-9]+)$/
 // Environment variables os-memlock reads or writes (docs/os-memlock.md, "Test-only switches") and the

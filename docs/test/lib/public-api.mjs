@@ -7,6 +7,7 @@ import { join } from 'node:path'
 /** The entry points, one per `exports` subpath: package name → source file. */
 export const ENTRY_FILES = {
   '@tarsjs/os-memlock': 'packages/os-memlock/index.d.ts',
+  '@tarsjs/doctor': 'packages/doctor/src/index.ts',
   '@tarsjs/page-alloc': 'packages/page-alloc/src/index.ts',
   '@tarsjs/prot-containers': 'packages/prot-containers/src/index.ts',
   '@tarsjs/sodium-allocator': 'packages/sodium-allocator/src/index.ts',

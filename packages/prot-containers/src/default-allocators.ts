@@ -3,7 +3,7 @@
  * ProtBuf and one page allocator for ProtKey per thread (each worker loads its
  * own copy of this module, so workers never share allocator state).
  */
-import { PageAllocator, SlotAllocator } from '@tarsjs/page-alloc'
+import { PageAllocator, SlotAllocator, registerDefaultAllocator } from '@tarsjs/page-alloc'
 import type { Allocator } from '@tarsjs/page-alloc'
 import { ContainerError } from './errors.js'
 
@@ -22,7 +22,10 @@ let page: PageAllocator | undefined
  * ```
  */
 export function defaultBufAllocator(): SlotAllocator {
-  slot ??= new SlotAllocator()
+  if (slot === undefined) {
+    slot = new SlotAllocator()
+    registerDefaultAllocator('buf', slot) // so that @tarsjs/doctor can count its unlocked live allocations
+  }
   return slot
 }
 
@@ -38,13 +41,11 @@ export function defaultBufAllocator(): SlotAllocator {
  * ```
  */
 export function defaultKeyAllocator(): PageAllocator {
-  page ??= new PageAllocator()
+  if (page === undefined) {
+    page = new PageAllocator()
+    registerDefaultAllocator('key', page) // so that @tarsjs/doctor can count its unlocked live allocations
+  }
   return page
-}
-
-/** The default allocators of this thread as they are, without creating them (for `diagnose()`). */
-export function peekDefaultAllocators(): { key: PageAllocator | undefined; buf: SlotAllocator | undefined } {
-  return { key: page, buf: slot }
 }
 
 /** Checks an `allocator` option: an object with the Allocator methods. */

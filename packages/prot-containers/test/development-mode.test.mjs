@@ -4,11 +4,13 @@
 // fails with a clear verdict. Also a simulated macOS without the mode: import
 // works, first use throws ERR_UNSUPPORTED_PLATFORM. Each case in a fresh process.
 import { spawnSync } from 'node:child_process'
-import { join } from 'node:path'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FIXTURES, HERE, records } from './helpers.mjs'
 
-const BIN = join(HERE, '..', 'bin', 'tarsjs.cjs')
+// The `tarsjs` command of @tarsjs/doctor, as installed next to this package.
+const BIN = join(dirname(createRequire(import.meta.url).resolve('@tarsjs/doctor/package.json')), 'bin', 'tarsjs.cjs')
 const BASE = { ...process.env }
 delete BASE.TARSJS_UNPROTECTED_DEV
 delete BASE.TARSJS_TEST_PLATFORM

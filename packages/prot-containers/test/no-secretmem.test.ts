@@ -3,13 +3,15 @@
 // with ENOSYS, as older kernels (or ones booted without secretmem) do.
 import { spawnSync } from 'node:child_process'
 import { createHmac } from 'node:crypto'
-import { join } from 'node:path'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 // The launcher is built from the addon package's test fixture (a plain .mjs module).
 import { withoutMemfdSecret } from '../../os-memlock/test/fixtures/without-syscall.mjs'
 
 const PREFIX: string[] | null = withoutMemfdSecret()
-const BIN = join(__dirname, '..', 'bin', 'tarsjs.cjs')
+// The `tarsjs` command of @tarsjs/doctor, as installed next to this package.
+const BIN = join(dirname(createRequire(import.meta.url).resolve('@tarsjs/doctor/package.json')), 'bin', 'tarsjs.cjs')
 
 function run(args: string[]) {
   const argv = [...(PREFIX as string[]), process.execPath, ...args]

@@ -28,7 +28,7 @@ exit codes: 0 every required protection is available, 1 one is missing,
 /** The exit codes of the command. */
 export const EXIT = { OK: 0, MISSING: 1, USAGE: 2, ERROR: 3 } as const
 
-/** The version of `@tarsjs/prot-containers` this command belongs to. */
+/** The version of `@tarsjs/doctor` this command belongs to. */
 export function version(): string {
   const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }
   return pkg.version

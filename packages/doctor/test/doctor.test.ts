@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { diagnose, formatReport } from '../src/doctor.js'
+import { DoctorError } from '../src/errors.js'
 
 const BIN = join(__dirname, '..', 'bin', 'tarsjs.cjs')
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(existsSync)
@@ -96,6 +97,39 @@ describe('doctor', () => {
     expect(JSON.parse(ungated.stdout).required).toEqual(['swap'])
     expect(JSON.parse(ungated.stdout).findings[0].verdict).toBe('fail')
     expect(ungated.status).toBe(0)
+  })
+
+  it('diagnose: required must be an array of check ids, strict a boolean (typed errors, nothing checked)', () => {
+    const expectCode = (fn: () => unknown, code: string, name: string) =>
+      expect(fn).toThrow(expect.objectContaining({ constructor: DoctorError, code, name }))
+    for (const r of [42, 'memlock', null, {}, [1], true]) expectCode(() => diagnose(r as never), 'ERR_INVALID_ARG_TYPE', 'TypeError')
+    for (const s of [1, 'yes', null, {}]) expectCode(() => diagnose(undefined, s as never), 'ERR_INVALID_ARG_TYPE', 'TypeError')
+    expectCode(() => diagnose(['memlok' as never]), 'ERR_INVALID_ARG_VALUE', 'DoctorError')
+    expect(diagnose(undefined, undefined).findings.length).toBeGreaterThan(0)
+    expect(diagnose(['memlock'], true).findings.length).toBeGreaterThan(0)
+  })
+
+  it.skipIf(SETPRIV === undefined)('counts the unlocked live allocations of the default allocators registered with page-alloc, and only those', () => {
+    const fixture = join(__dirname, 'fixtures', 'unprotected.cjs')
+    const r = spawnSync(
+      SETPRIV as string,
+      ['--bounding-set=-ipc_lock', '--inh-caps=-ipc_lock', '--', 'prlimit', '--memlock=0', process.execPath, '--no-warnings', fixture],
+      { encoding: 'utf8', timeout: 30000 }
+    )
+    expect(r.status, r.stderr).toBe(0)
+    const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '))
+    const out = JSON.parse((line as string).slice('RESULT '.length))
+    const none = { verdict: 'ok', fix: '', data: { protKeys: 0, protBufs: 0 } }
+    // Nothing registered yet (no container was made), then registered but empty.
+    expect(out.before).toMatchObject(none)
+    expect(out.registeredEmpty).toMatchObject(none)
+    // Under a memlock limit of 0 nothing can be locked: every live allocation counts.
+    expect(out.stats).toEqual({ key: 3, buf: 2 })
+    expect(out.live).toMatchObject({ verdict: 'warn', data: { protKeys: 3, protBufs: 2 } })
+    expect(out.live.detail).toBe('3 ProtKeys and 2 ProtBufs of the default allocators are live without mlock: they may be swapped')
+    expect(out.live.fix).toContain('RLIMIT_MEMLOCK')
+    expect(out.withStray).toMatchObject({ data: { protKeys: 3, protBufs: 2 } })
+    expect(out.after).toMatchObject(none)
   })
 
   it('rejects unknown options and commands with exit code 2', () => {

@@ -4,7 +4,7 @@
 // built for another platform): a deployment gate must not read that as a pass.
 let main
 try {
-  main = require('../dist/doctor-cli.js').main
+  main = require('../dist/cli.js').main
 } catch (err) {
   process.stderr.write(`tarsjs: could not load: ${err && err.message ? err.message : String(err)}\n`)
   process.exit(3)

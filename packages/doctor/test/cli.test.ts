@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
-import { EXIT, main } from '../src/doctor-cli.js'
+import { EXIT, main } from '../src/cli.js'
 import { CHECK_IDS, DEFAULT_REQUIRED, SCHEMA_VERSION, diagnose } from '../src/doctor.js'
 
 const BIN = join(__dirname, '..', 'bin', 'tarsjs.cjs')
@@ -129,7 +129,7 @@ describe('tarsjs doctor: output and exit codes', () => {
         throw new Error('probe failed')
       }
     }))
-    const { main: mocked } = await import('../src/doctor-cli.js')
+    const { main: mocked } = await import('../src/cli.js')
     let err = ''
     expect(mocked(['doctor'], () => {}, (t) => (err += t))).toBe(EXIT.ERROR)
     expect(err).toContain('the checks could not run: probe failed')

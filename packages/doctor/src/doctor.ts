@@ -6,11 +6,10 @@
 import { secureHeapUsed } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import os = require('@tarsjs/os-memlock')
-import { mapBudget } from '@tarsjs/page-alloc'
+import { MAX_SLOT, SLOT_SIZES, mapBudget, registeredDefaultAllocators } from '@tarsjs/page-alloc'
 import type { MapBudgetStats } from '@tarsjs/page-alloc'
-import { peekDefaultAllocators } from './default-allocators.js'
-import { ContainerError } from './errors.js'
-import { platformFinding } from './doctor-platform.js'
+import { DoctorError } from './errors.js'
+import { platformFinding } from './platform.js'
 
 /** `ok`: in place. `warn`: weaker than it could be. `fail`: a required protection is missing. `info`: context. */
 export type Verdict = 'ok' | 'warn' | 'fail' | 'info'
@@ -60,7 +59,7 @@ export const DEFAULT_REQUIRED: readonly CheckId[] = ['memlock', 'external-buffer
  * @throws nothing: any value is answered
  * @example
  * ```js
- * import { isCheckId } from '@tarsjs/prot-containers'
+ * import { isCheckId } from '@tarsjs/doctor'
  * console.log(isCheckId('memlock'), isCheckId('memlok')) // true false
  * ```
  */
@@ -69,8 +68,22 @@ export function isCheckId(id: unknown): id is CheckId {
 }
 
 const CAP_IPC_LOCK = 14n
-/** Bytes of locked memory one 32-byte secret costs in the slot allocator (128 per page). */
-const SLOT_COST = 32
+
+/** The secret size the capacity figures are given for (a 256-bit key). */
+const SECRET_BYTES = 32
+
+/**
+ * Bytes of locked memory one `size`-byte secret costs in the slot allocator:
+ * the smallest of page-alloc's slot sizes that holds it.
+ */
+function slotCost(size: number): number {
+  const slot = size <= MAX_SLOT ? SLOT_SIZES.find((s) => s >= size) : undefined
+  if (slot === undefined) throw new Error(`@tarsjs/page-alloc has no slot size for ${size} bytes (MAX_SLOT ${MAX_SLOT})`)
+  return slot
+}
+
+/** Bytes of locked memory one 32-byte secret costs in the slot allocator (a 32-byte slot: 128 per 4 KiB page). */
+const SLOT_COST = slotCost(SECRET_BYTES)
 
 function read(path: string): string | null {
   try {
@@ -210,9 +223,12 @@ function mapCount(budget: MapBudgetStats): Finding {
   }
 }
 
-/** Live allocations of this thread's default allocators that are not locked (mlock refused under `best-effort`). */
+/**
+ * Live allocations of this thread's default allocators that are not locked (mlock refused under `best-effort`):
+ * those `@tarsjs/prot-containers` registered with page-alloc once it created them (none before).
+ */
 function unprotected(): Finding {
-  const { key, buf } = peekDefaultAllocators()
+  const { key, buf } = registeredDefaultAllocators()
   const keys = key?.stats().unlockedAllocations ?? 0
   const bufs = buf?.stats().unlockedAllocations ?? 0
   return {
@@ -328,15 +344,15 @@ function notMet(f: Finding, required: readonly CheckId[], strict: boolean): bool
 
 function checkRequired(required: unknown): CheckId[] {
   if (!Array.isArray(required)) {
-    throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "required" argument must be an array of check ids')
+    throw new DoctorError('ERR_INVALID_ARG_TYPE', 'The "required" argument must be an array of check ids')
   }
   const ids: CheckId[] = []
   for (const id of required as unknown[]) {
     if (typeof id !== 'string') {
-      throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "required" argument must be an array of check ids (strings)')
+      throw new DoctorError('ERR_INVALID_ARG_TYPE', 'The "required" argument must be an array of check ids (strings)')
     }
     if (!isCheckId(id)) {
-      throw new ContainerError(
+      throw new DoctorError(
         'ERR_INVALID_ARG_VALUE',
         `Unknown check id ${JSON.stringify(id) ?? String(id)}; valid ids: ${CHECK_IDS.join(', ')}`
       )
@@ -352,11 +368,11 @@ function checkRequired(required: unknown): CheckId[] {
  *
  * @param required - ids from {@link CHECK_IDS}; default {@link DEFAULT_REQUIRED}
  * @param strict - a `warn` on a required check fails the report too
- * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` when `required` is not an array or
+ * @throws {DoctorError} `ERR_INVALID_ARG_TYPE` when `required` is not an array or
  *   `strict` not a boolean; `ERR_INVALID_ARG_VALUE` for an id that is not in {@link CHECK_IDS}
  * @example
  * ```js
- * import { diagnose, formatReport } from '@tarsjs/prot-containers'
+ * import { diagnose, formatReport } from '@tarsjs/doctor'
  *
  * const report = diagnose(['memlock', 'madvise', 'ptrace'], true)
  * console.log(formatReport(report))
@@ -366,7 +382,7 @@ function checkRequired(required: unknown): CheckId[] {
 export function diagnose(required: readonly CheckId[] = DEFAULT_REQUIRED, strict = false): Report {
   const ids = checkRequired(required)
   if (typeof strict !== 'boolean') {
-    throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "strict" argument must be of type boolean')
+    throw new DoctorError('ERR_INVALID_ARG_TYPE', 'The "strict" argument must be of type boolean')
   }
   // Off Linux, or in the unprotected development mode, the report fails whatever is required.
   const platform = platformFinding()
@@ -388,7 +404,7 @@ const MARK: Record<Verdict, string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', 
  *
  * @example
  * ```js
- * import { diagnose, formatReport } from '@tarsjs/prot-containers'
+ * import { diagnose, formatReport } from '@tarsjs/doctor'
  *
  * console.log(formatReport(diagnose()))
  * ```
