@@ -14,7 +14,6 @@
  */
 import { randomFillSync } from 'node:crypto'
 import type { Readable } from 'node:stream'
-import os = require('@tarsjs/os-memlock')
 import { PageAllocator } from '@tarsjs/page-alloc'
 import type { Allocation, Allocator } from '@tarsjs/page-alloc'
 import { CONSTRUCT, Container } from './container.js'
@@ -28,13 +27,14 @@ import { delimiterBytes, readUntil } from './read-until.js'
 import type { Delimiter, ReadUntilOptions } from './read-until.js'
 import { promptOptions, readPassword } from './password-prompt.js'
 import type { PromptOptions } from './password-prompt.js'
-import { allocCopy, sourceBytes } from './source.js'
+import { allocCopy } from './source.js'
 import { SealedKey } from './sealed-key.js'
 import type { SealedOptions } from './sealed-key.js'
 import { asyncGuard, runAsyncWindow } from './async-window.js'
 import type { AsyncWindow, AsyncWindowOptions } from './async-window.js'
 import type { SyncResult } from './sync-result.js'
 import { refuseBytes } from './misuse.js'
+import { keyEquals } from './key-equals.js'
 
 /** Options of every ProtKey constructor. */
 export interface KeyOptions {
@@ -427,15 +427,7 @@ export class ProtKey extends Container {
    * ```
    */
   equals(other: ProtKey | ArrayBufferView): boolean {
-    if (other instanceof ProtKey) {
-      if (other === this) return this.read(() => true)
-      return this.read((mine) => other.read((theirs) => mine.byteLength === theirs.byteLength && os.equals(mine, 0, theirs, 0, mine.byteLength)))
-    }
-    if (!ArrayBuffer.isView(other)) {
-      throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "other" argument must be a ProtKey or an ArrayBufferView')
-    }
-    const theirs = sourceBytes(other)
-    return this.read((mine) => mine.byteLength === theirs.byteLength && os.equals(mine, 0, theirs, 0, mine.byteLength))
+    return keyEquals(this, other, other instanceof ProtKey, 'a ProtKey or an ArrayBufferView')
   }
 
   /** Open windows: readers and whether a writer is open. */

@@ -22,6 +22,7 @@ import { pickAllocator } from './default-allocators.js'
 import { ContainerError, checkLength } from './errors.js'
 import { allocOptions, fromOptions, readOptions, readUntilOptions } from './options.js'
 import { sourceBytes } from './source.js'
+import { keyEquals } from './key-equals.js'
 import { ProtKey } from './prot-key.js'
 import type { KeyOptions, Window } from './prot-key.js'
 import { onPurge } from './purge.js'
@@ -603,15 +604,7 @@ export class SealedKey {
    * ```
    */
   equals(other: SealedKey | ProtKey | ArrayBufferView): boolean {
-    if (other instanceof SealedKey || other instanceof ProtKey) {
-      if (other === this) return this.read(() => true)
-      return this.read((mine) => other.read((theirs) => mine.byteLength === theirs.byteLength && os.equals(mine, 0, theirs, 0, mine.byteLength)))
-    }
-    if (!ArrayBuffer.isView(other)) {
-      throw new ContainerError('ERR_INVALID_ARG_TYPE', 'The "other" argument must be a SealedKey, a ProtKey or an ArrayBufferView')
-    }
-    const theirs = sourceBytes(other)
-    return this.read((mine) => mine.byteLength === theirs.byteLength && os.equals(mine, 0, theirs, 0, mine.byteLength))
+    return keyEquals(this, other, other instanceof SealedKey || other instanceof ProtKey, 'a SealedKey, a ProtKey or an ArrayBufferView')
   }
 
   /**
