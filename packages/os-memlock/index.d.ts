@@ -45,7 +45,7 @@ export interface Capabilities {
   /** `memfd_secret(2)` returned a descriptor (Linux 5.14+ with secretmem enabled). */
   memfdSecret: boolean
   /**
-   * The runtime hands out external ArrayBuffers (asked on every call). False under
+   * The runtime hands out external ArrayBuffers (probed once per thread, when the addon is loaded). False under
    * V8's sandbox (Electron): `view()` then throws `ERR_EXTERNAL_BUFFERS_UNAVAILABLE`.
    */
   externalBuffers: boolean
@@ -78,7 +78,8 @@ export type Target = Region | ArrayBufferView
 export function pageSize(): number
 
 /**
- * Probes (once per process) what the kernel offers: mlock, each madvise advice, memfd_secret; and whether the runtime allows external ArrayBuffers.
+ * Probes (once per process) what the kernel offers: mlock, each madvise advice, memfd_secret; and (once per thread,
+ * when the addon is loaded) whether the runtime allows external ArrayBuffers.
  * @throws {Error} `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
  * @example
  * ```js
@@ -90,8 +91,10 @@ export function pageSize(): number
 export function capabilities(): Capabilities
 
 /**
- * RLIMIT_MEMLOCK in bytes; `Infinity` when unlimited. Read on every call.
- * @throws {Error} `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use); the OS error if `getrlimit` fails
+ * RLIMIT_MEMLOCK in bytes; `Infinity` when unlimited. Read on every call, from "Max locked memory" in
+ * `/proc/self/limits` (the kernel's own report of the limit).
+ * @throws {Error} `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use); the OS error if `/proc/self/limits` cannot be
+ *   read, `ERR_MEMLOCK_LIMIT_UNREADABLE` if it has no readable "Max locked memory" row
  * @example
  * ```js
  * import * as memlock from '@tarsjs/os-memlock'

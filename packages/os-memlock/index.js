@@ -14,6 +14,7 @@ const NAMES = [
   'lock', 'unlock', 'advise', 'wipe', 'fill', 'copy', 'equals', 'view', 'detach', 'remap'
 ]
 
+const { readFileSync } = require('node:fs')
 const platform = require('./platform.js')
 
 let loaded = null
@@ -49,13 +50,16 @@ const native = platform.backend(NAMES, loadNative)
  * two things the API alone does not promise: detaching an ArrayBuffer really
  * empties it (stale views have length 0), and finalizers exist (the
  * containers' backstop). Without either, every function throws
- * ERR_UNSUPPORTED_RUNTIME naming what is missing.
+ * ERR_UNSUPPORTED_RUNTIME naming what is missing. Otherwise the addon's
+ * functions are returned with the two answers JavaScript gives itself:
+ * memlockLimit(), and the externalBuffers capability learnt by the same probe.
  */
 function checkRuntime (binding) {
   const runtime = process.versions.bun ? `Bun ${process.versions.bun}` : process.versions.deno ? `Deno ${process.versions.deno}` : `Node.js ${process.version}`
   const missing = []
+  const views = probeViews(binding)
   if (typeof FinalizationRegistry !== 'function' || typeof WeakRef !== 'function') missing.push('FinalizationRegistry and WeakRef')
-  if (!detachEmpties(binding)) missing.push('napi_detach_arraybuffer that empties the ArrayBuffer')
+  if (!views.detachEmpties) missing.push('napi_detach_arraybuffer that empties the ArrayBuffer')
   if (missing.length > 0) {
     const refused = {}
     for (const name of NAMES) {
@@ -67,32 +71,57 @@ function checkRuntime (binding) {
     }
     return refused
   }
-  return binding
+  return {
+    ...binding,
+    capabilities: () => ({ ...binding.capabilities(), externalBuffers: views.external }),
+    memlockLimit
+  }
 }
 
 /**
  * Detaches a view of a freshly mapped page (detach() accepts nothing else) and
- * reports whether the ArrayBuffer really became empty. A runtime that refuses
- * external buffers cannot hand out a view at all: view() then throws its own
- * typed error at first use, so the probe has nothing to decide.
+ * reports whether the ArrayBuffer really became empty, and whether the runtime
+ * hands out external ArrayBuffers at all. One that refuses them cannot hand
+ * out a view: view() then throws its own typed error at every use, so there
+ * is no detach to judge.
  */
-function detachEmpties (binding) {
+function probeViews (binding) {
   const region = binding.map(binding.pageSize(), false)
   try {
     let view
     try {
       view = binding.view(region, 0, 8)
     } catch (err) {
-      if (err && err.code === 'ERR_EXTERNAL_BUFFERS_UNAVAILABLE') return true
+      if (err && err.code === 'ERR_EXTERNAL_BUFFERS_UNAVAILABLE') return { external: false, detachEmpties: true }
       throw err
     }
     try {
       binding.detach(view)
     } catch {}
-    return view.byteLength === 0
+    return { external: true, detachEmpties: view.byteLength === 0 }
   } finally {
     binding.unmap(region)
   }
+}
+
+const LIMITS = '/proc/self/limits'
+const MEMLOCK_ROW = 'Max locked memory'
+
+/**
+ * RLIMIT_MEMLOCK (soft and hard), as the kernel reports it for this process
+ * in /proc/self/limits; "unlimited" (RLIM_INFINITY) is Infinity.
+ */
+function memlockLimit () {
+  const row = readFileSync(LIMITS, 'latin1').split('\n').find((line) => line.startsWith(MEMLOCK_ROW))
+  const [soft, hard] = (row ?? '').slice(MEMLOCK_ROW.length).trim().split(/\s+/)
+  const value = (field) => (field === 'unlimited' ? Infinity : /^\d+$/.test(field ?? '') ? Number(field) : NaN)
+  const limit = { soft: value(soft), hard: value(hard) }
+  if (Number.isNaN(limit.soft) || Number.isNaN(limit.hard)) {
+    const err = new Error(`@tarsjs/os-memlock: ${LIMITS} has no readable "${MEMLOCK_ROW}" row`)
+    err.code = 'ERR_MEMLOCK_LIMIT_UNREADABLE'
+    throw err
+  }
+  return limit
 }
 
 class Region {
@@ -154,5 +183,6 @@ exports.detach = (arrayBuffer) => native.detach(arrayBuffer)
 exports.remap = (region, offset, length, kind) => native.remap(handle(region), offset, length, kind)
 exports.enableUnprotectedDevelopmentMode = platform.enableUnprotectedDevelopmentMode
 exports.unprotectedDevelopmentMode = platform.unprotectedDevelopmentMode
-// Test only (TARSJS_OS_MEMLOCK_TEST=1 at load): how many mappings the registry holds.
+// Test only (TARSJS_OS_MEMLOCK_TEST=1 when this file is loaded): how many mappings the
+// registry holds. The addon always has it; it is offered here only then.
 if (process.env.TARSJS_OS_MEMLOCK_TEST === '1') exports.registryCount = () => loadNative().registryCount()

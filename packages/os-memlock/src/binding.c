@@ -18,7 +18,7 @@
  * napi_env each) and share its process-wide state.
  *
  * - What is shared, and what guards it:
- *   - page_size, test_exports, simulate_no_external, other_copy: written once
+ *   - page_size, simulate_no_external, other_copy: written once
  *     by process_init under pthread_once, read-only afterwards.
  *   - caps, probe_errno: written once by probe_kernel under pthread_once.
  *   - registry_lock (a rwlock) guards registry, registry_len, registry_cap,
@@ -78,7 +78,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -116,9 +115,9 @@ typedef struct {
   int mapped, pinned;
   size_t counts, tokens; /* tokens: views whose finalizer has not run (counted in counts too) */
   napi_env env;          /* the thread that mapped it */
-  uint8_t *access;       /* one ACCESS_* byte per page */
   view_entry *views;
   size_t nviews, cap;
+  uint8_t access[]; /* one ACCESS_* byte per page */
 } region;
 
 /*
@@ -136,7 +135,6 @@ static const napi_type_tag region_tag = {0x7461727369736d6cULL, 0x6f636b2d726567
 /* Process-wide, set once by process_init (pthread_once): every thread reads them. */
 static pthread_once_t process_once = PTHREAD_ONCE_INIT;
 static size_t page_size;
-static int test_exports;          /* TARSJS_OS_MEMLOCK_TEST=1: registryCount() for tests */
 static int simulate_no_external;  /* TARSJS_OS_MEMLOCK_SIMULATE_NO_EXTERNAL_BUFFERS=1 */
 static char other_copy[PATH_MAX]; /* another copy of this addon already serves the process */
 
@@ -182,12 +180,12 @@ static int refused(napi_value thrown) {
   return 0;
 }
 
-/* A message naming one argument. */
-static int refuse_arg(napi_env env, thrower kind, const char *code, const char *fmt,
-                      const char *name) {
+/* ERR_INVALID_ARG_TYPE: `what` ("argument" or "property") `name` must be of `type`. */
+static int refuse_type(napi_env env, const char *what, const char *name, const char *type) {
   char msg[160];
-  (void)snprintf(msg, sizeof msg, fmt, name); /* names are short constants: it always fits */
-  return refused(fail(env, kind, code, msg));
+  /* All three are short constants of this file: it always fits. */
+  (void)snprintf(msg, sizeof msg, "The \"%s\" %s must be of type %s", name, what, type);
+  return refused(fail(env, ERR_TYPE, "ERR_INVALID_ARG_TYPE", msg));
 }
 
 /* The errno values reported by name (any other is EUNKNOWN); a table, four a line. */
@@ -269,17 +267,14 @@ static napi_value refusal(napi_env env, int why) {
 static int read_size(napi_env env, napi_value v, const char *name, size_t *out) {
   double d;
   napi_status st = napi_get_value_double(env, v, &d);
-  if (st == napi_number_expected)
-    return refuse_arg(env, ERR_TYPE, "ERR_INVALID_ARG_TYPE",
-                      "The \"%s\" argument must be of type number", name);
+  if (st == napi_number_expected) return refuse_type(env, "argument", name, "number");
   if (st != napi_ok) return 0;
-  if (!(d >= 0) || d > MAX_SAFE_INTEGER || floor(d) != d || d > (double)SIZE_MAX)
-    return refuse_arg(env, ERR_RANGE, "ERR_OUT_OF_RANGE",
-                      "The value of \"%s\" is out of range. It must be an integer >= 0 and <= "
-                      "2^53 - 1",
-                      name);
-  *out = (size_t)d;
-  return 1;
+  if (d >= 0 && d <= MAX_SAFE_INTEGER && floor(d) == d && d <= (double)SIZE_MAX)
+    return (*out = (size_t)d), 1;
+  char msg[160]; /* names are short constants: it always fits */
+  (void)snprintf(msg, sizeof msg, "The value of \"%s\" is out of range. %s", name,
+                 "It must be an integer >= 0 and <= 2^53 - 1");
+  return refused(RANGE_ERROR(msg));
 }
 
 /* A choice among string names (a table ended by a NULL name); `msg` when it is none of them. */
@@ -293,9 +288,7 @@ static int read_choice(napi_env env, napi_value v, const char *name, const choic
   char buf[16];
   size_t len;
   napi_status st = napi_get_value_string_utf8(env, v, buf, sizeof buf, &len);
-  if (st == napi_string_expected)
-    return refuse_arg(env, ERR_TYPE, "ERR_INVALID_ARG_TYPE",
-                      "The \"%s\" argument must be of type string", name);
+  if (st == napi_string_expected) return refuse_type(env, "argument", name, "string");
   if (st != napi_ok) return 0;
   /* An embedded NUL ("none\0x") must not pass as "none": then nothing matches. */
   for (; strlen(buf) == len && c->name != NULL; c++)
@@ -309,9 +302,7 @@ static int read_flag(napi_env env, napi_value v, const char *name, bool *out) {
   *out = false;
   if (napi_typeof(env, v, &t) != napi_ok) return 0;
   if (t == napi_undefined) return 1;
-  if (t != napi_boolean)
-    return refuse_arg(env, ERR_TYPE, "ERR_INVALID_ARG_TYPE",
-                      "The \"%s\" property must be of type boolean", name);
+  if (t != napi_boolean) return refuse_type(env, "property", name, "boolean");
   return napi_get_value_bool(env, v, out) == napi_ok;
 }
 
@@ -437,11 +428,13 @@ static int read_target(napi_env env, napi_value v, napi_value off_v, napi_value 
   return 1;
 }
 
-/* Optional trailing arguments: absent or undefined means "the rest". */
-static napi_value opt(napi_env env, size_t argc, napi_value *argv, size_t i) {
+/*
+ * An optional trailing argument: undefined (napi_get_cb_info also fills
+ * absent ones with it) means "the rest", NULL for read_target.
+ */
+static napi_value opt(napi_env env, napi_value v) {
   napi_valuetype t;
-  if (i >= argc || napi_typeof(env, argv[i], &t) != napi_ok || t == napi_undefined) return NULL;
-  return argv[i];
+  return napi_typeof(env, v, &t) != napi_ok || t == napi_undefined ? NULL : v;
 }
 
 /* ---- the registry (every function here runs with registry_lock held) ----------------- */
@@ -457,22 +450,18 @@ static size_t registry_upper(const uint8_t *p) {
   return lo;
 }
 
-/* Room for one more entry (write lock). Returns 0 when out of memory. */
-static int registry_reserve(void) {
-  size_t cap = registry_cap ? registry_cap * 2 : 64;
+/* Inserts r in address order (write lock). Returns 0 when out of memory: r is not in then. */
+static int registry_insert(region *r) {
+  size_t i = registry_upper(r->base), cap = registry_cap ? registry_cap * 2 : 64;
   region **grown;
-  if (registry_len < registry_cap) return 1;
-  if ((grown = realloc(registry, cap * sizeof *grown)) == NULL) return 0;
-  registry = grown;
-  registry_cap = cap;
-  return 1;
-}
-
-/* Inserts r in address order (write lock, room for one more: registry_reserve). */
-static void registry_insert(region *r) {
-  size_t i = registry_upper(r->base);
+  if (registry_len == registry_cap) {
+    if ((grown = realloc(registry, cap * sizeof *grown)) == NULL) return 0;
+    registry = grown;
+    registry_cap = cap;
+  }
   memmove(registry + i + 1, registry + i, (registry_len++ - i) * sizeof *registry);
   registry[i] = r;
+  return 1;
 }
 
 /* Removes r (write lock). A live region missing means the bookkeeping is broken: stop. */
@@ -542,7 +531,6 @@ static void region_release(region *r) {
     r->mapped = 0;
     unlock();
   }
-  free(r->access);
   free(r->views);
   free(r);
 }
@@ -585,16 +573,29 @@ static int tearing_down(napi_env env) {
   return napi_is_exception_pending(env, &pending) == napi_ok && !pending ? 1 : 2;
 }
 
-/* Views of r whose ArrayBuffer is alive and attached. */
-static size_t attached_views(napi_env env, region *r) {
-  size_t n = 0;
-  for (size_t i = 0; i < r->nviews; i++) {
+/*
+ * Detach views overlapping [offset, offset + length), and drop entries whose
+ * view was collected or already detached. Returns 0 with an exception pending.
+ */
+static int sweep_views(napi_env env, region *r, size_t offset, size_t length) {
+  size_t i, kept = 0, n = r->nviews;
+  for (i = 0; i < n; i++) {
+    view_entry *e = &r->views[i];
     napi_value ab = NULL;
-    bool detached = true;
-    if (napi_get_reference_value(env, r->views[i].ref, &ab) != napi_ok || ab == NULL) continue;
-    if (napi_is_detached_arraybuffer(env, ab, &detached) == napi_ok && !detached) n++;
+    bool detached = true; /* and so it stays for a view detached here */
+    int overlaps = e->offset < offset + length && offset < e->offset + e->length;
+    if (napi_get_reference_value(env, e->ref, &ab) != napi_ok) break;
+    /* Detaching twice is harmless, so overlapping views need no status check. */
+    if (ab != NULL && overlaps && napi_detach_arraybuffer(env, ab) != napi_ok) break;
+    if (ab != NULL && !overlaps && napi_is_detached_arraybuffer(env, ab, &detached) != napi_ok)
+      break;
+    if (ab != NULL && !detached) r->views[kept++] = *e;
+    else if (napi_delete_reference(env, e->ref) != napi_ok) break;
   }
-  return n;
+  /* A failed call stops the sweep: keep the list whole, entries from i on are unvisited. */
+  memmove(r->views + kept, r->views + i, (n - i) * sizeof *r->views);
+  r->nviews = kept + (n - i);
+  return i == n;
 }
 
 /*
@@ -623,8 +624,10 @@ static void check_teardown(napi_env env) {
   if (mine == NULL) return;
   /* Only this thread frees its regions, and the calls below run no collection. */
   if (napi_open_handle_scope(env, &scope) != napi_ok) scope = NULL;
+  /* A sweep keeps the views alive and attached here; one that fails pins (it errs safe). */
   for (i = 0; i < n; i++)
-    if (scope == NULL || mine[i]->tokens > attached_views(env, mine[i])) mine[i]->pinned = 1;
+    if (scope == NULL || !sweep_views(env, mine[i], 0, 0) || mine[i]->tokens > mine[i]->nviews)
+      mine[i]->pinned = 1;
   if (scope != NULL) must(napi_close_handle_scope(env, scope), "a handle scope close");
   free(mine);
 }
@@ -645,31 +648,6 @@ static void view_finalize(napi_env env, void *data, void *hint) {
     region_release(t->r);
   }
   free(t);
-}
-
-/*
- * Detach views overlapping [offset, offset + length), and drop entries whose
- * view was collected or already detached. Returns 0 with an exception pending.
- */
-static int sweep_views(napi_env env, region *r, size_t offset, size_t length) {
-  size_t i, kept = 0, n = r->nviews;
-  for (i = 0; i < n; i++) {
-    view_entry *e = &r->views[i];
-    napi_value ab = NULL;
-    bool detached = true; /* and so it stays for a view detached here */
-    int overlaps = e->offset < offset + length && offset < e->offset + e->length;
-    if (napi_get_reference_value(env, e->ref, &ab) != napi_ok) break;
-    /* Detaching twice is harmless, so overlapping views need no status check. */
-    if (ab != NULL && overlaps && napi_detach_arraybuffer(env, ab) != napi_ok) break;
-    if (ab != NULL && !overlaps && napi_is_detached_arraybuffer(env, ab, &detached) != napi_ok)
-      break;
-    if (ab != NULL && !detached) r->views[kept++] = *e;
-    else if (napi_delete_reference(env, e->ref) != napi_ok) break;
-  }
-  /* A failed call stops the sweep: keep the list whole, entries from i on are unvisited. */
-  memmove(r->views + kept, r->views + i, (n - i) * sizeof *r->views);
-  r->nviews = kept + (n - i);
-  return i == n;
 }
 
 /* ---- system calls with more than one step ------------------------------------------------ */
@@ -700,26 +678,27 @@ static uint8_t *secret_mmap(size_t length, int *e, const char **sys) {
 }
 
 /*
- * Fresh memory in place over [addr, addr + length): KIND_NONE (PROT_NONE),
- * KIND_READWRITE (zero pages) or KIND_SECRET (memfd_secret). A secret mapping
- * is made elsewhere first, then moved over the range: the kernel refuses a
- * secretmem mapping over RLIMIT_MEMLOCK only inside mmap, and a MAP_FIXED mmap
- * refused there leaves a hole where the old pages were. mremap checks its
- * limits before it unmaps the destination, so a refusal leaves the range as
- * it was.
+ * Fresh memory: KIND_NONE (PROT_NONE), KIND_READWRITE (zero pages) or
+ * KIND_SECRET (memfd_secret), anywhere when addr is NULL, else in place over
+ * [addr, addr + length). A secret mapping in place is made elsewhere first,
+ * then moved over the range: the kernel refuses a secretmem mapping over
+ * RLIMIT_MEMLOCK only inside mmap, and a MAP_FIXED mmap refused there leaves
+ * a hole where the old pages were. mremap checks its limits before it unmaps
+ * the destination, so a refusal leaves the range as it was.
  */
 enum { KIND_NONE, KIND_READWRITE, KIND_SECRET };
 
-static uint8_t *remap_fixed(uint8_t *addr, size_t length, int kind, int *e, const char **sys) {
+static uint8_t *fresh_map(uint8_t *addr, size_t length, int kind, int *e, const char **sys) {
   int prot = kind == KIND_READWRITE ? PROT_READ | PROT_WRITE : PROT_NONE;
+  int flags = (addr != NULL ? MAP_FIXED : 0) | MAP_PRIVATE | MAP_ANONYMOUS;
   uint8_t *p, *tmp;
   *sys = "mmap";
   if (kind != KIND_SECRET) {
-    p = mmap(addr, length, prot, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    p = mmap(addr, length, prot, flags, -1, 0);
     *e = errno;
     return p;
   }
-  if ((tmp = secret_mmap(length, e, sys)) == MAP_FAILED) return MAP_FAILED;
+  if ((tmp = secret_mmap(length, e, sys)) == MAP_FAILED || addr == NULL) return tmp;
   p = mremap(tmp, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, addr);
   if (p == MAP_FAILED) {
     *e = errno;
@@ -735,8 +714,8 @@ static uint8_t *remap_fixed(uint8_t *addr, size_t length, int kind, int *e, cons
  * The kernel's answers, probed once per process (pthread_once: worker threads
  * may ask at the same time). probe_errno is the errno of a failed probe mmap.
  */
-static const char *const cap_names[] = {"mlock",           "madviseDontDump", "madviseWipeOnFork",
-                                        "madviseDontFork", "memfdSecret",     "externalBuffers"};
+static const char *const cap_names[] = {"mlock", "madviseDontDump", "madviseWipeOnFork",
+                                        "madviseDontFork", "memfdSecret"};
 static bool caps[5];
 static int probe_errno;
 static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
@@ -763,22 +742,6 @@ static napi_value throw_no_external(napi_env env) {
               "sandbox); os-memlock cannot hand out views of protected memory here");
 }
 
-/*
- * Whether this runtime hands out external ArrayBuffers: one over a static
- * byte, detached at once (asked on every call; the runtime may differ per
- * embedder, and it costs one allocation). Returns 0 when a Node-API call failed.
- */
-static int probe_external(napi_env env, bool *out) {
-  static uint8_t probe_byte;
-  napi_value ab;
-  napi_status st = napi_no_external_buffers_allowed;
-  if (!simulate_no_external)
-    st = napi_create_external_arraybuffer(env, &probe_byte, 1, NULL, NULL, &ab);
-  *out = st == napi_ok;
-  if (st == napi_no_external_buffers_allowed) return 1;
-  return st == napi_ok && napi_detach_arraybuffer(env, ab) == napi_ok;
-}
-
 /* ---- exports: validate the arguments, one system call, return ------------------------------ */
 
 static napi_value js_page_size(napi_env env, napi_callback_info info) {
@@ -790,32 +753,14 @@ static napi_value js_page_size(napi_env env, napi_callback_info info) {
 
 static napi_value js_capabilities(napi_env env, napi_callback_info info) {
   napi_value out, b;
-  bool answers[6];
   (void)info; /* no arguments */
   must(pthread_once(&probe_once, probe_kernel), "pthread_once");
   if (probe_errno != 0) return throw_errno(env, "mmap", probe_errno);
-  memcpy(answers, caps, sizeof caps);
-  if (!probe_external(env, &answers[5])) return throw_napi(env); /* asked on every call */
   NAPI_CALL(napi_create_object(env, &out));
-  for (size_t i = 0; i < 6; i++) {
-    NAPI_CALL(napi_get_boolean(env, answers[i], &b));
+  for (size_t i = 0; i < sizeof caps / sizeof *caps; i++) {
+    NAPI_CALL(napi_get_boolean(env, caps[i], &b));
     NAPI_CALL(napi_set_named_property(env, out, cap_names[i], b));
   }
-  return out;
-}
-
-static double limit(rlim_t v) { return v == RLIM_INFINITY ? INFINITY : (double)v; }
-
-static napi_value js_memlock_limit(napi_env env, napi_callback_info info) {
-  struct rlimit rl;
-  napi_value out, soft, hard;
-  (void)info; /* no arguments */
-  if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0) return throw_errno(env, "getrlimit", errno);
-  NAPI_CALL(napi_create_object(env, &out));
-  NAPI_CALL(napi_create_double(env, limit(rl.rlim_cur), &soft));
-  NAPI_CALL(napi_create_double(env, limit(rl.rlim_max), &hard));
-  NAPI_CALL(napi_set_named_property(env, out, "soft", soft));
-  NAPI_CALL(napi_set_named_property(env, out, "hard", hard));
   return out;
 }
 
@@ -823,20 +768,17 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
   ARGS(2);
   size_t length;
   bool secret = false;
-  int e, anon = MAP_PRIVATE | MAP_ANONYMOUS;
-  const char *sys = "mmap";
+  int e;
+  const char *sys;
   region *r;
-  uint8_t *p;
   napi_value out;
   if (!read_size(env, argv[0], "byteLength", &length)) return NULL;
   if (length == 0 || length % page_size != 0)
     return RANGE_ERROR("byteLength must be a positive multiple of the page size");
   if (!read_flag(env, argv[1], "options.secret", &secret)) return NULL;
-  if ((r = calloc(1, sizeof *r)) == NULL || (r->access = malloc(length / page_size)) == NULL) {
-    free(r);
+  if ((r = calloc(1, sizeof *r + length / page_size)) == NULL)
     return throw_errno(env, "malloc", ENOMEM);
-  }
-  *r = (region){.length = length, .counts = 1, .env = env, .access = r->access};
+  *r = (region){.length = length, .counts = 1, .env = env}; /* access[] is left as it is */
   /*
    * The handle first: from here its finalizer frees r, mapped or not, when the
    * garbage collector takes it (as for any dropped handle). It is a type-tagged
@@ -846,18 +788,15 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
    * Region object with byteLength and secret.
    */
   if (napi_create_external(env, r, region_finalize, NULL, &out) != napi_ok) {
-    free(r->access);
     free(r);
     return throw_napi(env);
   }
-  p = secret ? secret_mmap(length, &e, &sys)
-             : mmap(NULL, length, PROT_READ | PROT_WRITE, anon, -1, 0);
-  if (!secret) e = errno;
+  uint8_t *p = fresh_map(NULL, length, secret ? KIND_SECRET : KIND_READWRITE, &e, &sys);
   if (p == MAP_FAILED) return throw_errno(env, sys, e);
   memset(r->access, ACCESS_RW, length / page_size);
   r->base = p;
   lock_write();
-  if ((r->mapped = registry_reserve())) registry_insert(r);
+  r->mapped = registry_insert(r);
   unlock();
   if (!r->mapped) {
     must(munmap(p, length), "munmap of a fresh mapping");
@@ -876,7 +815,7 @@ static napi_value js_unmap(napi_env env, napi_callback_info info) {
   lock_write();
   registry_remove(r);
   int rc = munmap(r->base, r->length), e = errno;
-  if (rc != 0) registry_insert(r); /* the slot just freed: no allocation, cannot fail */
+  if (rc != 0) (void)registry_insert(r); /* into the slot just freed: no allocation, no failure */
   r->mapped = rc != 0;
   unlock();
   return rc == 0 ? NULL : throw_errno(env, "munmap", e);
@@ -911,7 +850,7 @@ static napi_value js_remap(napi_env env, napi_callback_info info) {
     return NULL;
   /* Written lock: the pages change under any thread that looked this region up. */
   lock_write();
-  uint8_t *p = remap_fixed(r->base + offset, length, kind, &e, &sys);
+  uint8_t *p = fresh_map(r->base + offset, length, kind, &e, &sys);
   if (p != MAP_FAILED && p != r->base + offset)
     integrity_failure("mmap(MAP_FIXED) placed memory elsewhere");
   memset(r->access + offset / page_size,
@@ -965,7 +904,7 @@ static napi_value lock_range(napi_env env, napi_callback_info info, int lock) {
   span s;
   bool on_fault = false;
   int rc = 0, e = 0;
-  if (!read_target(env, argv[0], opt(env, argc, argv, 1), opt(env, argc, argv, 2), &s) ||
+  if (!read_target(env, argv[0], opt(env, argv[1]), opt(env, argv[2]), &s) ||
       (lock && !read_flag(env, argv[3], "options.onFault", &on_fault)) ||
       (!s.is_view && !check_aligned(env, s.offset, s.length)))
     return NULL;
@@ -1023,7 +962,7 @@ static napi_value js_advise(napi_env env, napi_callback_info info) {
 static napi_value js_wipe(napi_env env, napi_callback_info info) {
   ARGS(3);
   span s;
-  if (!read_target(env, argv[0], opt(env, argc, argv, 1), opt(env, argc, argv, 2), &s)) return NULL;
+  if (!read_target(env, argv[0], opt(env, argv[1]), opt(env, argv[2]), &s)) return NULL;
   lock_read();
   int why = resolve_target(&s, ACCESS_RW);
   /* explicit_bzero: a store the compiler may not drop as dead. */
@@ -1185,6 +1124,8 @@ static napi_value js_detach(napi_env env, napi_callback_info info) {
   return VALUE_ERROR("The ArrayBuffer cannot be detached");
 }
 
+/* How many mappings the registry holds: index.js offers it only to tests
+ * (TARSJS_OS_MEMLOCK_TEST=1). */
 static napi_value js_registry_count(napi_env env, napi_callback_info info) {
   napi_value out;
   (void)info; /* no arguments */
@@ -1196,11 +1137,6 @@ static napi_value js_registry_count(napi_env env, napi_callback_info info) {
 }
 
 /* ---- loading ----------------------------------------------------------------------------- */
-
-static int env_is_one(const char *name) {
-  const char *v = getenv(name);
-  return v != NULL && strcmp(v, "1") == 0;
-}
 
 /*
  * One copy of this addon per process. Two copies (a package manager nesting a
@@ -1243,8 +1179,8 @@ static void claim_process(void) {
 static void process_init(void) {
   long ps = sysconf(_SC_PAGESIZE);
   page_size = ps > 0 ? (size_t)ps : 0;
-  test_exports = env_is_one("TARSJS_OS_MEMLOCK_TEST");
-  simulate_no_external = env_is_one("TARSJS_OS_MEMLOCK_SIMULATE_NO_EXTERNAL_BUFFERS");
+  const char *no_external = getenv("TARSJS_OS_MEMLOCK_SIMULATE_NO_EXTERNAL_BUFFERS");
+  simulate_no_external = no_external != NULL && strcmp(no_external, "1") == 0;
   claim_process();
 }
 
@@ -1254,19 +1190,18 @@ static void process_init(void) {
 /* Every export; a table, two a line. */
 /* clang-format off */
 static const napi_property_descriptor props[] = {
-    EXPORT("pageSize", js_page_size),         EXPORT("capabilities", js_capabilities),
-    EXPORT("memlockLimit", js_memlock_limit), EXPORT("map", js_map),
-    EXPORT("unmap", js_unmap),                EXPORT("isMapped", js_is_mapped),
-    EXPORT("protect", js_protect),            EXPORT("lock", js_lock),
-    EXPORT("unlock", js_unlock),              EXPORT("advise", js_advise),
-    EXPORT("wipe", js_wipe),                  EXPORT("fill", js_fill),
-    EXPORT("copy", js_copy),                  EXPORT("equals", js_equals),
-    EXPORT("view", js_view),                  EXPORT("detach", js_detach),
-    EXPORT("remap", js_remap),                EXPORT("registryCount", js_registry_count)};
+    EXPORT("pageSize", js_page_size), EXPORT("capabilities", js_capabilities),
+    EXPORT("map", js_map),            EXPORT("unmap", js_unmap),
+    EXPORT("isMapped", js_is_mapped), EXPORT("protect", js_protect),
+    EXPORT("lock", js_lock),          EXPORT("unlock", js_unlock),
+    EXPORT("advise", js_advise),      EXPORT("wipe", js_wipe),
+    EXPORT("fill", js_fill),          EXPORT("copy", js_copy),
+    EXPORT("equals", js_equals),      EXPORT("view", js_view),
+    EXPORT("detach", js_detach),      EXPORT("remap", js_remap),
+    EXPORT("registryCount", js_registry_count)};
 /* clang-format on */
 
 static napi_value init(napi_env env, napi_value exports) {
-  size_t n = sizeof props / sizeof props[0];
   char msg[PATH_MAX + 200];
   must(pthread_once(&process_once, process_init), "pthread_once");
   if (page_size == 0) return throw_errno(env, "sysconf", EINVAL);
@@ -1279,8 +1214,7 @@ static napi_value init(napi_env env, napi_value exports) {
                    other_copy);
     return fail(env, ERR_PLAIN, "ERR_DUPLICATE_NATIVE_INSTANCE", msg);
   }
-  /* registryCount is last: exported for tests only. */
-  NAPI_CALL(napi_define_properties(env, exports, test_exports ? n : n - 1, props));
+  NAPI_CALL(napi_define_properties(env, exports, sizeof props / sizeof *props, props));
   return exports;
 }
 
