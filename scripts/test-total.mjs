@@ -1,7 +1,9 @@
-// Runs every package's tests through turbo, then prints the plain total of
-// every test run, alone on the last line: "N passed, N failed[, N skipped]".
-// Each package's vitest writes test-results.json (restored by turbo's cache,
-// so a cached run still counts its tests).
+// Type-checks every package's tests (each package's `test:types`), runs every
+// package's tests through turbo, then prints the plain total of every test
+// run, alone on the last line: "N passed, N failed[, N skipped]". Each
+// package's vitest writes test-results.json (restored by turbo's cache, so a
+// cached run still counts its tests). Type errors fail the run and count as
+// one failure.
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -20,6 +22,12 @@ for (const dir of ['packages', 'examples', 'bench', 'docs']) {
 // runs (or hits the cache) writes its report again.
 for (const file of resultFiles) rmSync(file, { force: true })
 
+// The tests run even when their types do not check, so that both are reported.
+const types = spawnSync('pnpm', ['exec', 'turbo', 'run', 'test:types', '--continue=dependencies-successful', ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit'
+})
+
 // --continue: one failing package must not cancel the others' tests, or the
 // total would leave them out. Tests whose build failed still do not run.
 const run = spawnSync('pnpm', ['exec', 'turbo', 'run', 'test', '--continue=dependencies-successful', ...process.argv.slice(2)], {
@@ -30,5 +38,6 @@ const run = spawnSync('pnpm', ['exec', 'turbo', 'run', 'test', '--continue=depen
 const { passed, failed, skipped } = readReports(resultFiles)
 
 const failedRun = run.status !== 0 && failed === 0 ? 1 : 0
-console.log(`${passed} passed, ${failed + failedRun} failed${skipped ? `, ${skipped} skipped` : ''}`)
-process.exit(run.status === 0 ? 0 : 1)
+const failedTypes = types.status !== 0 ? 1 : 0
+console.log(`${passed} passed, ${failed + failedRun + failedTypes} failed${skipped ? `, ${skipped} skipped` : ''}`)
+process.exit(run.status === 0 && types.status === 0 ? 0 : 1)

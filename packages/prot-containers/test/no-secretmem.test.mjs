@@ -4,21 +4,22 @@
 import { spawnSync } from 'node:child_process'
 import { createHmac } from 'node:crypto'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-// The launcher is built from the addon package's test fixture (a plain .mjs module).
-import { withoutMemfdSecret } from '../../os-memlock/test/fixtures/without-syscall.mjs'
+import { withoutMemfdSecret } from '@tarsjs/test-kit'
 
-const PREFIX: string[] | null = withoutMemfdSecret()
-const BIN = join(__dirname, '..', 'bin', 'tarsjs.cjs')
+const PREFIX = withoutMemfdSecret()
+const HERE = fileURLToPath(new URL('.', import.meta.url))
+const BIN = join(HERE, '..', 'bin', 'tarsjs.cjs')
 
-function run(args: string[]) {
-  const argv = [...(PREFIX as string[]), process.execPath, ...args]
-  return spawnSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', timeout: 30000 })
+function run (args) {
+  const argv = [...PREFIX, process.execPath, ...args]
+  return spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 30000 })
 }
 
 describe.skipIf(PREFIX === null)('without memfd_secret(2)', () => {
   it('ProtKey keeps its key in locked, no-dump, guarded anonymous pages, no access outside windows; ProtBuf works', () => {
-    const r = run([join(__dirname, 'fixtures', 'no-secretmem.cjs')])
+    const r = run([join(HERE, 'fixtures', 'no-secretmem.cjs')])
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)
     const out = JSON.parse(r.stdout)
@@ -37,7 +38,7 @@ describe.skipIf(PREFIX === null)('without memfd_secret(2)', () => {
 
     const json = run([BIN, 'doctor', '--json'])
     expect(json.status).toBe(0)
-    const finding = JSON.parse(json.stdout).findings.find((f: { id: string }) => f.id === 'secretmem')
+    const finding = JSON.parse(json.stdout).findings.find((f) => f.id === 'secretmem')
     expect(finding).toMatchObject({ verdict: 'warn', data: { available: false } })
 
     const strict = run([BIN, 'doctor', '--strict', '--require=secretmem'])
