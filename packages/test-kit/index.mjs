@@ -1,7 +1,7 @@
 // What the tests of several tarsjs packages share: the kernel's view of a
 // process's memory (smaps.cjs), child processes (child.cjs), a launcher that
 // runs a child without one system call (syscalls.mjs), and the assertions on
-// errors and on how a child ended. Test files import this module; fixtures
+// errors and on a child's clean exit. Test files import this module; fixtures
 // that run in child processes require smaps.cjs or child.cjs directly (they
 // have no test runner to load).
 import { expect } from 'vitest'
@@ -90,14 +90,4 @@ function checkError (err, code, { Class, exact = false, name, props = {} }) {
  */
 export function expectClean (run) {
   expect({ status: run.status, signal: run.signal, stderr: run.stderr.slice(-2000) }).toEqual({ status: 0, signal: null, stderr: expect.any(String) })
-}
-
-/**
- * Fails, showing the end of the child's stderr, unless the child was ended by `signal`.
- * @param {{ status: number | null, signal: NodeJS.Signals | null, stderr: string }} run
- * @param {NodeJS.Signals} signal
- * @returns {void}
- */
-export function expectSignal (run, signal) {
-  expect({ status: run.status, signal: run.signal, stderr: run.stderr.slice(-2000) }).toEqual({ status: null, signal, stderr: expect.any(String) })
 }
