@@ -1,8 +1,10 @@
-// Runs the linter (`pnpm lint`), then every package's tests through turbo, then
+// Runs the linter (`pnpm lint`), type-checks every package's tests (each
+// package's `test:types`), runs every package's tests through turbo, then
 // prints the plain total of every test run, alone on the last line:
-// "N passed, N failed[, N skipped]". A lint failure counts as one failed test
-// (the tests still run). Each package's vitest writes test-results.json
-// (restored by turbo's cache, so a cached run still counts its tests).
+// "N passed, N failed[, N skipped]". A lint failure and a type error each
+// count as one failed test (the tests still run, so that all are reported).
+// Each package's vitest writes test-results.json (restored by turbo's cache,
+// so a cached run still counts its tests).
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -26,6 +28,14 @@ const lint = spawnSync('pnpm', ['lint'], { cwd: root, stdio: 'inherit' })
 const lintFailed = lint.status === 0 ? 0 : 1
 if (lintFailed) console.log('pnpm lint failed: counted as one failed test')
 
+// The tests run even when their types do not check, so that both are reported.
+const types = spawnSync('pnpm', ['exec', 'turbo', 'run', 'test:types', '--continue=dependencies-successful', ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit'
+})
+const failedTypes = types.status !== 0 ? 1 : 0
+if (failedTypes) console.log('test:types failed: counted as one failed test')
+
 // --continue: one failing package must not cancel the others' tests, or the
 // total would leave them out. Tests whose build failed still do not run.
 const run = spawnSync('pnpm', ['exec', 'turbo', 'run', 'test', '--continue=dependencies-successful', ...process.argv.slice(2)], {
@@ -36,5 +46,5 @@ const run = spawnSync('pnpm', ['exec', 'turbo', 'run', 'test', '--continue=depen
 const { passed, failed, skipped } = readReports(resultFiles)
 
 const failedRun = run.status !== 0 && failed === 0 ? 1 : 0
-console.log(`${passed} passed, ${failed + failedRun + lintFailed} failed${skipped ? `, ${skipped} skipped` : ''}`)
-process.exit(run.status === 0 && !lintFailed ? 0 : 1)
+console.log(`${passed} passed, ${failed + failedRun + lintFailed + failedTypes} failed${skipped ? `, ${skipped} skipped` : ''}`)
+process.exit(run.status === 0 && !lintFailed && !failedTypes ? 0 : 1)

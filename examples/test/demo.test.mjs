@@ -8,7 +8,7 @@
 import memlock from '@tarsjs/os-memlock'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { withoutMemfdSecret } from '../../packages/os-memlock/test/fixtures/without-syscall.mjs'
+import { withoutMemfdSecret } from '@tarsjs/test-kit'
 import { canDropPrivilege, run, runUnprivileged } from './helpers.mjs'
 
 const caps = memlock.capabilities()

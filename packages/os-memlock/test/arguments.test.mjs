@@ -46,6 +46,7 @@ const BAD_NUMBER = [
  * Each entry: a name and a call with one size argument replaced by x. `required`
  * says whether undefined is a TypeError (true) or means "the default" (false).
  */
+/** @type {Array<[string, (x: any) => unknown, boolean]>} */
 const SIZE_ARGS = [
   ['map(byteLength)', (x) => m.map(x), true],
   ['protect(offset)', (x) => m.protect(r, x, PS, 'read'), true],
@@ -222,6 +223,7 @@ describe('enumerations', () => {
 // Things that are not a Region. Buffer and typed arrays are valid targets for
 // lock/unlock/wipe/copy/equals, so they appear only for region-only functions.
 const lookalike = Object.freeze({ byteLength: SIZE, secret: false })
+/** @type {Array<[string, any]>} */
 const NOT_A_REGION = [
   ['undefined', undefined],
   ['null', null],
@@ -236,8 +238,10 @@ const NOT_A_REGION = [
   ['an array holding a Region', [r]],
   ['an ArrayBuffer', new ArrayBuffer(SIZE)]
 ]
+/** @type {Array<[string, any]>} */
 const VIEWS = [['a Buffer', Buffer.alloc(SIZE)], ['a DataView', new DataView(new ArrayBuffer(SIZE))]]
 
+/** @type {Array<[string, (x: any) => unknown]>} */
 const REGION_ONLY = [
   ['unmap', (x) => m.unmap(x)],
   ['isMapped', (x) => m.isMapped(x)],
@@ -247,6 +251,7 @@ const REGION_ONLY = [
   ['fill', (x) => m.fill(x, 0, 1, 1)],
   ['view', (x) => m.view(x, 0, 1)]
 ]
+/** @type {Array<[string, (x: any) => unknown]>} */
 const ANY_TARGET = [
   ['lock', (x) => m.lock(x, 0, PS)],
   ['unlock', (x) => m.unlock(x, 0, PS)],
@@ -328,6 +333,7 @@ describe('missing arguments', () => {
 })
 
 describe('map options', () => {
+  /** @type {Array<[string, any]>} */
   const bad = [
     ['null', null],
     ['a string', 'secret'],
@@ -351,6 +357,7 @@ describe('map options', () => {
 })
 
 describe('protect options', () => {
+  /** @type {Array<[string, any]>} */
   const bad = [
     ['null', null],
     ['a string', 'keepViews'],
@@ -380,6 +387,7 @@ describe('protect options', () => {
 })
 
 describe('lock options', () => {
+  /** @type {Array<[string, any]>} */
   const bad = [
     ['null', null],
     ['a string', 'onFault'],
@@ -419,6 +427,7 @@ describe('detach', () => {
   })
 
   it('an ArrayBuffer that cannot be detached (WebAssembly memory) → TypeError ERR_INVALID_ARG_VALUE', () => {
+    // @ts-expect-error WebAssembly is a global of Node that @types/node leaves to the DOM library
     const mem = new WebAssembly.Memory({ initial: 1 })
     valueErr(() => m.detach(mem.buffer))
     expect(mem.buffer.byteLength).toBe(65536)

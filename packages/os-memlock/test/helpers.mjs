@@ -1,11 +1,10 @@
 // Shared test helpers: the binding, error assertions, and child-process runs.
-import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { constants } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { expectCode, records, runNode, which } from '@tarsjs/test-kit'
 import { expect } from 'vitest'
 
 const require = createRequire(import.meta.url)
@@ -24,22 +23,7 @@ export const OS_CODES = ['ENOMEM', 'EAGAIN', 'EPERM', 'EINVAL', 'ENOSYS', 'EFAUL
  * subclass: an OS error is a plain Error), code and any extra properties.
  */
 export function expectThrow (fn, Class, code, extra = {}) {
-  let err
-  let threw = false
-  try {
-    fn()
-  } catch (e) {
-    threw = true
-    err = e
-  }
-  expect(threw, `expected a throw with code ${code}`).toBe(true)
-  expect(err).toBeInstanceOf(Error)
-  expect(Object.getPrototypeOf(err)).toBe(Class.prototype)
-  expect(err.code).toBe(code)
-  expect(typeof err.message).toBe('string')
-  expect(err.message.length).toBeGreaterThan(10)
-  for (const [k, v] of Object.entries(extra)) expect(err[k]).toEqual(v)
-  return err
+  return expectCode(fn, code, { Class, exact: true, props: extra })
 }
 
 /** An OS error: code, the positive errno matching it, and the syscall name. */
@@ -82,14 +66,7 @@ export function readAll (region, offset = 0, length = region.byteLength - offset
   return copy
 }
 
-export function which (cmd) {
-  for (const dir of (process.env.PATH || '').split(':')) {
-    if (dir && existsSync(join(dir, cmd))) return join(dir, cmd)
-  }
-  return null
-}
-
-const PRLIMIT = which('prlimit')
+export { records, which }
 
 /**
  * Runs `node [nodeArgs] fixtures/<name> [args]` synchronously. Core dumps are
@@ -97,19 +74,5 @@ const PRLIMIT = which('prlimit')
  * `wrap` is a command prefix (e.g. setpriv ... prlimit ...), used as given.
  */
 export function runFixture (name, args = [], { nodeArgs = [], wrap = null, cwd = HERE, env = process.env, timeout = 60000 } = {}) {
-  const node = [process.execPath, ...nodeArgs, join(FIXTURES, name), ...args]
-  const argv = wrap ? [...wrap, ...node] : PRLIMIT ? [PRLIMIT, '--core=0', ...node] : node
-  const res = spawnSync(argv[0], argv.slice(1), { cwd, env, encoding: 'utf8', timeout })
-  if (res.error) throw res.error
-  return res
-}
-
-/** Lines of the form `KEY {json}` printed by a fixture, as an object. */
-export function records (stdout) {
-  const out = {}
-  for (const line of stdout.split('\n')) {
-    const m1 = /^([A-Z][A-Z0-9_-]*) (.*)$/.exec(line)
-    if (m1) out[m1[1]] = JSON.parse(m1[2])
-  }
-  return out
+  return runNode(join(FIXTURES, name), args, { nodeArgs, wrap, cwd, env, timeout })
 }

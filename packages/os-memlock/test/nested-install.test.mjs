@@ -18,6 +18,7 @@ const haveNpm = npmVersion.error === undefined && npmVersion.status === 0
 if (!haveNpm) console.log(`nested-install: skipped: npm is not on PATH (${npmVersion.error?.message ?? npmVersion.stderr})`)
 
 // Children load the builds npm installed: no test-only binary override, no claim inherited from this process.
+/** @type {NodeJS.ProcessEnv} */
 const env = { ...process.env, PREBUILDS_ONLY: '1', npm_config_build_from_source: 'false' }
 delete env.TARSJS_OS_MEMLOCK_BINARY
 delete env.TARSJS_OS_MEMLOCK_INSTANCE
@@ -37,7 +38,7 @@ function must (res, what) {
 
 /** The host's prebuild name, as node-gyp-build looks it up: `<platform>-<arch>/node.napi.<libc>.node`. */
 function prebuildName () {
-  const libc = process.report.getReport().header.glibcVersionRuntime ? 'glibc' : 'musl'
+  const libc = /** @type {{ header: { glibcVersionRuntime?: string } }} */ (process.report.getReport()).header.glibcVersionRuntime ? 'glibc' : 'musl'
   return join(`${process.platform}-${process.arch}`, `node.napi.${libc}.node`)
 }
 

@@ -1,10 +1,10 @@
 // A kernel without memfd_secret(2), simulated here: the child runs under a
-// seccomp filter (fixtures/without-syscall.c) that answers memfd_secret with
+// seccomp filter (@tarsjs/test-kit's without-syscall.c) that answers memfd_secret with
 // ENOSYS, as a kernel before 5.14 (or one booted without secretmem) does.
 import { spawnSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 import { PKG } from './helpers.mjs'
-import { launcher, withoutMemfdSecret } from './fixtures/without-syscall.mjs'
+import { launcher, withoutMemfdSecret } from '@tarsjs/test-kit'
 
 const HAVE_CC = launcher() !== null
 

@@ -40,7 +40,7 @@ describe.skipIf(!PNPM || !NPM)('packaging', () => {
       expect(pre.status, pre.stdout + pre.stderr).toBe(0)
       const platformDir = join(stage, 'prebuilds', `linux-${process.arch}`)
       const built = readdirSync(platformDir).filter((f) => f.endsWith('.node'))
-      const libc = process.report.getReport().header.glibcVersionRuntime ? 'glibc' : 'musl'
+      const libc = /** @type {{ header: { glibcVersionRuntime?: string } }} */ (process.report.getReport()).header.glibcVersionRuntime ? 'glibc' : 'musl'
       expect(built).toEqual([`@tarsjs+os-memlock.${libc}.node`])
 
       // 3. pack, and check what the tarball holds

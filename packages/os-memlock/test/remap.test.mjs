@@ -20,7 +20,7 @@ describe('remap', () => {
     for (const page of [1, 3, 5, 7]) m.remap(r, page * PS, PS, 'secret')
     // guard, secret, guard, secret, ... guard: nine mappings, the four secret pages locked (charged).
     expect(within().map((v) => v.perms)).toEqual(['---p', 'rw-s', '---p', 'rw-s', '---p', 'rw-s', '---p', 'rw-s', '---p'])
-    expect(within().filter((v) => v.name.startsWith('/secretmem'))).toHaveLength(4)
+    expect(within().filter((v) => v.path.startsWith('/secretmem'))).toHaveLength(4)
     expect(within().filter((v) => v.flags.has('lo')).map((v) => v.perms)).toEqual(['rw-s', 'rw-s', 'rw-s', 'rw-s'])
     const view = new Uint8Array(m.view(r, 3 * PS, 16))
     view.fill(7)
@@ -30,7 +30,7 @@ describe('remap', () => {
     expect(() => m.view(r, 3 * PS, 1)).toThrow(expect.objectContaining({ code: 'ERR_REGION_PROTECTED' }))
     for (const page of [1, 5, 7]) m.remap(r, page * PS, PS, 'none')
     // One PROT_NONE mapping again, nothing locked.
-    expect(within().map((v) => [v.perms, v.name, v.flags.has('lo')])).toEqual([['---p', '', false]])
+    expect(within().map((v) => [v.perms, v.path, v.flags.has('lo')])).toEqual([['---p', '', false]])
     expect(r.byteLength).toBe(9 * PS)
     m.unmap(r)
   })

@@ -171,7 +171,7 @@ describe('secret regions (memfd_secret)', () => {
     expect(region.secret).toBe(true)
     const maps = mappingsOver(range)
     expect(maps).toHaveLength(1)
-    expect(maps[0].name.startsWith('/secretmem')).toBe(true)
+    expect(maps[0].path.startsWith('/secretmem')).toBe(true)
     expect(maps[0].perms).toBe('rw-s')
     expect(maps[0].flags.has('lo')).toBe(true)
     expect(maps[0].flags.has('dd')).toBe(true)
@@ -202,7 +202,7 @@ describe('secret regions (memfd_secret)', () => {
     expect(flagsEvery(mappingsOver(range, PS, PS), 'dd')).toBe(true)
     maps = mappingsOver(range)
     expect(flagsEvery(maps, 'lo')).toBe(true)
-    expect(maps.every((v) => v.perms === 'rw-s' && v.name.startsWith('/secretmem'))).toBe(true)
+    expect(maps.every((v) => v.perms === 'rw-s' && v.path.startsWith('/secretmem'))).toBe(true)
     m.unmap(region)
   })
 

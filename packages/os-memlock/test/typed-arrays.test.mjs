@@ -34,6 +34,7 @@ describe('typed array kinds', () => {
     expect(KINDS.map((k) => k.name).sort()).toEqual(names.sort())
   })
 
+  /** @type {Array<[string, () => ArrayBuffer]>} */
   const sources = [
     ['the heap', () => new ArrayBuffer(SPAN)],
     ['a region', () => m.view(r, 128, SPAN)]

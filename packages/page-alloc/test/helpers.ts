@@ -1,10 +1,11 @@
 // Shared test helpers: the built package (the same dist/ the child processes
 // load), the kernel readers, error assertions, data patterns and fixture runs.
-import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { type ChildRun, expectClean, expectCode as expectErrorCode, runNode, startNode, which } from '@tarsjs/test-kit'
+import * as kernel from '@tarsjs/test-kit/smaps'
 import { expect } from 'vitest'
 import type * as PA from '../src/index.js'
 
@@ -27,27 +28,8 @@ const slotInternals: typeof import('../src/slot-allocator.js') = require('../dis
 const pageInternals: typeof import('../src/page-allocator.js') = require('../dist/page-allocator.js')
 export const os: typeof import('@tarsjs/os-memlock') = require('@tarsjs/os-memlock')
 
-export interface Vma {
-  start: bigint
-  end: bigint
-  pages: number
-  perms: string
-  path: string
-  locked: number
-  rss: number
-  flags: Set<string>
-}
-export const kernel: {
-  PAGE: number
-  smaps(pid?: number | 'self'): Vma[]
-  vmaAt(address: bigint, vmas?: Vma[]): Vma | undefined
-  mapCount(pid?: number | 'self'): number
-  status(field: string, pid?: number | 'self'): number
-  isAllocatorData(v: Vma): boolean
-  allocatorVmas(vmas?: Vma[]): { vmas: number; runs: number }
-  findBytes(marker: Buffer): bigint | undefined
-  pageOf(address: bigint): bigint
-} = require('./smaps.cjs')
+export { kernel }
+export type { Vma } from '@tarsjs/test-kit/smaps'
 
 export const PAGE = pa.PAGE_SIZE
 
@@ -78,20 +60,7 @@ export const immediate = {
 
 /** Calls fn, expects an `AllocError` with `code`; returns it. */
 export function expectCode(fn: () => unknown, code: string): Error & { code: string; cause?: unknown } {
-  let err: unknown
-  let threw = false
-  try {
-    fn()
-  } catch (e) {
-    threw = true
-    err = e
-  }
-  expect(threw, `expected a throw with code ${code}`).toBe(true)
-  expect(err).toBeInstanceOf(pa.AllocError)
-  const e = err as Error & { code: string }
-  expect(e.code).toBe(code)
-  expect(e.message.length).toBeGreaterThan(10)
-  return e
+  return expectErrorCode(fn, code, { Class: pa.AllocError })
 }
 
 /** `length` bytes that depend on `seed` (xorshift32): distinct seeds give distinct contents. */
@@ -130,13 +99,6 @@ export function pagePlace(a: unknown): { region: import('@tarsjs/os-memlock').Re
   return pageInternals.pagePlace(a as never)
 }
 
-export function which(cmd: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    if (dir && existsSync(join(dir, cmd))) return join(dir, cmd)
-  }
-  return null
-}
-
 const PRLIMIT = which('prlimit')
 const SETPRIV = which('setpriv')
 
@@ -146,21 +108,8 @@ export const CAN_RUN_UNPRIVILEGED = SETPRIV !== null && PRLIMIT !== null && proc
 /** Command prefix: no CAP_IPC_LOCK, RLIMIT_MEMLOCK 8 MiB, no core dumps. */
 export const UNPRIVILEGED = [SETPRIV ?? 'setpriv', '--bounding-set=-ipc_lock', '--inh-caps=-ipc_lock', '--', PRLIMIT ?? 'prlimit', '--memlock=8388608', '--core=0']
 
-export interface FixtureRun {
-  status: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-  /** Lines `KEY {json}` printed by the fixture. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  rec: Record<string, any>
-}
-
-function argvFor(name: string, args: string[], nodeArgs: string[], wrap: string[] | null): string[] {
-  const node = [process.execPath, ...nodeArgs, join(FIXTURES, name), ...args]
-  if (wrap !== null) return [...wrap, ...node]
-  return PRLIMIT !== null ? [PRLIMIT, '--core=0', ...node] : node
-}
+/** A finished fixture; `rec` holds the lines `KEY {json}` it printed. */
+export type FixtureRun = ChildRun
 
 /** Runs `node [nodeArgs] fixtures/<name> [args]` (core dumps off) and waits. */
 export function runFixture(
@@ -168,10 +117,7 @@ export function runFixture(
   args: string[] = [],
   { nodeArgs = [], wrap = null, timeout = 120000 }: { nodeArgs?: string[]; wrap?: string[] | null; timeout?: number } = {}
 ): FixtureRun {
-  const argv = argvFor(name, args, nodeArgs, wrap)
-  const res = spawnSync(argv[0] as string, argv.slice(1), { cwd: HERE, encoding: 'utf8', timeout, maxBuffer: 64 << 20 })
-  if (res.error) throw res.error
-  return { status: res.status, signal: res.signal, stdout: res.stdout, stderr: res.stderr, rec: records(res.stdout) }
+  return runNode(join(FIXTURES, name), args, { nodeArgs, wrap, timeout, cwd: HERE })
 }
 
 /** The same as `runFixture`, without blocking (to run two children side by side). */
@@ -180,34 +126,10 @@ export function startFixture(
   args: string[] = [],
   { nodeArgs = [], wrap = null }: { nodeArgs?: string[]; wrap?: string[] | null } = {}
 ): Promise<FixtureRun> {
-  const argv = argvFor(name, args, nodeArgs, wrap)
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0] as string, argv.slice(1), { cwd: HERE })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr, rec: records(stdout) }))
-  })
+  return startNode(join(FIXTURES, name), args, { nodeArgs, wrap, cwd: HERE })
 }
 
-// Parsed JSON, read field by field by the tests.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function records(stdout: string): Record<string, any> {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const out: Record<string, any> = {}
-  for (const line of stdout.split('\n')) {
-    const m = /^([A-Z][A-Z0-9_]*) (.*)$/.exec(line)
-    if (m) out[m[1] as string] = JSON.parse(m[2] as string)
-  }
-  return out
-}
-
-/** Fails with the child's output when it did not exit 0. */
-export function expectClean(run: FixtureRun): void {
-  expect({ status: run.status, signal: run.signal, stderr: run.stderr.slice(-2000) }).toEqual({ status: 0, signal: null, stderr: expect.any(String) })
-}
+export { expectClean }
 
 export type AnyAllocator = import('../src/index.js').Allocator
 

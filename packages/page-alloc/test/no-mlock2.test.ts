@@ -1,19 +1,14 @@
 // The page allocator where mlock2(2) is refused but mlock(2) allowed (a
 // seccomp allow-list written before mlock2 existed): it falls back to plain
 // mlock, every data page still locked, with no warning. The child runs under
-// os-memlock's test launcher, which answers mlock2 with ENOSYS or EPERM.
+// the test kit's seccomp launcher, which answers mlock2 with ENOSYS or EPERM.
 import { describe, expect, it } from 'vitest'
 import { expectClean, runFixture } from './helpers.js'
-// The launcher is built from the addon package's test fixture (a plain .mjs module).
-import { launcher } from '../../os-memlock/test/fixtures/without-syscall.mjs'
+import { withoutMlock2 } from '@tarsjs/test-kit'
 
-const SYS_MLOCK2: Record<string, number> = { x64: 325, arm64: 284 }
-const NR = SYS_MLOCK2[process.arch]
-const PATH: string | null = NR === undefined ? null : launcher()
-
-describe.skipIf(PATH === null)('without mlock2(2)', () => {
+describe.skipIf(withoutMlock2(38) === null)('without mlock2(2)', () => {
   it.each([['ENOSYS', 38], ['EPERM', 1]])('refused with %s: locked with plain mlock, in full, no warning', (_name, errno) => {
-    const run = runFixture('no-mlock2.cjs', [], { wrap: [PATH as string, String(NR), String(errno)] })
+    const run = runFixture('no-mlock2.cjs', [], { wrap: withoutMlock2(errno) })
     expectClean(run)
     const page = run.rec.PAGE
     expect(page.protections).toMatchObject({ locked: true, noDump: true, guardPages: true, secretmem: false })

@@ -3,8 +3,7 @@
 // as older kernels (or ones booted without secretmem) do.
 import { beforeAll, describe, expect, it } from 'vitest'
 import { type FixtureRun, expectClean, runFixture } from './helpers.js'
-// The launcher is built from the addon package's test fixture (a plain .mjs module).
-import { withoutMemfdSecret } from '../../os-memlock/test/fixtures/without-syscall.mjs'
+import { withoutMemfdSecret } from '@tarsjs/test-kit'
 
 const PREFIX: string[] | null = withoutMemfdSecret()
 

@@ -198,7 +198,7 @@ describe('PageAllocator', () => {
   it('a cached mapping reused at another size reads zero where the old canaries stood, and its own canaries hold', () => {
     const p = new PageAllocator({ secretmem: 'off', integrity: 'throw' })
     // 50 then 10 bytes: the old trailing canary lies inside the new data; 10 then 50: the old front canary does.
-    for (const [first, second] of [[50, 10], [10, 50], [4000, 1], [1, 4000], [64, 64]]) {
+    for (const [first, second] of [[50, 10], [10, 50], [4000, 1], [1, 4000], [64, 64]] as Array<[number, number]>) {
       const a = p.alloc(first)
       put(p, a, pattern(first, first))
       p.free(a)

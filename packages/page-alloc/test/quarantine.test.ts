@@ -11,7 +11,7 @@ import type * as PA from '../src/index.js'
 const { SlotAllocator, PageAllocator } = pa
 
 /** A view the allocator does not know of, over `length` bytes at `offset`: what a native holder sees. */
-function holderOf(region: import('@tarsjs/os-memlock').Region, offset: number, length: number): Uint8Array {
+function holderOf(region: import('@tarsjs/os-memlock').Region, offset: number, length: number): Uint8Array<ArrayBuffer> {
   return new Uint8Array(os.view(region, offset, length))
 }
 

@@ -15,6 +15,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 /** The allocator a container reports, seen through a user wrapper. */
 const inner = (a) => (a instanceof CountingAllocator ? a.inner : a)
 
+/** @type {Array<[string, () => any]>} */
 const BUF_ALLOCATORS = [
   ['default slot allocator', () => pc.defaultBufAllocator()],
   ['custom SlotAllocator', () => new SlotAllocator({ pagesPerMapping: 2, cacheLimit: 0, secretmem: 'off' })],
@@ -23,6 +24,7 @@ const BUF_ALLOCATORS = [
   ['user-written allocator', () => new CountingAllocator(new SlotAllocator())]
 ]
 
+/** @type {Array<[string, () => any]>} */
 const KEY_ALLOCATORS = [
   ['default page allocator', () => pc.defaultKeyAllocator()],
   ['PageAllocator secretmem off', () => new PageAllocator({ secretmem: 'off' })],

@@ -21,6 +21,7 @@ beforeEach(() => { before = watched() })
 afterEach(() => { expect(watched()).toEqual(before) })
 
 describe('lengths (alloc, random)', () => {
+  /** @type {Array<[string, (...args: any[]) => any]>} */
   const ctors = [
     ['ProtBuf.alloc', (n, o) => ProtBuf.alloc(n, o)],
     ['ProtBuf.random', (n, o) => ProtBuf.random(n, o)],
@@ -55,7 +56,9 @@ describe('lengths (alloc, random)', () => {
 })
 
 describe('sources (from)', () => {
-  for (const [name, from] of [['ProtBuf.from', (s, o) => ProtBuf.from(s, o)], ['ProtKey.from', (s, o) => ProtKey.from(s, o)]]) {
+  /** @type {Array<[string, (...args: any[]) => any]>} */
+  const sources = [['ProtBuf.from', (s, o) => ProtBuf.from(s, o)], ['ProtKey.from', (s, o) => ProtKey.from(s, o)]]
+  for (const [name, from] of sources) {
     it(`${name}: strings and other non-bytes are ERR_INVALID_ARG_TYPE; a string is named as such`, () => {
       for (const s of NOT_SOURCES) expectCode(() => from(s), 'ERR_INVALID_ARG_TYPE', 'TypeError')
       expect(expectCode(() => from('hunter2'), 'ERR_INVALID_ARG_TYPE').message).toMatch(/string/)

@@ -21,6 +21,7 @@ const HELPERS = [
   { name: 'hkdfKey', node: 'hkdf', ours: (s, o) => hkdfKey('sha256', s, 'salt', 'info', 40, o), plain: (p) => Buffer.from(crypto.hkdfSync('sha256', p, 'salt', 'info', 40)) }
 ]
 
+/** @type {Array<[string, () => any, ((input: any) => any)?]>} */
 const INPUTS = [
   ['ProtKey', () => ProtKey.from(PASSWORD)],
   ['SealedKey', () => SealedKey.from(PASSWORD)],
@@ -123,11 +124,11 @@ describe('parameters Node refuses', () => {
 })
 
 describe('what the async forms rely on', () => {
-  it.each([
+  it.each(/** @type {Array<[string, (...args: any[]) => void, (p: Buffer) => any]>} */ ([
     ['scrypt', (p, cb) => crypto.scrypt(p, 's', 32, { N: 1024 }, cb), (p) => crypto.scryptSync(p, 's', 32, { N: 1024 })],
     ['pbkdf2', (p, cb) => crypto.pbkdf2(p, 's', 1000, 32, 'sha256', cb), (p) => crypto.pbkdf2Sync(p, 's', 1000, 32, 'sha256')],
     ['hkdf', (p, cb) => crypto.hkdf('sha256', p, 's', 'i', 32, cb), (p) => crypto.hkdfSync('sha256', p, 's', 'i', 32)]
-  ])('Node copies the secret input of %s when the call starts (so the window can close at once)', async (_name, call, sync) => {
+  ]))('Node copies the secret input of %s when the call starts (so the window can close at once)', async (_name, call, sync) => {
     const input = Buffer.from(PASSWORD)
     const want = Buffer.from(sync(Buffer.from(PASSWORD)))
     const got = await new Promise((resolve, reject) => {

@@ -13,7 +13,7 @@ const turn = () => new Promise((resolve) => realSetImmediate(resolve))
 it('containers work while the global setImmediate is replaced by one returning a number', async () => {
   await turn() // nothing pending: the next container schedules the backstop's batch anew
   let calls = 0
-  globalThis.setImmediate = () => ++calls
+  globalThis.setImmediate = /** @type {any} */ (() => ++calls)
   const buf = pc.ProtBuf.alloc(16)
   const key = pc.ProtKey.random(16)
   expect(buf.byteLength).toBe(16)

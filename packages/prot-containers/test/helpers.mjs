@@ -6,6 +6,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { expectCode as expectErrorCode, expectReject, records, runNode, which } from '@tarsjs/test-kit'
 import { afterAll, afterEach, beforeEach, expect } from 'vitest'
 
 const require = createRequire(import.meta.url)
@@ -28,34 +29,11 @@ export const SECRETMEM = os.capabilities().memfdSecret
  * ('TypeError', 'RangeError', 'ContainerError'...). Returns the error.
  */
 export function expectCode (fn, code, name) {
-  let err
-  let threw = false
-  try {
-    fn()
-  } catch (e) {
-    threw = true
-    err = e
-  }
-  expect(threw, `expected a throw with code ${code}`).toBe(true)
-  expect(err).toBeInstanceOf(Error)
-  expect(err.code).toBe(code)
-  if (name !== undefined) expect(err.name).toBe(name)
-  expect(err.message.length).toBeGreaterThan(10)
-  return err
+  return expectErrorCode(fn, code, { name })
 }
 
 /** Same for a promise: expects a rejection with `code`. */
-export async function expectReject (promise, code) {
-  let err
-  try {
-    await promise
-  } catch (e) {
-    err = e
-  }
-  expect(err, `expected a rejection with code ${code}`).toBeInstanceOf(Error)
-  expect(err.code).toBe(code)
-  return err
-}
+export { expectReject }
 
 /** The live part of an allocator's stats: what a leak would change. */
 export function live (allocator) {
@@ -121,26 +99,17 @@ export class CountingAllocator {
   total () { return Object.values(this.calls).reduce((a, b) => a + b, 0) }
 }
 
-export function which (cmd) {
-  for (const dir of (process.env.PATH || '').split(':')) {
-    if (dir && existsSync(join(dir, cmd))) return join(dir, cmd)
-  }
-  return null
-}
-
-const PRLIMIT = which('prlimit')
+export { records, which }
 
 /**
  * Runs `node [nodeArgs] fixtures/<name> [args]` synchronously, with core dumps
  * off (prlimit --core=0 execs node, so a signal is node's own).
+ * @param {string} name
+ * @param {string[]} [args]
+ * @param {{ nodeArgs?: string[], input?: string | Buffer, timeout?: number }} [options]
  */
 export function runFixture (name, args = [], { nodeArgs = [], input, timeout = 60000 } = {}) {
-  const node = [process.execPath, ...nodeArgs, join(FIXTURES, name), ...args]
-  // Without prlimit, a shell sets the limit and execs node (so a signal is still node's own).
-  const argv = PRLIMIT ? [PRLIMIT, '--core=0', ...node] : ['/bin/sh', '-c', 'ulimit -c 0 && exec "$@"', 'sh', ...node]
-  const res = spawnSync(argv[0], argv.slice(1), { cwd: HERE, encoding: 'utf8', timeout, input })
-  if (res.error) throw res.error
-  return res
+  return runNode(join(FIXTURES, name), args, { nodeArgs, input, timeout, cwd: HERE })
 }
 
 /**
@@ -148,6 +117,9 @@ export function runFixture (name, args = [], { nodeArgs = [], input, timeout = 6
  * or a signal). `input` is written to stdin and stdin closed at once. Resolves
  * { child, ready, finish(), kill() }: finish() ends stdin and resolves
  * { code, signal, stdout, stderr } once the child exits.
+ * @param {string} name
+ * @param {string[]} [args]
+ * @param {{ nodeArgs?: string[], input?: string | Buffer }} [options]
  */
 export function startFixture (name, args = [], { nodeArgs = [], input } = {}) {
   const child = spawn(process.execPath, [...nodeArgs, join(FIXTURES, name), ...args], { cwd: HERE, stdio: ['pipe', 'pipe', 'pipe'] })
@@ -193,16 +165,6 @@ export function startFixture (name, args = [], { nodeArgs = [], input } = {}) {
       })
     })
   })
-}
-
-/** Lines of the form `KEY {json}` printed by a fixture, as an object. */
-export function records (stdout) {
-  const out = {}
-  for (const line of stdout.split('\n')) {
-    const m = /^([A-Z][A-Z0-9_-]*) (.*)$/.exec(line)
-    if (m) out[m[1]] = JSON.parse(m[2])
-  }
-  return out
 }
 
 export const GDB = which('gdb')

@@ -11,6 +11,7 @@ import { ProtBuf, ProtKey, SealedKey, importCryptoKey, privateKeyObject, secretK
 const code = (c) => expect.objectContaining({ code: c })
 const MESSAGE = Buffer.from('message to sign')
 
+/** @type {Array<[any, any, any]>} */
 const PAIRS = [
   ['ed25519', {}, { name: 'Ed25519' }],
   ['x25519', {}, null],
@@ -45,8 +46,9 @@ function recordTemporaries () {
 }
 
 describe.each(PAIRS)('privateKeyObject: %s %o', (type, options, algorithm) => {
-  const { privateKey, publicKey } = generateKeyPairSync(type, options)
-  for (const format of ['pem', 'der', 'jwk']) {
+  // No encoding in `options`: KeyObjects (the overload for a type chosen at run time cannot tell).
+  const { privateKey, publicKey } = /** @type {import('node:crypto').KeyPairKeyObjectResult} */ (/** @type {unknown} */ (generateKeyPairSync(type, options)))
+  for (const format of /** @type {const} */ (['pem', 'der', 'jwk'])) {
     it(`${format}: equals the original key, leaves the window closed and no temporary alive`, () => {
       const key = ProtKey.from(encoded(privateKey, format), { wipeSource: true })
       const made = recordTemporaries()
@@ -65,7 +67,7 @@ describe.each(PAIRS)('privateKeyObject: %s %o', (type, options, algorithm) => {
 
   if (algorithm) {
     it('importCryptoKey from pkcs8, jwk and pem: a non-extractable private CryptoKey', async () => {
-      for (const [format, enc] of [['pkcs8', 'der'], ['jwk', 'jwk'], ['pem', 'pem']]) {
+      for (const [format, enc] of /** @type {const} */ ([['pkcs8', 'der'], ['jwk', 'jwk'], ['pem', 'pem']])) {
         const key = SealedKey.from(encoded(privateKey, enc))
         const made = recordTemporaries()
         const cryptoKey = await importCryptoKey(key, format, algorithm, ['sign'])
@@ -96,7 +98,7 @@ describe('secret keys', () => {
     const object = secretKeyObject(key, options)
     expect(object.type).toBe('secret')
     expect(createHmac('sha256', object).update(MESSAGE).digest().equals(expected)).toBe(true)
-    if (key.windows) expect(key.windows.readers).toBe(0)
+    if ('windows' in key) expect(key.windows.readers).toBe(0)
     key.dispose()
   })
 
@@ -116,6 +118,7 @@ describe('secret keys', () => {
 
 describe('refusals', () => {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+  /** @type {Array<[string, Buffer, string]>} */
   const cases = [
     ['not JSON', Buffer.from('-----BEGIN'), 'ERR_INVALID_KEY_DATA'],
     ['an unclosed object', Buffer.from('{"kty":"OKP","crv":"Ed25519","d":"abc'), 'ERR_INVALID_KEY_DATA'],
@@ -137,13 +140,20 @@ describe('refusals', () => {
 
   it('bad arguments and options are typed errors', async () => {
     const key = ProtKey.from(encoded(privateKey, 'der'))
+    // @ts-expect-error a string, not a ProtKey: refused at run time
     expect(() => privateKeyObject('pem text')).toThrow(code('ERR_INVALID_ARG_TYPE'))
+    // @ts-expect-error an unknown format: refused at run time
     expect(() => privateKeyObject(key, { format: 'xml' })).toThrow(code('ERR_INVALID_ARG_VALUE'))
+    // @ts-expect-error x509 is not a private key encoding: refused at run time
     expect(() => privateKeyObject(key, { format: 'der', type: 'x509' })).toThrow(code('ERR_INVALID_ARG_VALUE'))
+    // @ts-expect-error a string, not an options object: refused at run time
     expect(() => privateKeyObject(key, 'der')).toThrow(code('ERR_INVALID_ARG_TYPE'))
+    // @ts-expect-error a secret key is raw or jwk: refused at run time
     expect(() => secretKeyObject(key, { format: 'pem' })).toThrow(code('ERR_INVALID_ARG_VALUE'))
     expect(() => secretKeyObject(ProtKey.from(Buffer.from('{"kty":"OKP","crv":"Ed25519","d":"AAAA"}')), { format: 'jwk' })).toThrow(code('ERR_INVALID_KEY_DATA'))
+    // @ts-expect-error spki is a public key format: refused at run time
     await expect(importCryptoKey(key, 'spki', { name: 'Ed25519' }, ['sign'])).rejects.toThrow(code('ERR_INVALID_ARG_VALUE'))
+    // @ts-expect-error format, algorithm and usages missing: refused at run time
     await expect(importCryptoKey(key)).rejects.toThrow(code('ERR_INVALID_ARG_TYPE'))
     // A DER key read as PEM: Node's own typed error, window closed.
     expect(() => privateKeyObject(key)).toThrow(expect.objectContaining({ code: expect.stringMatching(/^ERR_/) }))

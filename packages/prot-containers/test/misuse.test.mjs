@@ -10,6 +10,7 @@ import { ProtBuf, ProtKey, SealedKey } from '../dist/index.js'
 const SECRET = Buffer.from('a9f1c3e5b7d9f1a3c5e7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1', 'hex')
 const code = (c) => expect.objectContaining({ code: c })
 
+/** @type {Array<[string, () => any, string]>} */
 const MAKERS = [
   ['ProtKey', () => ProtKey.from(SECRET), 'read('],
   ['ProtBuf', () => ProtBuf.from(SECRET), 'buf.bytes'],

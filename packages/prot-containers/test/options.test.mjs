@@ -29,10 +29,13 @@ function counted (values) {
   return { proxy, reads }
 }
 
-/** Every public function that takes options, with the option names it reads. */
+/**
+ * Every public function that takes options, with the option names it reads.
+ * @returns {Array<[string, string[], (o: any) => any]>}
+ */
 function calls (C, allocator) {
   const fd = () => openSync(file, 'r')
-  return [
+  return /** @type {Array<[string, string[], (o: any) => any]>} */ ([
     [`${C.name}.alloc`, ['allocator'], (o) => C.alloc(32, o)],
     [`${C.name}.random`, ['allocator'], (o) => C.random(32, o)],
     [`${C.name}.from`, ['allocator', 'wipeSource'], (o) => C.from(randomBytes(32), o)],
@@ -56,7 +59,7 @@ function calls (C, allocator) {
           }
         }]]
       : [])
-  ]
+  ])
 }
 
 const CLASSES = [[ProtBuf, slotA], [ProtKey, pageA]]

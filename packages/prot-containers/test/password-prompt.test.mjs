@@ -120,7 +120,7 @@ class Terminal extends PassThrough {
 
 /** A writable that keeps what was written. */
 function screen () {
-  const s = new PassThrough()
+  const s = /** @type {PassThrough & { text: string }} */ (new PassThrough())
   s.text = ''
   s.on('data', (b) => { s.text += b })
   return s

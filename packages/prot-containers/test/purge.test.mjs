@@ -201,6 +201,7 @@ describe('catchSignals() with worker threads: memory read at the last moment', (
       child.kill('SIGTERM')
       await last
       const memory = processMemory(ready.pid)
+      /** @type {{ total: number, secretsFound: number[], controlFound: number, end?: { code: number | null, signal: NodeJS.Signals | null } }} */
       const result = { total: ready.secrets.length, secretsFound: found(memory, ready.secrets), controlFound: found(memory, [ready.control]).length }
       child.stdin.write('x')
       result.end = await run.finish()

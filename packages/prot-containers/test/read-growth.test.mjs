@@ -37,6 +37,7 @@ class PeakAllocator {
   stats () { return this.inner.stats() }
 }
 
+/** @type {Array<[string, any, () => any]>} */
 const CASES = [
   ['ProtBuf', ProtBuf, () => new SlotAllocator({ mlock: 'required' })],
   ['ProtKey', ProtKey, () => new PageAllocator({ secretmem: 'off', mlock: 'required' })]
@@ -53,6 +54,7 @@ function peak (make) {
   return new PeakAllocator(inner)
 }
 
+/** @type {Array<[string, (...args: any[]) => any]>} */
 const readers = [
   ['fromFile', (C, secret, options) => C.fromFile(fileWith(secret), options)],
   ['fromFd', (C, secret, options) => {

@@ -126,6 +126,7 @@ describe('fromStream', () => {
 
     it(`${name}.fromStream refuses an fs.ReadStream (its read buffer keeps copies) and closes it`, async () => {
       const file = createReadStream(fileWith(randomBytes(64)))
+      /** @type {Promise<void>} */
       const closed = new Promise((resolve) => file.once('close', resolve))
       const err = await expectReject(C.fromStream(file, { allocator: pageA }), 'ERR_INVALID_ARG_VALUE')
       expect(err.message).toMatch(/fromFile/)

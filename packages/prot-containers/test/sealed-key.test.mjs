@@ -124,6 +124,7 @@ describe('SealedKey: windows', () => {
     const key = SealedKey.random(32)
     key.read(() => {})
     const windowsBefore = live(windowPageAllocator())
+    /** @type {Uint8Array} */
     let kept
     key.read((outer) => {
       key.read((inner) => {

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { withoutMemfdSecret } from '../../os-memlock/test/fixtures/without-syscall.mjs'
+import { withoutMemfdSecret } from '@tarsjs/test-kit'
 import { FIXTURES } from './helpers.mjs'
 
 const PREFIX = withoutMemfdSecret()

@@ -5,7 +5,7 @@
 // inaccessible guard pages. The facts asserted follow what protections() says.
 import { describe, expect, it } from 'vitest'
 import { PS, PageAllocator, ProtBuf, ProtKey, SECRETMEM, SlotAllocator } from './helpers.mjs'
-import { dataMapping, locateData, mappingsOver, readMappings } from './smaps.mjs'
+import { dataMapping, locateData, mappingsOver, smaps as readMappings } from '@tarsjs/test-kit'
 
 /** Makes a key and finds its data pages (through a short write window). */
 function keyWithPages (length, allocator) {
@@ -29,8 +29,8 @@ function expectFacts (key, range, access) {
   expect(data.flags.has('dd')).toBe(p.noDump)
   expect(data.flags.has('wf')).toBe(p.wipeOnFork)
   expect(data.flags.has('dc')).toBe(p.dontFork)
-  if (p.secretmem) expect(data.name.startsWith('/secretmem')).toBe(true)
-  else expect(data.name).toBe('')
+  if (p.secretmem) expect(data.path.startsWith('/secretmem')).toBe(true)
+  else expect(data.path).toBe('')
   // Locked and resident even while inaccessible.
   expect(data.kB.Locked).toBe(Number(range.end - range.start) / 1024)
   // Guard pages right before and right after, always inaccessible.

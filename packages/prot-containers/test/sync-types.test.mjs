@@ -1,6 +1,6 @@
 // read()/write() refuse async callbacks in their TypeScript types, not only at
-// run time: a fixture is compiled with tsc, and every line marked
-// @ts-expect-error must really be an error (or tsc reports the unused marker).
+// run time: a fixture is compiled with tsc, and each line it marks with a
+// `@ts-expect-error` must really be an error (or tsc reports the unused marker).
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { PS, PageAllocator, ProtKey, expectCode } from './helpers.mjs'
-import { dataMapping, locateData, readMappings } from './smaps.mjs'
+import { dataMapping, locateData, smaps as readMappings } from '@tarsjs/test-kit'
 
 let made = []
 const keep = (c) => { made.push(c); return c }
@@ -111,6 +111,7 @@ describe('a callback that returns a promise or thenable', () => {
     it(`${method}: is refused with ERR_ASYNC_CALLBACK after the window closed; the continuation sees a length-0 view`, async () => {
       const secret = randomBytes(32)
       const key = keep(ProtKey.from(secret))
+      /** @type {(value?: unknown) => void} */
       let resume
       const gate = new Promise((resolve) => { resume = resolve })
       let first = null

@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { records } from '@tarsjs/test-kit'
 import { FIXTURES } from './helpers.js'
 
 const BASE: NodeJS.ProcessEnv = { ...process.env }
@@ -25,12 +26,7 @@ function run(env: NodeJS.ProcessEnv): Record<string, any> {
   const res = spawnSync(process.execPath, [join(FIXTURES, 'development-mode.cjs')], { env: { ...BASE, ...env }, encoding: 'utf8', timeout: 60000 })
   expect(res.status, res.stdout + res.stderr).toBe(0)
   expect(res.stdout.trimEnd().endsWith('OK')).toBe(true)
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const out: Record<string, any> = {}
-  for (const line of res.stdout.split('\n')) {
-    const m = /^([A-Z]+) (.*)$/.exec(line)
-    if (m) out[m[1]] = JSON.parse(m[2])
-  }
+  const out = records(res.stdout)
   return out
 }
 

@@ -1,12 +1,11 @@
 // Shared test helpers: the built package (the dist/ that the child-process
 // fixtures load too), sodium-native for differential tests, the kernel
 // readers, and a fixture runner.
-import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { expect } from 'vitest'
+import { type ChildRun, expectCode, runNode } from '@tarsjs/test-kit'
 
 const require = createRequire(import.meta.url)
 
@@ -36,26 +35,8 @@ export const native5: any = require('sodium-native-5')
 export const NATIVE_VERSION: string = require('sodium-native/package.json').version
 export const NATIVE5_VERSION: string = require('sodium-native-5/package.json').version
 
-export interface Vma {
-  start: bigint
-  end: bigint
-  perms: string
-  path: string
-  locked: number
-  rss: number
-  flags: Set<string>
-}
-export const kernel: {
-  PAGE: number
-  smaps(pid?: number | 'self'): Vma[]
-  mapCount(pid?: number | 'self'): number
-  status(field: string, pid?: number | 'self'): number
-  isSecureData(v: Vma): boolean
-  findBytes(marker: Uint8Array, vmas?: Vma[]): bigint | undefined
-  peek(address: bigint, length: number): Buffer
-  poke(address: bigint, bytes: Uint8Array): void
-  around(address: bigint, vmas?: Vma[]): { before?: Vma; vma: Vma; after?: Vma } | undefined
-} = require('./kernel.cjs')
+export type { Vma } from '@tarsjs/test-kit/smaps'
+export const kernel: typeof import('./kernel.cjs') = require('./kernel.cjs')
 
 export const PAGE = kernel.PAGE
 
@@ -69,25 +50,9 @@ export function outcome(fn: () => unknown): { value?: unknown; error?: { name: s
   }
 }
 
-/** Calls `fn` and expects an error with `code`; returns it. */
-export function expectCode(fn: () => unknown, code: string): Error & { code: string } {
-  let caught: unknown
-  try {
-    fn()
-  } catch (err) {
-    caught = err
-  }
-  expect(caught, `expected an error with code ${code}`).toBeInstanceOf(Error)
-  expect((caught as { code?: unknown }).code).toBe(code)
-  return caught as Error & { code: string }
-}
+export { expectCode }
 
-export interface FixtureRun {
-  status: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-}
+export type FixtureRun = ChildRun
 
 /**
  * Runs `test/fixtures/<name>.cjs` in a child process; `wrap` is a command that
@@ -98,14 +63,12 @@ export function runFixture(
   args: string[] = [],
   options: { nodeArgs?: string[]; timeout?: number; wrap?: string[] } = {}
 ): FixtureRun {
-  const command = [...(options.wrap ?? []), process.execPath, ...(options.nodeArgs ?? []), join(FIXTURES, `${name}.cjs`), ...args]
-  const run = spawnSync(command[0] as string, command.slice(1), {
-    encoding: 'utf8',
+  return runNode(join(FIXTURES, `${name}.cjs`), args, {
+    nodeArgs: options.nodeArgs ?? [],
+    wrap: options.wrap ?? null,
     timeout: options.timeout ?? 60_000,
     env: { ...process.env, NODE_OPTIONS: '' }
   })
-  if (run.error) throw run.error
-  return { status: run.status, signal: run.signal, stdout: run.stdout, stderr: run.stderr }
 }
 
 /** The last line of a fixture's stdout, parsed as JSON. */

@@ -4,17 +4,19 @@
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { describe, expect, it } from 'vitest'
-import type * as Pc from '../src/index.js'
-import type { PageAllocator as PageAllocatorT } from '@tarsjs/page-alloc'
 
 const require = createRequire(import.meta.url)
-const { ProtBuf, ProtKey } = require('../dist/index.js') as typeof Pc
-const { PageAllocator } = require('@tarsjs/page-alloc') as { PageAllocator: typeof PageAllocatorT }
+/** @type {typeof import('../dist/index.js')} */
+const pc = require('../dist/index.js')
+const { ProtBuf, ProtKey } = pc
+/** @type {typeof import('@tarsjs/page-alloc')} */
+const pa = require('@tarsjs/page-alloc')
+const { PageAllocator } = pa
 
 describe('using', () => {
   it('closes a reader at the end of its block', () => {
     const key = ProtKey.random(32)
-    let seen: Uint8Array | null = null
+    let seen = null
     {
       using r = key.reader()
       seen = r.bytes
@@ -40,7 +42,7 @@ describe('using', () => {
 
   it('disposes containers in reverse order of declaration', () => {
     const allocator = new PageAllocator({ secretmem: 'off' })
-    const order: string[] = []
+    const order = []
     const secret = randomBytes(32)
     {
       using key = ProtKey.from(secret, { allocator })

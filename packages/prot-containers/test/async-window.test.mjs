@@ -5,47 +5,59 @@ import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
-import type * as Pc from '../src/index.js'
 
 const require = createRequire(import.meta.url)
-const { ProtKey, SealedKey, DEFAULT_WINDOW_TIMEOUT } = require('../dist/index.js') as typeof Pc
+/** @type {typeof import('../dist/index.js')} */
+const pc = require('../dist/index.js')
+const { ProtKey, SealedKey, DEFAULT_WINDOW_TIMEOUT } = pc
 
-type Key = Pc.ProtKey | Pc.SealedKey
-
-/** A promise settled by hand. */
-function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
-  let resolve!: (v: T) => void
-  let reject!: (e: unknown) => void
-  const promise = new Promise<T>((res, rej) => {
+/**
+ * A promise settled by hand.
+ * @template [T=void]
+ * @returns {{ promise: Promise<T>, resolve: (v?: T) => void, reject: (e: unknown) => void }}
+ */
+function deferred () {
+  /** @type {(v?: T) => void} */
+  let resolve
+  /** @type {(e: unknown) => void} */
+  let reject
+  /** @type {Promise<T>} */
+  const promise = new Promise((res, rej) => {
     resolve = res
     reject = rej
   })
   return { promise, resolve, reject }
 }
 
-/** The plaintext is readable: a ProtKey's pages are 'read'; a SealedKey has an open window. */
-function readable(key: Key): boolean {
-  const p = key.protections() as Pc.SealedProtections
+/**
+ * The plaintext is readable: a ProtKey's pages are 'read'; a SealedKey has an open window.
+ * @param {Key} key
+ */
+function readable (key) {
+  const p = key.protections()
   return 'sealed' in p ? !p.sealed : p.access !== 'none'
 }
 
-const KINDS: Array<[string, (bytes: Uint8Array) => Key]> = [
+/** @typedef {import('../dist/index.js').ProtKey | import('../dist/index.js').SealedKey} Key */
+
+/** @type {Array<[string, (bytes: Uint8Array) => Key]>} */
+const KINDS = [
   ['ProtKey', (bytes) => ProtKey.from(bytes)],
   ['SealedKey', (bytes) => SealedKey.from(bytes)]
 ]
 
-const code = (c: string) => expect.objectContaining({ code: c })
+const code = (c) => expect.objectContaining({ code: c })
 
 describe.each(KINDS)('%s async windows', (_name, make) => {
   it('counts readers across awaits and closes the window when the last promise settles', async () => {
     const key = make(Buffer.alloc(16, 7))
     const a = deferred()
     const b = deferred()
-    const views: Uint8Array[] = []
+    const views = []
     const first = key.readAsync(async (bytes) => {
       views.push(bytes)
       await a.promise
-      return bytes[0]! + bytes.length
+      return bytes[0] + bytes.length
     })
     const second = key.readAsync(async (bytes) => {
       views.push(bytes)
@@ -71,8 +83,9 @@ describe.each(KINDS)('%s async windows', (_name, make) => {
 
   it('a timeout closes the window, detaches the view and rejects with ERR_WINDOW_TIMEOUT', async () => {
     const key = make(Buffer.alloc(8, 1))
-    let view: Uint8Array | null = null
-    const never = new Promise<never>(() => {})
+    /** @type {Uint8Array} */
+    let view = null
+    const never = new Promise(() => {})
     const started = key.readAsync((bytes) => {
       view = bytes
       return never
@@ -83,14 +96,15 @@ describe.each(KINDS)('%s async windows', (_name, make) => {
     expect(readable(key)).toBe(false)
     // No secret is left behind the view: a ProtKey moved to fresh pages (native work that may still
     // hold the view meets zeros, never a fault); a SealedKey's plaintext buffer was wiped and detached.
-    expect(view!.byteLength === 0 || view!.every((b) => b === 0)).toBe(true)
+    expect(view.byteLength === 0 || view.every((b) => b === 0)).toBe(true)
     expect(key.read((bytes) => Array.from(bytes))).toEqual([1, 1, 1, 1, 1, 1, 1, 1])
     key.dispose()
   })
 
   it('a write window that times out is closed too; a late settle changes nothing', async () => {
     const key = make(Buffer.alloc(8, 1))
-    const late = deferred<string>()
+    /** @type {ReturnType<typeof deferred<string>>} */
+    const late = deferred()
     const started = key.writeAsync(async (bytes) => {
       bytes[0] = 9
       return late.promise
@@ -156,12 +170,14 @@ describe.each(KINDS)('%s async windows', (_name, make) => {
 
   it('refuses bad arguments as rejections, before opening anything', async () => {
     const key = make(Buffer.alloc(8, 0))
-    await expect(key.readAsync('no' as never)).rejects.toThrow(code('ERR_INVALID_ARG_TYPE'))
+    // @ts-expect-error not a function: refused
+    await expect(key.readAsync('no')).rejects.toThrow(code('ERR_INVALID_ARG_TYPE'))
     for (const timeout of [0, -1, 1.5, 2 ** 31, Number.NaN, Infinity]) {
       await expect(key.readAsync(() => 1, { timeout })).rejects.toThrow(code('ERR_OUT_OF_RANGE'))
     }
-    await expect(key.readAsync(() => 1, { timeout: '5' as never })).rejects.toThrow(code('ERR_INVALID_ARG_TYPE'))
-    await expect(key.writeAsync(() => 1, null as never)).rejects.toThrow(code('ERR_INVALID_ARG_TYPE'))
+    // @ts-expect-error a string timeout: refused
+    await expect(key.readAsync(() => 1, { timeout: '5' })).rejects.toThrow(code('ERR_INVALID_ARG_TYPE'))
+    await expect(key.writeAsync(() => 1, null)).rejects.toThrow(code('ERR_INVALID_ARG_TYPE'))
     expect(() => key.readerAsync({ timeout: 0 })).toThrow(code('ERR_OUT_OF_RANGE'))
     expect(key.windows).toEqual({ readers: 0, writer: false })
     expect(DEFAULT_WINDOW_TIMEOUT).toBe(10_000)
@@ -170,7 +186,7 @@ describe.each(KINDS)('%s async windows', (_name, make) => {
 
   it('await using closes a guard at the end of its block, across awaits', async () => {
     const key = make(Buffer.alloc(8, 4))
-    let seen: Uint8Array | null = null
+    let seen = null
     {
       await using w = key.readerAsync()
       await sleep(1)
@@ -208,20 +224,20 @@ describe.each(KINDS)('%s async windows', (_name, make) => {
 
 describe('SealedKey writer that times out after its view escaped', () => {
   it('rejects with ERR_VIEW_ESCAPED (nothing was sealed), never an uncaught exception', async () => {
-    const os = require('@tarsjs/os-memlock') as { detach(ab: ArrayBufferLike): void }
+    const os = require('@tarsjs/os-memlock')
     const key = SealedKey.from(Buffer.alloc(8, 0x11))
-    const uncaught: unknown[] = []
-    const onUncaught = (err: unknown) => uncaught.push(err)
+    const uncaught = []
+    const onUncaught = (err) => uncaught.push(err)
     process.on('uncaughtException', onUncaught)
     try {
       const pending = key.writeAsync((bytes) => {
         bytes[0] = 0x44
-        os.detach(bytes.buffer)
-        return new Promise<never>(() => {})
+        os.detach(/** @type {ArrayBuffer} */ (bytes.buffer))
+        return new Promise(() => {})
       }, { timeout: 20 })
       await expect(pending).rejects.toThrow(code('ERR_VIEW_ESCAPED'))
       const guard = key.writerAsync({ timeout: 20 })
-      os.detach(guard.bytes.buffer)
+      os.detach(/** @type {ArrayBuffer} */ (guard.bytes.buffer))
       await sleep(60)
       expect(guard.expired).toBe(true)
       await expect(guard[Symbol.asyncDispose]()).rejects.toThrow(code('ERR_VIEW_ESCAPED'))
@@ -239,12 +255,12 @@ describe('deadline timers', () => {
   it("readAsync's promise settles even when nothing else keeps the process alive; a forgotten guard does not hold the process", () => {
     const dist = require.resolve('../dist/index.js')
     const script = `
-      const { ProtKey } = require(${JSON.stringify(dist)})
-      const key = ProtKey.random(16)
-      key.readerAsync({ timeout: 60000 }) // forgotten: must not keep the process alive for a minute
-      key.readAsync(() => new Promise(() => {}), { timeout: 50 }).catch((err) => {
-        console.log(err.code, key.windows.readers, key.protections().access)
-      })`
+   const { ProtKey } = require(${JSON.stringify(dist)})
+   const key = ProtKey.random(16)
+   key.readerAsync({ timeout: 60000 }) // forgotten: must not keep the process alive for a minute
+   key.readAsync(() => new Promise(() => {}), { timeout: 50 }).catch((err) => {
+    console.log(err.code, key.windows.readers, key.protections().access)
+   })`
     const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30000 })
     expect(run.status, run.stderr).toBe(0)
     expect(run.stdout.trim()).toBe('ERR_WINDOW_TIMEOUT 1 read')

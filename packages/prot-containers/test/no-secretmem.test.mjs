@@ -6,21 +6,20 @@ import { createHmac } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-// The launcher is built from the addon package's test fixture (a plain .mjs module).
-import { withoutMemfdSecret } from '../../os-memlock/test/fixtures/without-syscall.mjs'
+import { withoutMemfdSecret } from '@tarsjs/test-kit'
 
-const PREFIX: string[] | null = withoutMemfdSecret()
+const PREFIX = withoutMemfdSecret()
 // The `tarsjs` command of @tarsjs/doctor, as installed next to this package.
 const BIN = join(dirname(createRequire(import.meta.url).resolve('@tarsjs/doctor/package.json')), 'bin', 'tarsjs.cjs')
 
-function run(args: string[]) {
-  const argv = [...(PREFIX as string[]), process.execPath, ...args]
-  return spawnSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', timeout: 30000 })
+function run (args) {
+  const argv = [...PREFIX, process.execPath, ...args]
+  return spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 30000 })
 }
 
 describe.skipIf(PREFIX === null)('without memfd_secret(2)', () => {
   it('ProtKey keeps its key in locked, no-dump, guarded anonymous pages, no access outside windows; ProtBuf works', () => {
-    const r = run([join(__dirname, 'fixtures', 'no-secretmem.cjs')])
+    const r = run([join(HERE, 'fixtures', 'no-secretmem.cjs')])
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)
     const out = JSON.parse(r.stdout)
@@ -39,7 +38,7 @@ describe.skipIf(PREFIX === null)('without memfd_secret(2)', () => {
 
     const json = run([BIN, 'doctor', '--json'])
     expect(json.status).toBe(0)
-    const finding = JSON.parse(json.stdout).findings.find((f: { id: string }) => f.id === 'secretmem')
+    const finding = JSON.parse(json.stdout).findings.find((f) => f.id === 'secretmem')
     expect(finding).toMatchObject({ verdict: 'warn', data: { available: false } })
 
     const strict = run([BIN, 'doctor', '--strict', '--require=secretmem'])
