@@ -63,7 +63,8 @@ function withoutCoreDumps (command) {
 function nodeArgv (script, args, { nodeArgs = [], wrap = null }) {
   const node = [process.execPath, ...nodeArgs, script, ...args]
   const [cmd, ...rest] = wrap !== null ? [...wrap, ...node] : withoutCoreDumps(node)
-  return [/** @type {string} */ (cmd), rest]
+  if (cmd === undefined) throw new Error('nodeArgv: empty command')
+  return [cmd, rest]
 }
 
 /**

@@ -5,10 +5,12 @@ import { spawnSync } from 'node:child_process'
 import { createHmac } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { withoutMemfdSecret } from '@tarsjs/test-kit'
 
 const PREFIX = withoutMemfdSecret()
+const HERE = fileURLToPath(new URL('.', import.meta.url))
 // The `tarsjs` command of @tarsjs/doctor, as installed next to this package.
 const BIN = join(dirname(createRequire(import.meta.url).resolve('@tarsjs/doctor/package.json')), 'bin', 'tarsjs.cjs')
 
