@@ -182,7 +182,7 @@ export class ProtBuf extends Container {
    * secret.dispose()
    * ```
    */
-  static async fromStream(stream: Readable, options?: ReadOptions): Promise<ProtBuf> {
+  static async fromStream(stream: Readable | AsyncIterable<Uint8Array>, options?: ReadOptions): Promise<ProtBuf> {
     const opts = readOptions(options)
     const allocator = pickAllocator(opts.allocator, defaultBufAllocator)
     return new ProtBuf(CONSTRUCT, allocator, await readStream(allocator, stream, opts.maxLength))

@@ -205,7 +205,7 @@ export class ProtKey extends Container {
    * key.dispose()
    * ```
    */
-  static async fromStream(stream: Readable, options?: KeyReadOptions): Promise<ProtKey> {
+  static async fromStream(stream: Readable | AsyncIterable<Uint8Array>, options?: KeyReadOptions): Promise<ProtKey> {
     const opts = readOptions(options)
     const allocator = keyAllocator(opts.allocator)
     return new ProtKey(CONSTRUCT, allocator, await readStream(allocator, stream, opts.maxLength))

@@ -273,7 +273,7 @@ export class SealedKey {
    * key.dispose()
    * ```
    */
-  static async fromStream(stream: Readable, options?: SealedReadOptions): Promise<SealedKey> {
+  static async fromStream(stream: Readable | AsyncIterable<Uint8Array>, options?: SealedReadOptions): Promise<SealedKey> {
     const opts = readOptions(options)
     const allocator = sealedAllocator(opts.allocator)
     return sealRead(allocator, await readStream(windowAllocator(), stream, opts.maxLength))
