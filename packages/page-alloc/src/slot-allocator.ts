@@ -10,7 +10,8 @@
  * hold a canary checked on free (a length equal to its class has none). Freed
  * slots are wiped at once, then wait in a quarantine (still in use for the
  * bitmap) before another allocation may take them; a slot whose view escaped
- * is never freed in the bitmap at all. All metadata (bitmaps, counts) lives
+ * is never freed in the bitmap at all. A freed slot's view may be kept as its
+ * spare for its next allocation (recycled-view.ts), never past its page's access. All metadata (bitmaps, counts) lives
  * here in the JS heap, away from the data.
  *
  * A page is made read-write and locked when it gets its first slot, and is
@@ -41,6 +42,7 @@ import type { IntegrityPolicy, MlockPolicy, SecretmemPolicy, WarningPolicy } fro
 import { Quarantine, quarantineLimits, quarantineOption } from './quarantine.js'
 import type { QuarantineLimits, QuarantineOptions } from './quarantine.js'
 import { RandomPool } from './random.js'
+import { recycles, takeBack } from './recycled-view.js'
 import { describeAllocator, inspectCustom } from './redact.js'
 import { MAX_SLOT, SLOT_SIZES, classOf } from './size-classes.js'
 
@@ -97,6 +99,8 @@ interface SlotPage {
   drained: boolean
   /** Position in its class's `open` list, or -1. */
   openIndex: number
+  /** Per slot, the ArrayBuffer kept from its last view to be handed out again (see recycled-view.ts). */
+  spares: (ArrayBuffer | undefined)[]
 }
 
 interface SlotClass {
@@ -251,9 +255,10 @@ export class SlotAllocator implements Allocator, ChargeHolder {
   }
 
   /**
-   * Checks the canary, detaches the view and wipes the slot now; the slot then
-   * waits in quarantine before another allocation may take it. A slot whose
-   * view escaped is wiped and never reused.
+   * Checks the canary, wipes the slot and takes its view away now (detached;
+   * on Node.js 22+ taken back with `transfer()` and kept for the slot's next
+   * allocation, see recycled-view.ts); the slot then waits in quarantine before
+   * another allocation may take it. A slot whose view escaped is wiped and never reused.
    * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_DOUBLE_FREE`; a corrupted canary ends the process (or throws `ERR_INTEGRITY` under `integrity: 'throw'`)
    * @example
    * ```js
@@ -283,9 +288,13 @@ export class SlotAllocator implements Allocator, ChargeHolder {
       integrityFailure(this.#integrity, `canary after a ${s.byteLength}-byte slot was overwritten (buffer overflow)`)
     }
     if (escaped(s.view)) s.escaped = true
-    else if (s.view !== null) os.detach(s.view)
-    s.view = null
     os.wipe(region, offset, page.slotSize)
+    // Wiped first: the view's holders see zeros until it is detached or taken back.
+    if (!s.escaped && s.view !== null) {
+      if (recycles()) page.spares[s.index] = takeBack(s.view)
+      else os.detach(s.view)
+    }
+    s.view = null
     s.freed = true
     this.#counters.allocations--
     this.#counters.bytes -= s.byteLength
@@ -323,7 +332,14 @@ export class SlotAllocator implements Allocator, ChargeHolder {
     if (s.escaped) throw escapedViewError()
     if (s.view === null) {
       const page = s.page
-      s.view = os.view(page.owner.mapping.region, page.offset + s.index * page.slotSize, s.byteLength)
+      const spare = page.spares[s.index]
+      page.spares[s.index] = undefined
+      if (spare !== undefined && spare.byteLength === s.byteLength) {
+        s.view = spare
+      } else {
+        if (spare !== undefined) os.detach(spare)
+        s.view = os.view(page.owner.mapping.region, page.offset + s.index * page.slotSize, s.byteLength)
+      }
     }
     return s.view
   }
@@ -607,6 +623,7 @@ export class SlotAllocator implements Allocator, ChargeHolder {
     page.live = 0
     page.quarantined = 0
     page.drained = false
+    page.spares = []
     return page
   }
 
@@ -619,6 +636,9 @@ export class SlotAllocator implements Allocator, ChargeHolder {
    */
   #retirePage(cls: SlotClass, page: SlotPage): void {
     const mapping = page.owner.mapping
+    // No view may outlive the page's access: the spares go first (detaching never fails for them).
+    for (const spare of page.spares) if (spare !== undefined) os.detach(spare)
+    page.spares = []
     try {
       os.protect(mapping.region, page.offset, PAGE_SIZE, 'none')
     } catch {
@@ -663,7 +683,8 @@ export class SlotAllocator implements Allocator, ChargeHolder {
         quarantined: 0,
         locked: false,
         drained: false,
-        openIndex: -1
+        openIndex: -1,
+        spares: []
       })
     }
     this.#mappings.push(group)
