@@ -5,8 +5,8 @@
  * - at rest: a slot allocator for the ciphertexts, not locked (a ciphertext
  *   may be swapped; it is worthless without the sealing key), so thousands of
  *   keys cost no locked memory at all;
- * - windows: a page allocator for the plaintexts of open windows (see
- *   window-buffers.ts), and a slot allocator for the combined sealing key
+ * - windows: a slot allocator for the plaintexts of open windows (see
+ *   window-buffers.ts), and another for the combined sealing key
  *   during one AEAD call and for plaintexts being read or rekeyed: both
  *   locked, no-dump, wipe-on-fork, wiped on free;
  * - sealing key: a page allocator backed by memfd_secret where the kernel
@@ -17,7 +17,7 @@ import { PAGE_SIZE, PageAllocator, SlotAllocator } from '@tarsjs/page-alloc'
 
 let atRest: SlotAllocator | undefined
 let windows: SlotAllocator | undefined
-let windowPages: PageAllocator | undefined
+let windowBuffers: SlotAllocator | undefined
 let halves: PageAllocator | undefined
 
 /** Ciphertexts: packed slots, not locked. 64 pages per mapping: 100,000 sealed 32-byte keys fit in 31 mappings. */
@@ -33,14 +33,21 @@ export function windowAllocator(): SlotAllocator {
 }
 
 /**
- * Plaintexts of open windows: a guarded mapping each, locked, no-dump,
- * wipe-on-fork (never secretmem, which cannot wipe on fork). A closed window's
- * buffer waits in quarantine for a turn and 4 later frees, but at most two
- * pages wait: locked memory stays flat however many windows one turn opens.
+ * Plaintexts of open windows: a slot allocator of their own (not shared with
+ * ProtBufs, ciphertexts or the sealing key), locked, no-dump, wipe-on-fork,
+ * guard pages around each group of pages and a canary after a key shorter than
+ * its slot; keys above half a page get a guarded page mapping each (never
+ * secretmem, which cannot wipe on fork). A closed window's buffer waits in
+ * quarantine for a turn and 4 later frees, but at most 8 KiB wait: locked
+ * memory stays flat however many windows one turn opens.
  */
-export function windowPageAllocator(): PageAllocator {
-  windowPages ??= new PageAllocator({ secretmem: 'off', cacheLimit: 4, quarantine: { frees: 4, bytes: 2 * PAGE_SIZE } })
-  return windowPages
+export function windowBufferAllocator(): SlotAllocator {
+  if (windowBuffers === undefined) {
+    const quarantine = { frees: 4, bytes: 2 * PAGE_SIZE }
+    const large = new PageAllocator({ secretmem: 'off', cacheLimit: 4, quarantine })
+    windowBuffers = new SlotAllocator({ pagesPerMapping: 4, cacheLimit: 4, quarantine, large })
+  }
+  return windowBuffers
 }
 
 /** Halves of the sealing key: memfd_secret where available, one guarded mapping each. */

@@ -31,7 +31,7 @@ import { delimiterBytes, readUntil } from './read-until.js'
 import type { Delimiter, ReadUntilOptions } from './read-until.js'
 import { promptOptions, readPassword } from './password-prompt.js'
 import type { PromptOptions } from './password-prompt.js'
-import { atRestAllocator, windowAllocator, windowPageAllocator } from './sealed-allocators.js'
+import { atRestAllocator, windowAllocator, windowBufferAllocator } from './sealed-allocators.js'
 import { SEAL_OVERHEAD, SealingKey, currentSealingKey, replaceSealingKey } from './sealing-key.js'
 import type { SealingKeyProtections } from './sealing-key.js'
 import { aead } from './sodium.js'
@@ -100,15 +100,15 @@ const abandonedWindows = new FinalizationRegistry<Allocation>((window) => {
   if (window.freed || bytes === undefined) return
   openWindows.delete(window)
   if (escapedView(bytes)) retireEscaped(window)
-  else windowPageAllocator().free(window)
+  else windowBufferAllocator().free(window)
 })
 
 onPurge(() => {
-  const pages = windowPageAllocator()
+  const buffers = windowBufferAllocator()
   for (const [a, bytes] of openWindows) {
     if (a.freed) continue
     if (escapedView(bytes)) retireEscaped(a)
-    else pages.free(a)
+    else buffers.free(a)
   }
   openWindows.clear()
   sealedLive.clear()
@@ -647,7 +647,7 @@ export class SealedKey {
    */
   protections(): SealedProtections {
     const allocation = this.live()
-    const window = this.#window === null ? null : windowPageAllocator().protections(this.#window)
+    const window = this.#window === null ? null : windowBufferAllocator().protections(this.#window)
     return {
       ...this.#allocator.protections(allocation),
       sealed: this.#window === null,

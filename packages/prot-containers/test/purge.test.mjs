@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { ProtBuf, ProtKey, expectCode, live, pc, startFixture } from './helpers.mjs'
 
 const { SealedKey, purge, catchSignals, defaultBufAllocator, defaultKeyAllocator } = pc
-const { windowAllocator, windowPageAllocator, atRestAllocator } = createRequire(import.meta.url)('../dist/sealed-allocators.js')
+const { windowAllocator, windowBufferAllocator, atRestAllocator } = createRequire(import.meta.url)('../dist/sealed-allocators.js')
 
 describe('purge()', () => {
   it('wipes and frees every live container of the thread, open windows included; they then throw ERR_DISPOSED', () => {
@@ -33,7 +33,7 @@ describe('purge()', () => {
     expectCode(() => sealed.read(() => {}), 'ERR_DISPOSED')
     expectCode(() => keyWindow.close(), 'ERR_DISPOSED')
     sealedWindow.close()
-    for (const a of [defaultBufAllocator(), defaultKeyAllocator(), windowAllocator(), windowPageAllocator(), atRestAllocator()]) {
+    for (const a of [defaultBufAllocator(), defaultKeyAllocator(), windowAllocator(), windowBufferAllocator(), atRestAllocator()]) {
       expect(live(a)).toEqual({ allocations: 0, bytes: 0 })
     }
   })

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { ProtKey, SECRETMEM, SlotAllocator, expectCode, expectReject, hexOf, live, pc, records, runFixture } from './helpers.mjs'
 
 const { SealedKey } = pc
-const { windowAllocator, windowPageAllocator, atRestAllocator, sealingKeyAllocator } = createRequire(import.meta.url)('../dist/sealed-allocators.js')
+const { windowAllocator, windowBufferAllocator, atRestAllocator, sealingKeyAllocator } = createRequire(import.meta.url)('../dist/sealed-allocators.js')
 const dir = mkdtempSync(join(tmpdir(), 'sealed-key-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
@@ -78,7 +78,7 @@ describe('SealedKey: at rest', () => {
   ])('a flipped bit in the %s: ERR_SEALED_KEY_TAMPERED on open, no bytes handed out', (_, at) => {
     const rec = recording()
     const key = SealedKey.random(32, { allocator: rec.allocator })
-    const windowsBefore = live(windowPageAllocator())
+    const windowsBefore = live(windowBufferAllocator())
     rec.atRest()[at] ^= 0x01
     let called = false
     expectCode(() => key.read(() => { called = true }), 'ERR_SEALED_KEY_TAMPERED', 'ContainerError')
@@ -89,7 +89,7 @@ describe('SealedKey: at rest', () => {
     expect(called).toBe(false)
     expect(key.windows).toEqual({ readers: 0, writer: false })
     // The window buffer went back wiped (kept for reuse), not leaked.
-    expect(live(windowPageAllocator())).toEqual(windowsBefore)
+    expect(live(windowBufferAllocator())).toEqual(windowsBefore)
     rec.atRest()[at] ^= 0x01
     expect(key.read((b) => b.byteLength)).toBe(32)
     key.dispose()
@@ -123,7 +123,7 @@ describe('SealedKey: windows', () => {
   it('readers nest and share one plaintext; a view kept past the last close has length 0', () => {
     const key = SealedKey.random(32)
     key.read(() => {})
-    const windowsBefore = live(windowPageAllocator())
+    const windowsBefore = live(windowBufferAllocator())
     /** @type {Uint8Array} */
     let kept
     key.read((outer) => {
@@ -136,7 +136,7 @@ describe('SealedKey: windows', () => {
     })
     expect(kept.byteLength).toBe(0)
     expect(kept[0]).toBe(undefined)
-    expect(live(windowPageAllocator())).toEqual(windowsBefore)
+    expect(live(windowBufferAllocator())).toEqual(windowsBefore)
     const w = key.writer()
     const v = w.bytes
     expect(String(w)).toBe('SealedKey write window(32 bytes, open)')
