@@ -481,7 +481,7 @@ export class PageAllocator implements Allocator, ChargeHolder {
    * now in an ArrayBuffer the allocator cannot detach), the data first moves to
    * fresh pages: the old ones stay mapped, wiped and readable, so the escaped
    * buffer reads zeros and never faults.
-   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`; `ERR_INVALID_ARG_VALUE` for an unknown access; the OS error from `mprotect`
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`; `ERR_INVALID_ARG_VALUE` for an unknown access; `ERR_VIEW_HANDED_OVER` for `'none'` without `keepViews` once a view was handed over (`handOverView`); the OS error from `mprotect`
    * @example
    * ```js
    * import { PageAllocator } from '@tarsjs/page-alloc'
@@ -516,6 +516,11 @@ export class PageAllocator implements Allocator, ChargeHolder {
       throw new AllocError('ERR_INVALID_ARG_VALUE', 'The "relocate" and "keepViews" options cannot be combined')
     }
     if (mode === 'none' && keepViews !== true && s.access !== 'none') {
+      // A handed-over view is its holder's: the allocator cannot see whether it was moved out (transfer()), and
+      // PROT_NONE under a moved-out buffer kills the process when it is read. Its holder checks it and keeps it.
+      if (s.handedOver) {
+        throw new AllocError('ERR_VIEW_HANDED_OVER', "A view of this allocation was handed over: protect(a, 'none') needs { keepViews: true }, after its holder checked that view")
+      }
       if (escaped(s.view)) this.#moveAway(s, true)
       else if (relocate === true) this.#moveAway(s, false)
     }

@@ -601,6 +601,10 @@ export class SlotAllocator implements Allocator, ChargeHolder {
     if (page === undefined) page = this.#mapGroup().pages[0] as SlotPage
     const mapping = page.owner.mapping
     os.protect(mapping.region, page.offset, PAGE_SIZE, 'readwrite')
+    // Out of the cache before the lock: a lock refused for RLIMIT_MEMLOCK makes this allocator retire pages
+    // (releaseCharge), and a retirement must not find this page's mapping all cached and unmap it.
+    page.owner.cached--
+    this.#counters.cachedPages--
     try {
       // A page whose munlock failed when it retired is still locked.
       if (!page.locked) {
@@ -608,14 +612,14 @@ export class SlotAllocator implements Allocator, ChargeHolder {
         if (page.locked && !mapping.secretmem) this.#counters.lockedPages++
       }
     } catch (err) {
+      page.owner.cached++
+      this.#counters.cachedPages++
       os.protect(mapping.region, page.offset, PAGE_SIZE, 'none')
       // A failed alloc leaves nothing behind: a group mapped for it goes with it.
       if (fresh) this.#unmapMapping(page.owner)
       throw err
     }
     if (!fresh) this.#counters.cacheHits++
-    page.owner.cached--
-    this.#counters.cachedPages--
     page.cls = this.#classes.indexOf(cls)
     page.slotSize = cls.size
     page.slots = Math.floor(PAGE_SIZE / cls.size)

@@ -54,10 +54,11 @@ describe.skipIf(!HAS_TRANSFER)(`escaped views (Node ${process.versions.node}; ne
     })
   }
 
-  it('in a child process: ProtKey-style windows, unmap, warnings; nothing faults (exit 0)', () => {
+  it('in a child process: ProtKey-style windows, a handed-over view moved out, unmap, warnings; nothing faults (exit 0)', () => {
     const run = runFixture('escaped.cjs')
     expectClean(run)
     expect(run.rec.WINDOW).toEqual({ insideWindow: 0x66, afterClose: 0, afterDispose: 0, keyKept: true, escapedBytes: pa.PAGE_SIZE })
+    expect(run.rec.HANDED).toEqual({ refused: 'ERR_VIEW_HANDED_OVER', afterNone: 0x77, afterFree: 0 })
     expect(run.rec.TRIM).toEqual({ zeros: true })
     expect(run.rec.WARNINGS).toEqual(['TARSJS_ESCAPED_VIEW'])
   })

@@ -47,6 +47,26 @@ describe('PageAllocator hand-over of views', () => {
     expect(pages.stats().escapedBytes).toBe(0)
   })
 
+  it("protect(a, 'none') without keepViews once a view was handed over throws ERR_VIEW_HANDED_OVER and changes nothing; with keepViews it is the holder's call", () => {
+    const pages = new pa.PageAllocator()
+    const a = pages.alloc(32)
+    const held = pages.handOverView(a)
+    new Uint8Array(held).fill(0x66)
+    os.detach(held) // as transfer() would: its memory may now be in an ArrayBuffer nobody can detach
+    expectCode(() => pages.protect(a, 'none'), 'ERR_VIEW_HANDED_OVER')
+    expectCode(() => pages.protect(a, 'none', { relocate: true }), 'ERR_VIEW_HANDED_OVER')
+    expect(pages.protections(a).access).toBe('readwrite')
+    expect(new Uint8Array(pages.view(a)).every((b) => b === 0x66)).toBe(true)
+    const b = pages.alloc(32)
+    const kept = pages.handOverView(b)
+    pages.protect(b, 'none', { keepViews: true })
+    pages.protect(b, 'readwrite', { keepViews: true })
+    expect(kept.byteLength).toBe(32)
+    pages.freeHandedOver(a, held)
+    pages.freeHandedOver(b, kept)
+    expect(a.freed && b.freed).toBe(true)
+  })
+
   it('a handed-over view detached by someone else counts as escaped: the mapping is never reused', async () => {
     const pages = new pa.PageAllocator({ quarantine: NO_QUARANTINE })
     const a = pages.alloc(64)

@@ -82,6 +82,39 @@ describe.runIf(CAN_RUN_UNPRIVILEGED)('unprivileged, RLIMIT_MEMLOCK 8 MiB', () =>
     ])
   })
 
+  for (const policy of ['best-effort', 'required']) {
+    it(`slot allocator, mlock '${policy}': a lock refused for the limit retires a warm page of the same mapping and locks the new page; the mapping stays`, () => {
+      const r = runFixture('charge-relief.cjs', [`activate-${policy}`], { wrap: UNPRIVILEGED })
+      expectClean(r)
+      const res = r.rec.RESULT
+      const locked = { ok: true, kernelLocked: true, readBack: 7, protections: expect.objectContaining({ locked: true }) }
+      expect(res.first).toEqual(locked)
+      expect(res.second).toEqual(locked)
+      // One mapping (two data pages, two guards): the class-16 page back in the cache, the class-32 page locked.
+      expect(res.stats).toMatchObject({ allocations: 2, mappings: 1, mappedBytes: 4 * PAGE, cachedPages: 1, lockedBytes: PAGE, unlockedAllocations: 0 })
+      expect(res.vmLckKb).toBe(LIMIT / 1024)
+      expect(res.warnings).toEqual([])
+    })
+  }
+
+  it("slot allocator: a page holding only quarantined slots is unlocked in place for a new page, takes no new slot, and is locked again when reused", () => {
+    const r = runFixture('charge-relief.cjs', ['drain'], { wrap: UNPRIVILEGED })
+    expectClean(r)
+    const res = r.rec.RESULT
+    expect(res.fresh).toEqual({ ok: true, locked: true, kernelLocked: true })
+    // The drained page's charge went to the new page: the allocator's count and the kernel agree.
+    expect(res.afterDrain.vmLckKb).toBe(LIMIT / 1024)
+    expect(res.afterDrain.stats).toMatchObject({ allocations: 2, lockedBytes: 2 * PAGE, quarantinedBytes: 128, unlockedAllocations: 0 })
+    expect(res.liveLocked).toEqual({ reported: true, kernel: true })
+    // 'required' never lands on the unlocked page.
+    expect(res.sixteen).toEqual({ ok: false, code: 'ERR_MLOCK_FAILED' })
+    expect(res.afterTurns.stats).toMatchObject({ quarantinedBytes: 0, cachedPages: 2, lockedBytes: 2 * PAGE })
+    expect(res.reused).toEqual({ ok: true, locked: true, kernelLocked: true })
+    expect(res.final.stats.lockedBytes).toBe(3 * PAGE)
+    expect(res.final.vmLckKb).toBe((3 * PAGE) / 1024)
+    expect(res.warnings).toEqual([])
+  })
+
   it('for comparison, sodium-native 4.3 there (printed, not asserted)', () => {
     const r = run('sodium')
     const res = r.rec.RESULT
