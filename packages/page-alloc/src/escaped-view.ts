@@ -12,9 +12,22 @@ import { AllocError } from './errors.js'
 import { WARN_ESCAPED_VIEW } from './policy.js'
 import type { Warner } from './policy.js'
 
+// Read once at load: a `byteLength` getter put on ArrayBuffer.prototype later
+// would otherwise run with every view being checked (and could transfer it away
+// and still answer its old length).
+const apply: typeof Reflect.apply = Reflect.apply
+const byteLengthGetter = (Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength') as PropertyDescriptor).get as (
+  this: ArrayBuffer
+) => number
+
+/** `buffer.byteLength` through the getter ArrayBuffer.prototype had when this module loaded: runs no user code. */
+export function byteLengthOf(buffer: ArrayBuffer): number {
+  return apply(byteLengthGetter, buffer, [])
+}
+
 /** True when `view` (a tracked view of at least one byte) was detached by someone else. */
 export function escaped(view: ArrayBuffer | null | undefined): boolean {
-  return view != null && view.byteLength === 0
+  return view != null && byteLengthOf(view) === 0
 }
 
 /** Reports an escaped view: one `TARSJS_ESCAPED_VIEW` warning per allocator. */

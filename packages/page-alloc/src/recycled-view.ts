@@ -23,7 +23,10 @@
  *   detaches its spares (through the addon's `detach()`) before its memory
  *   is made inaccessible, and a slot whose view escaped has none.
  * - `transfer` is read from `ArrayBuffer.prototype` when this module loads, so
- *   replacing it later changes nothing here.
+ *   replacing it later changes nothing here; nor does replacing any other
+ *   built-in later: no user-replaceable code ever runs with a spare or with the
+ *   probe's buffers (no `byteLength` getter, no global `Uint8Array`, no array
+ *   element setter or iterator; see `Spares`).
  * - Only in the main thread of Node.js: at a worker's teardown the addon keeps
  *   (pins) a region that has more views alive than it handed out, and a spare
  *   is such a view; in the main thread teardown is the process's exit. Bun and
@@ -35,6 +38,7 @@ import { isMainThread } from 'node:worker_threads'
 type Transfer = (this: ArrayBuffer) => ArrayBuffer
 const transferOf: Transfer | undefined = (ArrayBuffer.prototype as { transfer?: Transfer }).transfer
 const apply: typeof Reflect.apply = Reflect.apply
+const U8: Uint8ArrayConstructor = Uint8Array
 const runtimeIsNode: boolean =
   typeof process.versions.bun !== 'string' && typeof process.versions.deno !== 'string'
 
@@ -55,9 +59,9 @@ function probe(): boolean {
   const region = os.map(os.pageSize())
   try {
     const moved = apply(transferOf, os.view(region, 0, 16), [])
-    new Uint8Array(moved)[5] = 0xa5
+    new U8(moved)[5] = 0xa5
     const check = os.view(region, 0, 16)
-    const inPlace = new Uint8Array(check)[5] === 0xa5
+    const inPlace = new U8(check)[5] === 0xa5
     os.detach(check)
     os.detach(moved)
     return inPlace
@@ -66,6 +70,21 @@ function probe(): boolean {
   } finally {
     os.unmap(region)
   }
+}
+
+/**
+ * A page's spares, by slot index. Not an array: storing into a missing element
+ * of an array consults `Array.prototype`, where code that ran after load may
+ * have put an accessor for that index (it would receive the spare, which then
+ * is never detached), and iterating one calls the replaceable
+ * `Array.prototype[Symbol.iterator]`. An object without a prototype has
+ * neither: only `spareStore()`, indexed reads and writes, and a counted loop.
+ */
+export type Spares = Record<number, ArrayBuffer | undefined>
+
+/** An empty store of spares (no prototype: see `Spares`). */
+export function spareStore(): Spares {
+  return { __proto__: null } as unknown as Spares
 }
 
 /**

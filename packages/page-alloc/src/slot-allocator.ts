@@ -29,7 +29,7 @@ import type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorSta
 import { reported } from './development-mode.js'
 import { Canary } from './canary.js'
 import { AllocError, checkByteLength, checkLive, checkOptionsObject, rejectAllocation } from './errors.js'
-import { escaped, escapedViewError, warnEscaped } from './escaped-view.js'
+import { byteLengthOf, escaped, escapedViewError, warnEscaped } from './escaped-view.js'
 import { DATA_OFFSET, GUARDED_VMAS, PAGE_SIZE, lockRange, mapGuarded, unlockRange } from './guarded-mapping.js'
 import type { GuardedMapping } from './guarded-mapping.js'
 import { holdsCharge } from './charge-pressure.js'
@@ -42,7 +42,8 @@ import type { IntegrityPolicy, MlockPolicy, SecretmemPolicy, WarningPolicy } fro
 import { Quarantine, quarantineLimits, quarantineOption } from './quarantine.js'
 import type { QuarantineLimits, QuarantineOptions } from './quarantine.js'
 import { RandomPool } from './random.js'
-import { recycles, takeBack } from './recycled-view.js'
+import { recycles, spareStore, takeBack } from './recycled-view.js'
+import type { Spares } from './recycled-view.js'
 import { describeAllocator, inspectCustom } from './redact.js'
 import { MAX_SLOT, SLOT_SIZES, classOf } from './size-classes.js'
 
@@ -100,7 +101,7 @@ interface SlotPage {
   /** Position in its class's `open` list, or -1. */
   openIndex: number
   /** Per slot, the ArrayBuffer kept from its last view to be handed out again (see recycled-view.ts). */
-  spares: (ArrayBuffer | undefined)[]
+  spares: Spares
 }
 
 interface SlotClass {
@@ -334,7 +335,7 @@ export class SlotAllocator implements Allocator, ChargeHolder {
       const page = s.page
       const spare = page.spares[s.index]
       page.spares[s.index] = undefined
-      if (spare !== undefined && spare.byteLength === s.byteLength) {
+      if (spare !== undefined && byteLengthOf(spare) === s.byteLength) {
         s.view = spare
       } else {
         if (spare !== undefined) os.detach(spare)
@@ -627,7 +628,7 @@ export class SlotAllocator implements Allocator, ChargeHolder {
     page.live = 0
     page.quarantined = 0
     page.drained = false
-    page.spares = []
+    page.spares = spareStore()
     return page
   }
 
@@ -641,8 +642,12 @@ export class SlotAllocator implements Allocator, ChargeHolder {
   #retirePage(cls: SlotClass, page: SlotPage): void {
     const mapping = page.owner.mapping
     // No view may outlive the page's access: the spares go first (detaching never fails for them).
-    for (const spare of page.spares) if (spare !== undefined) os.detach(spare)
-    page.spares = []
+    const spares = page.spares
+    for (let i = 0; i < page.slots; i++) {
+      const spare = spares[i]
+      if (spare !== undefined) os.detach(spare)
+    }
+    page.spares = spareStore()
     try {
       os.protect(mapping.region, page.offset, PAGE_SIZE, 'none')
     } catch {
@@ -688,7 +693,7 @@ export class SlotAllocator implements Allocator, ChargeHolder {
         locked: false,
         drained: false,
         openIndex: -1,
-        spares: []
+        spares: spareStore()
       })
     }
     this.#mappings.push(group)

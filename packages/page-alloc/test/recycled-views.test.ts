@@ -8,7 +8,7 @@
 import { Worker } from 'node:worker_threads'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { FIXTURES, expectCode, os, pa, slotPlace } from './helpers.js'
+import { FIXTURES, expectClean, expectCode, os, pa, runFixture, slotPlace } from './helpers.js'
 
 type Transfer = (this: ArrayBuffer) => ArrayBuffer
 const PROTO = ArrayBuffer.prototype as { transfer?: Transfer }
@@ -150,6 +150,18 @@ describe(`slot views (Node ${process.versions.node}: ${RECYCLES ? 'recycled with
       PROTO.transfer = original
     }
   })
+
+  // Built-ins replaced after load must not reach a spare or the probe's buffers: a hook that got one kept
+  // it attached past free and its page's retirement, read the slot's next secret, then faulted the process.
+  it.skipIf(!RECYCLES).each(['array-setter', 'iterator', 'byte-length', 'escape-check', 'uint8array'])(
+    'a built-in replaced after load (%s) never gets hold of slot memory',
+    (mode) => {
+      const run = runFixture('recycle-hooks.cjs', [mode])
+      expectClean(run)
+      expect(run.rec.HOOK).toEqual({ mode, kept: 0, readsSecret: false, threw: null, mappings: 0 })
+      expect(run.rec.READ).toEqual({ zeros: true })
+    }
+  )
 
   it('in a worker thread, views are not recycled (the addon pins what a worker leaves attached at its exit)', async () => {
     const result = await new Promise<{ views: number; allDetached: boolean }>((resolve, reject) => {
