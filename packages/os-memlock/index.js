@@ -14,6 +14,9 @@ const NAMES = [
   'lock', 'unlock', 'advise', 'wipe', 'fill', 'copy', 'equals', 'view', 'detach', 'remap'
 ]
 
+// The addon's capabilities() answers with bits (its CAP_* values): 1 << i is CAPABILITIES[i].
+const CAPABILITIES = ['mlock', 'madviseDontDump', 'madviseWipeOnFork', 'madviseDontFork', 'memfdSecret']
+
 const { readFileSync } = require('node:fs')
 const platform = require('./platform.js')
 
@@ -52,7 +55,8 @@ const native = platform.backend(NAMES, loadNative)
  * containers' backstop). Without either, every function throws
  * ERR_UNSUPPORTED_RUNTIME naming what is missing. Otherwise the addon's
  * functions are returned with the two answers JavaScript gives itself:
- * memlockLimit(), and the externalBuffers capability learnt by the same probe.
+ * memlockLimit(), and the externalBuffers capability learnt by the same probe;
+ * capabilities() names the addon's bits.
  */
 function checkRuntime (binding) {
   const runtime = process.versions.bun ? `Bun ${process.versions.bun}` : process.versions.deno ? `Deno ${process.versions.deno}` : `Node.js ${process.version}`
@@ -73,7 +77,12 @@ function checkRuntime (binding) {
   }
   return {
     ...binding,
-    capabilities: () => ({ ...binding.capabilities(), externalBuffers: views.external }),
+    capabilities: () => {
+      const bits = binding.capabilities()
+      const caps = {}
+      CAPABILITIES.forEach((name, i) => { caps[name] = (bits & (1 << i)) !== 0 })
+      return { ...caps, externalBuffers: views.external }
+    },
     memlockLimit
   }
 }

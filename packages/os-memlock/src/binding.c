@@ -18,7 +18,7 @@
  * napi_env each) and share its process-wide state.
  *
  * - What is shared, and what guards it:
- *   - page_size, simulate_no_external, other_copy: written once
+ *   - page_size, simulate_no_external, duplicate: written once
  *     by process_init under pthread_once, read-only afterwards.
  *   - caps, probe_errno: written once by probe_kernel under pthread_once.
  *   - registry_lock (a rwlock) guards registry, registry_len, registry_cap,
@@ -30,7 +30,7 @@
  *     decision taken from the region found, and the memory operation built on
  *     that decision all happen under one read lock, so no region is freed,
  *     unmapped or made less accessible in between.
- *   - creating, creating_finalized, teardown_checked: thread-local (__thread).
+ *   - creating, teardown_checked: thread-local (__thread).
  * - A region belongs to the thread that mapped it (r->env). Its handle and
  *   views are JavaScript values of that thread (a clone of a handle is a plain
  *   object; a view is copied or refused by postMessage). Only the memory of a
@@ -60,9 +60,6 @@
  * - Results ignored on purpose are written (void) with the reason beside
  *   them. The mem* functions' results (their first argument) are not used.
  */
-#ifndef NAPI_VERSION
-#define NAPI_VERSION 8
-#endif
 #define _GNU_SOURCE
 
 #include <node_api.h>
@@ -72,7 +69,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,12 +84,6 @@
 #ifndef SYS_memfd_secret
 #define SYS_memfd_secret 447
 #endif
-#ifndef MADV_WIPEONFORK
-#define MADV_WIPEONFORK 18
-#define MADV_KEEPONFORK 19
-#endif
-
-#define MAX_SAFE_INTEGER 9007199254740991.0
 
 /* One byte per page; the values are the PROT_* bits, so protect() hands them to mprotect. */
 enum { ACCESS_NONE = PROT_NONE, ACCESS_READ = PROT_READ, ACCESS_RW = PROT_READ | PROT_WRITE };
@@ -135,8 +125,8 @@ static const napi_type_tag region_tag = {0x7461727369736d6cULL, 0x6f636b2d726567
 /* Process-wide, set once by process_init (pthread_once): every thread reads them. */
 static pthread_once_t process_once = PTHREAD_ONCE_INIT;
 static size_t page_size;
-static int simulate_no_external;  /* TARSJS_OS_MEMLOCK_SIMULATE_NO_EXTERNAL_BUFFERS=1 */
-static char other_copy[PATH_MAX]; /* another copy of this addon already serves the process */
+static int simulate_no_external;       /* TARSJS_OS_MEMLOCK_SIMULATE_NO_EXTERNAL_BUFFERS=1 */
+static char duplicate[PATH_MAX + 200]; /* why not to load: another copy serves the process */
 
 /* ---- integrity: the one policy for calls that fail only when bookkeeping is broken ---- */
 
@@ -164,28 +154,29 @@ static void unlock(void) { must(pthread_rwlock_unlock(&registry_lock), "registry
 
 /* napi_throw_error, napi_throw_type_error or napi_throw_range_error. */
 typedef napi_status (*thrower)(napi_env, const char *, const char *);
-#define ERR_PLAIN napi_throw_error
-#define ERR_TYPE napi_throw_type_error
-#define ERR_RANGE napi_throw_range_error
 
-/* Throws; returns NULL for an export to return. */
-static napi_value fail(napi_env env, thrower kind, const char *code, const char *msg) {
+/*
+ * Throws; returns NULL for the caller to return: an export's napi_value, or
+ * the pointer of a reader or check below (each returns its result, or NULL
+ * with an exception pending).
+ */
+static void *fail(napi_env env, thrower kind, const char *code, const char *msg) {
   (void)kind(env, code, msg); /* fails only with an exception pending: that one is thrown */
   return NULL;
 }
 
-/* For the readers below, which return 0 with an exception pending: refused(X_ERROR(...)). */
-static int refused(napi_value thrown) {
-  (void)thrown; /* NULL, always: the exception is what counts */
-  return 0;
-}
+/* The errors thrown by code, for `return X_ERROR(...)` (env is the caller's). */
+#define ERROR(code, msg) fail(env, napi_throw_error, code, msg)
+#define TYPE_ERROR(msg) fail(env, napi_throw_type_error, "ERR_INVALID_ARG_TYPE", msg)
+#define VALUE_ERROR(msg) fail(env, napi_throw_type_error, "ERR_INVALID_ARG_VALUE", msg)
+#define RANGE_ERROR(msg) fail(env, napi_throw_range_error, "ERR_OUT_OF_RANGE", msg)
 
 /* ERR_INVALID_ARG_TYPE: `what` ("argument" or "property") `name` must be of `type`. */
-static int refuse_type(napi_env env, const char *what, const char *name, const char *type) {
+static void *refuse_type(napi_env env, const char *what, const char *name, const char *type) {
   char msg[160];
   /* All three are short constants of this file: it always fits. */
   (void)snprintf(msg, sizeof msg, "The \"%s\" %s must be of type %s", name, what, type);
-  return refused(fail(env, ERR_TYPE, "ERR_INVALID_ARG_TYPE", msg));
+  return TYPE_ERROR(msg);
 }
 
 /* The errno values reported by name (any other is EUNKNOWN); a table, four a line. */
@@ -196,7 +187,7 @@ static const struct { int e; const char *code; } errno_codes[] = {
     {EMFILE, "EMFILE"}, {ENFILE, "ENFILE"}, {EOVERFLOW, "EOVERFLOW"}};
 /* clang-format on */
 
-static napi_value throw_errno(napi_env env, const char *syscall_name, int e) {
+static void *throw_errno(napi_env env, const char *syscall_name, int e) {
   const char *c = "EUNKNOWN";
   char msg[160];
   napi_value err, code, message, num, sys;
@@ -211,21 +202,16 @@ static napi_value throw_errno(napi_env env, const char *syscall_name, int e) {
       napi_create_string_utf8(env, syscall_name, NAPI_AUTO_LENGTH, &sys) != napi_ok ||
       napi_set_named_property(env, err, "errno", num) != napi_ok ||
       napi_set_named_property(env, err, "syscall", sys) != napi_ok)
-    return fail(env, ERR_PLAIN, c, msg);
+    return ERROR(c, msg);
   (void)napi_throw(env, err); /* fails only with an exception pending: that one is thrown */
   return NULL;
 }
 
-/* The errors an export throws most, for `return X_ERROR("...")` (env is the export's). */
-#define TYPE_ERROR(msg) fail(env, ERR_TYPE, "ERR_INVALID_ARG_TYPE", msg)
-#define VALUE_ERROR(msg) fail(env, ERR_TYPE, "ERR_INVALID_ARG_VALUE", msg)
-#define RANGE_ERROR(msg) fail(env, ERR_RANGE, "ERR_OUT_OF_RANGE", msg)
-
 /* A failed Node-API call leaves an exception pending or is a bug: throw if none is. */
-static napi_value throw_napi(napi_env env) {
+static void *throw_napi(napi_env env) {
   bool pending = false;
   if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return NULL;
-  return fail(env, ERR_PLAIN, "ERR_NAPI", "os-memlock: a Node-API call failed");
+  return ERROR("ERR_NAPI", "os-memlock: a Node-API call failed");
 }
 
 #define NAPI_CALL(call)                            \
@@ -238,6 +224,17 @@ static napi_value throw_napi(napi_env env) {
   napi_value argv[n]; \
   NAPI_CALL(napi_get_cb_info(env, info, &argc, argv, NULL, NULL))
 
+/* A boolean or a number, for an export to return (NULL with an exception pending). */
+static napi_value boolean(napi_env env, bool b) {
+  napi_value out;
+  return napi_get_boolean(env, b, &out) == napi_ok ? out : throw_napi(env);
+}
+
+static napi_value number(napi_env env, double d) {
+  napi_value out;
+  return napi_create_double(env, d, &out) == napi_ok ? out : throw_napi(env);
+}
+
 /*
  * Why an operation on a range is refused. Decided with the registry lock held
  * and thrown by refusal() once it is released (throwing calls into V8).
@@ -245,36 +242,33 @@ static napi_value throw_napi(napi_env env) {
 enum { FAIL_NONE, FAIL_NOT_READABLE, FAIL_NOT_WRITABLE, FAIL_OWNED, FAIL_PAST_REGION };
 static const char *const refusals[][2] = {
     [FAIL_NOT_READABLE] = {"ERR_REGION_PROTECTED", "The range is not readable (protected 'none')"},
-    [FAIL_NOT_WRITABLE] = {"ERR_REGION_PROTECTED",
-                           "The range is not writable (protected 'none' or 'read')"},
+    [FAIL_NOT_WRITABLE] = {"ERR_REGION_PROTECTED", "The range is not writable ('none' or 'read')"},
     [FAIL_OWNED] = {"ERR_REGION_OWNED",
-                    "The view's memory belongs to an os-memlock region: lock and unlock it through "
-                    "its region (the layers above count locks per page, and munlock is not "
-                    "counted)"},
-    [FAIL_PAST_REGION] = {"ERR_OUT_OF_RANGE",
-                          "The view extends past the end of the region holding it"},
+                    "The view's memory belongs to an os-memlock region: lock and unlock it "
+                    "through its region (the layers above count locks per page; munlock does not)"},
+    [FAIL_PAST_REGION] = {"ERR_OUT_OF_RANGE", "The view extends past the end of its region"},
 };
 
 /* Throws the refusal `why`, if any; NULL either way. */
 static napi_value refusal(napi_env env, int why) {
-  if (why == FAIL_NONE) return NULL;
-  return fail(env, ERR_PLAIN, refusals[why][0], refusals[why][1]);
+  return why == FAIL_NONE ? NULL : ERROR(refusals[why][0], refusals[why][1]);
 }
 
-/* ---- argument readers (return 0 with an exception pending on failure) ------------------ */
+/* ---- argument readers (return their result, or NULL with an exception pending) ---------- */
 
 /* One Node-API call per argument: these run right after system calls, where each costs most. */
-static int read_size(napi_env env, napi_value v, const char *name, size_t *out) {
+static size_t *read_size(napi_env env, napi_value v, const char *name, size_t *out) {
   double d;
   napi_status st = napi_get_value_double(env, v, &d);
   if (st == napi_number_expected) return refuse_type(env, "argument", name, "number");
-  if (st != napi_ok) return 0;
-  if (d >= 0 && d <= MAX_SAFE_INTEGER && floor(d) == d && d <= (double)SIZE_MAX)
-    return (*out = (size_t)d), 1;
+  if (st != napi_ok) return NULL;
+  /* An integer in [0, 2^53 - 1] (the cast is evaluated only then), that a size_t holds. */
+  if (d >= 0 && d <= 9007199254740991.0 && (double)(uint64_t)d == d && d <= (double)SIZE_MAX)
+    return (*out = (size_t)d), out;
   char msg[160]; /* names are short constants: it always fits */
   (void)snprintf(msg, sizeof msg, "The value of \"%s\" is out of range. %s", name,
                  "It must be an integer >= 0 and <= 2^53 - 1");
-  return refused(RANGE_ERROR(msg));
+  return RANGE_ERROR(msg);
 }
 
 /* A choice among string names (a table ended by a NULL name); `msg` when it is none of them. */
@@ -283,69 +277,27 @@ typedef struct {
   int value;
 } choice;
 
-static int read_choice(napi_env env, napi_value v, const char *name, const choice *c,
-                       const char *msg, int *out) {
+static int *read_choice(napi_env env, napi_value v, const char *name, const choice *c,
+                        const char *msg, int *out) {
   char buf[16];
   size_t len;
   napi_status st = napi_get_value_string_utf8(env, v, buf, sizeof buf, &len);
   if (st == napi_string_expected) return refuse_type(env, "argument", name, "string");
-  if (st != napi_ok) return 0;
+  if (st != napi_ok) return NULL;
   /* An embedded NUL ("none\0x") must not pass as "none": then nothing matches. */
   for (; strlen(buf) == len && c->name != NULL; c++)
-    if (strcmp(buf, c->name) == 0) return (*out = c->value), 1;
-  return refused(VALUE_ERROR(msg));
+    if (strcmp(buf, c->name) == 0) return (*out = c->value), out;
+  return VALUE_ERROR(msg);
 }
 
 /* An optional boolean (index.js passes options.x through): undefined is false. */
-static int read_flag(napi_env env, napi_value v, const char *name, bool *out) {
+static bool *read_flag(napi_env env, napi_value v, const char *name, bool *out) {
   napi_valuetype t;
   *out = false;
-  if (napi_typeof(env, v, &t) != napi_ok) return 0;
-  if (t == napi_undefined) return 1;
+  if (napi_typeof(env, v, &t) != napi_ok) return NULL;
+  if (t == napi_undefined) return out;
   if (t != napi_boolean) return refuse_type(env, "property", name, "boolean");
-  return napi_get_value_bool(env, v, out) == napi_ok;
-}
-
-/* A region handle (`t` is the value's type, from napi_typeof): its type tag is checked. */
-static region *region_of(napi_env env, napi_value v, napi_valuetype t, int must_be_mapped) {
-  bool tagged = false;
-  region *r = NULL;
-  if (t == napi_external && napi_check_object_type_tag(env, v, &region_tag, &tagged) != napi_ok)
-    return NULL;
-  if (!tagged || napi_get_value_external(env, v, (void **)&r) != napi_ok || r == NULL)
-    return (void)TYPE_ERROR("The \"region\" argument must be a Region created by os-memlock"), NULL;
-  if (must_be_mapped && !r->mapped)
-    return (void)fail(env, ERR_PLAIN, "ERR_REGION_UNMAPPED", "The region has been unmapped"), NULL;
-  return r;
-}
-
-static region *get_region(napi_env env, napi_value v, int must_be_mapped) {
-  napi_valuetype t;
-  return napi_typeof(env, v, &t) == napi_ok ? region_of(env, v, t, must_be_mapped) : NULL;
-}
-
-/* offset + length must lie inside [0, total]; written so that it cannot overflow. */
-static int check_bounds(napi_env env, size_t offset, size_t length, size_t total) {
-  if (offset <= total && length <= total - offset) return 1;
-  return refused(RANGE_ERROR("The range offset + length is outside the region"));
-}
-
-static int check_aligned(napi_env env, size_t offset, size_t length) {
-  if (offset % page_size == 0 && length % page_size == 0 && length > 0) return 1;
-  return refused(
-      RANGE_ERROR("offset and length must be multiples of the page size, and length > 0"));
-}
-
-/* (region, offset, length): a mapped region and a range inside it, page-aligned if `aligned`. */
-static region *read_range(napi_env env, napi_value *argv, size_t *offset, size_t *length,
-                          int aligned) {
-  region *r = get_region(env, argv[0], 1);
-  if (r == NULL || !read_size(env, argv[1], "offset", offset) ||
-      !read_size(env, argv[2], "length", length) ||
-      !check_bounds(env, *offset, *length, r->length) ||
-      (aligned && !check_aligned(env, *offset, *length)))
-    return NULL;
-  return r;
+  return napi_get_value_bool(env, v, out) == napi_ok ? out : NULL;
 }
 
 /* Every page of [offset, offset + length) must allow `need` (lock held, or the owner thread). */
@@ -356,19 +308,11 @@ static int access_fail(const region *r, size_t offset, size_t length, int need) 
   return FAIL_NONE;
 }
 
-/*
- * A "target" is a region with (offset, length) or any ArrayBufferView, acting
- * on exactly its own bytes (offset and length then count within the view).
- * read_target reads the arguments (Node-API, no lock); resolve_target then
- * finds the region under the registry lock.
- */
+/* The bytes read_target found: in a region, or in an ArrayBufferView (is_view). */
 typedef struct {
-  uint8_t *ptr;
-  size_t length;
-  region *r;      /* the region holding the bytes, or NULL (set by resolve_target for views) */
-  size_t offset;  /* offset of ptr within r */
-  uint8_t *vbase; /* a view's first byte, and its byte length */
-  size_t vlength;
+  uint8_t *ptr, *vbase;           /* the range's first byte; a view's first byte */
+  size_t length, offset, vlength; /* the range's; of ptr within r; a view's byte length */
+  region *r; /* the region holding the bytes, or NULL (set by resolve_target for views) */
   int is_view;
 } span;
 
@@ -382,50 +326,64 @@ static const uint8_t element_size[] = {
     [napi_int32_array] = 4,   [napi_uint32_array] = 4,   [napi_float32_array] = 4,
     [napi_float64_array] = 8, [napi_bigint64_array] = 8, [napi_biguint64_array] = 8};
 
-/* The bytes of a typed array or a DataView. */
-static int read_view_bytes(napi_env env, napi_value v, bool is_ta, span *s) {
+/* What read_target accepts (a mapped region, always) and asks for. */
+enum { VIEWS = 1, UNMAPPED = 2, PAGES = 4 };
+
+/*
+ * A "target": a region with (offset, length), and with VIEWS also any
+ * ArrayBufferView, acting on exactly its own bytes (offset and length then
+ * count within the view). UNMAPPED: an unmapped region passes. PAGES: a
+ * region's range must be whole pages. A NULL offset or length means 0 or "the
+ * rest". read_target reads the arguments (Node-API, no lock); resolve_target
+ * then finds the region holding a view under the registry lock.
+ */
+static span *read_target(napi_env env, napi_value v, napi_value off_v, napi_value len_v, int flags,
+                         span *s) {
+  bool is_ta = false, is_dv = false, tagged = false;
+  napi_valuetype t;
   napi_typedarray_type tt = napi_uint8_array;
-  size_t boff;
   napi_value ab;
   void *data = NULL;
-  char msg[96];
-  if ((is_ta ? napi_get_typedarray_info(env, v, &tt, &s->vlength, &data, &ab, &boff)
-             : napi_get_dataview_info(env, v, &s->vlength, &data, &ab, &boff)) != napi_ok)
-    return 0;
-  if ((unsigned)tt >= sizeof element_size || element_size[tt] == 0) {
-    (void)snprintf(msg, sizeof msg, /* both parts are short: it always fits */
-                   "Typed array kind %d is not supported: its element size is unknown", (int)tt);
-    return refused(TYPE_ERROR(msg));
-  }
-  s->vlength *= element_size[tt]; /* a typed array's length counts elements; a DataView's bytes */
-  s->vbase = data;
-  s->is_view = 1;
-  return 1;
-}
-
-static int read_target(napi_env env, napi_value v, napi_value off_v, napi_value len_v, span *s) {
-  bool is_ta = false, is_dv = false;
-  napi_valuetype t;
-  size_t offset = 0, total;
+  size_t offset = 0, boff, total;
   memset(s, 0, sizeof *s);
   /* The type first: a region (an external) then needs no other test. */
-  if (napi_typeof(env, v, &t) != napi_ok) return 0;
-  if (t == napi_object && (napi_is_typedarray(env, v, &is_ta) != napi_ok ||
-                           napi_is_dataview(env, v, &is_dv) != napi_ok))
-    return 0;
-  if ((is_ta || is_dv) && !read_view_bytes(env, v, is_ta, s)) return 0;
-  if (!is_ta && !is_dv && t != napi_external)
-    return refused(TYPE_ERROR("The target must be a Region or an ArrayBufferView"));
-  if (!s->is_view && (s->r = region_of(env, v, t, 1)) == NULL) return 0;
+  if (napi_typeof(env, v, &t) != napi_ok || ((flags & VIEWS) && t == napi_object &&
+                                             (napi_is_typedarray(env, v, &is_ta) != napi_ok ||
+                                              napi_is_dataview(env, v, &is_dv) != napi_ok)))
+    return NULL;
+  if (is_ta && napi_get_typedarray_info(env, v, &tt, &s->vlength, &data, &ab, &boff) != napi_ok)
+    return NULL;
+  if (is_dv && napi_get_dataview_info(env, v, &s->vlength, &data, &ab, &boff) != napi_ok)
+    return NULL;
+  if ((unsigned)tt >= sizeof element_size || element_size[tt] == 0)
+    return TYPE_ERROR("This kind of typed array is not supported (element size unknown)");
+  s->vlength *= element_size[tt]; /* a typed array's length counts elements; a DataView's bytes */
+  s->vbase = data;
+  s->is_view = is_ta || is_dv;
+  if (!s->is_view) {
+    /* Not a view: a region handle, whose type tag is checked. */
+    if ((flags & VIEWS) && t != napi_external)
+      return TYPE_ERROR("The target must be a Region or an ArrayBufferView");
+    if (t == napi_external && napi_check_object_type_tag(env, v, &region_tag, &tagged) != napi_ok)
+      return NULL;
+    if (!tagged || napi_get_value_external(env, v, (void **)&s->r) != napi_ok || s->r == NULL)
+      return TYPE_ERROR("The \"region\" argument must be a Region created by os-memlock");
+    if (!(flags & UNMAPPED) && !s->r->mapped)
+      return ERROR("ERR_REGION_UNMAPPED", "The region has been unmapped");
+  }
   total = s->is_view ? s->vlength : s->r->length;
-  if (off_v != NULL && !read_size(env, off_v, "offset", &offset)) return 0;
-  if (offset > total) return refused(RANGE_ERROR("The offset is outside the target"));
-  s->length = total - offset;
-  if (len_v != NULL && !read_size(env, len_v, "length", &s->length)) return 0;
-  if (!check_bounds(env, offset, s->length, total)) return 0;
+  if (off_v != NULL && !read_size(env, off_v, "offset", &offset)) return NULL;
+  s->length = offset <= total ? total - offset : 0; /* "the rest", unless a length is given */
+  if (len_v != NULL && !read_size(env, len_v, "length", &s->length)) return NULL;
+  /* offset + length must lie inside [0, total]; written so that it cannot overflow. */
+  if (offset > total || s->length > total - offset)
+    return RANGE_ERROR("The range offset + length is outside the target");
+  if ((flags & PAGES) && !s->is_view &&
+      (offset % page_size != 0 || s->length % page_size != 0 || s->length == 0))
+    return RANGE_ERROR("offset and length must be page multiples, and length > 0");
   if (s->is_view) s->ptr = s->vbase == NULL ? NULL : s->vbase + offset;
   else s->ptr = s->r->base + (s->offset = offset);
-  return 1;
+  return s;
 }
 
 /*
@@ -467,16 +425,8 @@ static int registry_insert(region *r) {
 /* Removes r (write lock). A live region missing means the bookkeeping is broken: stop. */
 static void registry_remove(region *r) {
   size_t i = registry_upper(r->base);
-  if (i == 0 || registry[i - 1] != r)
-    integrity_failure("a mapped region is missing from the region registry");
+  if (i == 0 || registry[i - 1] != r) integrity_failure("a mapped region is not in the registry");
   memmove(registry + i - 1, registry + i, (registry_len-- - i) * sizeof *registry);
-}
-
-/* The mapped region holding p, or NULL. */
-static region *registry_find(const uint8_t *p) {
-  size_t i = registry_upper(p);
-  if (i > 0 && p < registry[i - 1]->base + registry[i - 1]->length) return registry[i - 1];
-  return NULL;
 }
 
 /*
@@ -484,7 +434,10 @@ static region *registry_find(const uint8_t *p) {
  * (its protections apply), then the access `need` is checked. Returns FAIL_*.
  */
 static int resolve_target(span *s, int need) {
-  if (s->is_view && (s->r = s->vlength > 0 ? registry_find(s->vbase) : NULL) != NULL) {
+  /* The region holding the view's first byte: the last one starting at or below it. */
+  size_t i = s->is_view && s->vlength > 0 ? registry_upper(s->vbase) : 0;
+  if (i > 0 && s->vbase < registry[i - 1]->base + registry[i - 1]->length) {
+    s->r = registry[i - 1];
     /* view() never hands out more than its region: one ending past it is refused, not trusted. */
     if (s->vlength > s->r->length - (size_t)(s->vbase - s->r->base)) return FAIL_PAST_REGION;
     s->offset = s->length == 0 ? 0 : (size_t)(s->ptr - s->r->base);
@@ -495,42 +448,40 @@ static int resolve_target(span *s, int need) {
 /* ---- region lifetime (owner thread) ---------------------------------------------------- */
 
 /*
- * The last count of a region whose view may live on in another thread. The
- * address range is never given back: a fresh private zero mapping replaces
- * the region in place (MAP_FIXED: one step, no gap another mmap could take),
- * so that view reads and writes zeros, never faults and never meets another
- * secret. The old pages, lock and secretmem go with the replaced mapping; the
- * range is plain memory now, so it leaves the registry.
+ * Takes r out of the registry and gives its address range back, under the
+ * write lock: the address can be handed out again only once no entry names
+ * it, so no thread matches a freed address. Returns 0, or munmap's errno (r is
+ * then back in the registry, still mapped).
+ *
+ * A pinned region (its last view may live on in another thread) is never
+ * unmapped: a fresh private zero mapping replaces it in place (MAP_FIXED: one
+ * step, no gap another mmap could take), so that view reads and writes zeros,
+ * never faults and never meets another secret. The old pages, lock and
+ * secretmem go with the replaced mapping; the range is plain memory now, so
+ * it leaves the registry.
  */
-static void region_pin(region *r) {
-  int rw = PROT_READ | PROT_WRITE;
+static int region_unmap(region *r) {
+  int rw = PROT_READ | PROT_WRITE, e = 0;
   lock_write();
   registry_remove(r);
+  if (!r->pinned && munmap(r->base, r->length) != 0) e = errno;
   /* If that fails the old mapping stays, unreachable for a new mmap: make it zeros. */
-  if (mmap(r->base, r->length, rw, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED &&
+  if (r->pinned &&
+      mmap(r->base, r->length, rw, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED &&
       mprotect(r->base, r->length, rw) == 0)
     explicit_bzero(r->base, r->length);
-  r->mapped = 0;
+  if (e != 0) (void)registry_insert(r); /* into the slot just freed: no allocation, no failure */
+  r->mapped = e != 0;
   unlock();
+  return e;
 }
 
 /* Drops one count. The last one frees the region, and unmaps it if unmap() was not called. */
 static void region_release(region *r) {
   if (r->counts == 0) integrity_failure("a region count dropped below zero");
   if (--r->counts > 0) return;
-  if (r->mapped && r->pinned) {
-    region_pin(r);
-  } else if (r->mapped) {
-    /*
-     * Nothing in JavaScript can reach the memory any more. Out of the registry
-     * first: the address can be handed out again only once no entry names it.
-     */
-    lock_write();
-    registry_remove(r);
-    must(munmap(r->base, r->length), "munmap of a released region");
-    r->mapped = 0;
-    unlock();
-  }
+  /* Nothing in JavaScript can reach the memory any more. */
+  if (r->mapped) must(region_unmap(r), "munmap of a released region");
   free(r->views);
   free(r);
 }
@@ -553,25 +504,11 @@ static void region_finalize(napi_env env, void *data, void *hint) {
  * given back exactly once, whatever Node-API did.
  */
 typedef struct {
-  region *r;
-  int returned; /* the count was given back already (a failed creation) */
+  region *r; /* NULL once the count was given back (a failed creation) */
 } view_token;
 
-static __thread view_token *creating;
-static __thread int creating_finalized;
+static __thread view_token *creating; /* view_finalize clears it if it runs for that token */
 static __thread int teardown_checked; /* this thread's regions were checked for views that left */
-
-/*
- * Whether the thread's environment is being torn down: Node-API then refuses
- * to call into JavaScript (checked before the arguments, so the call does
- * nothing either way). It refuses the same way while an exception is
- * pending: then the answer is "maybe" (2), and the caller checks anyway.
- */
-static int tearing_down(napi_env env) {
-  bool pending = true;
-  if (napi_call_function(env, NULL, NULL, 0, NULL, NULL) != napi_pending_exception) return 0;
-  return napi_is_exception_pending(env, &pending) == napi_ok && !pending ? 1 : 2;
-}
 
 /*
  * Detach views overlapping [offset, offset + length), and drop entries whose
@@ -607,7 +544,7 @@ static int sweep_views(napi_env env, region *r, size_t offset, size_t length) {
  * finalizer every region of the thread is checked: one with more view
  * tokens than views still attached here has a view that left (or one whose
  * finalizer Node had not run yet, or the one being finalized now) and is
- * pinned: region_pin instead of munmap.
+ * pinned: region_unmap replaces it with zeros instead of unmapping it.
  */
 static void check_teardown(napi_env env) {
   napi_handle_scope scope = NULL;
@@ -615,10 +552,10 @@ static void check_teardown(napi_env env) {
   lock_read();
   region **mine = malloc((registry_len + 1) * sizeof *mine);
   for (i = 0; i < registry_len; i++) {
-    region *r = registry[i];
-    if (r->env != env || r->tokens == 0) continue; /* env first: other threads' fields are theirs */
-    if (mine != NULL) mine[n++] = r;
-    else r->pinned = 1; /* cannot check: pin */
+    /* env first: other threads' fields are theirs. */
+    if (registry[i]->env != env || registry[i]->tokens == 0) continue;
+    if (mine != NULL) mine[n++] = registry[i];
+    else registry[i]->pinned = 1; /* cannot check: pin */
   }
   unlock();
   if (mine == NULL) return;
@@ -634,16 +571,25 @@ static void check_teardown(napi_env env) {
 
 static void view_finalize(napi_env env, void *data, void *hint) {
   view_token *t = hint;
+  bool pending = true;
   (void)data; /* the view's bytes: the token names their region */
   if (t == creating) {
-    creating_finalized = 1; /* js_view settles it when the call returns */
+    creating = NULL; /* js_view settles it when the call returns */
     return;
   }
-  if (!t->returned) {
-    /* Checked at a teardown's first finalizer; a "maybe" checks (pinning errs safe) again later. */
-    int down = teardown_checked ? 0 : tearing_down(env);
-    if (down != 0) check_teardown(env);
-    if (down == 1) teardown_checked = 1;
+  /*
+   * At the first finalizer of a teardown the thread's regions are checked:
+   * Node-API then refuses to call into JavaScript (asked before the arguments,
+   * so the call does nothing either way). It refuses the same way while an
+   * exception is pending: that is a "maybe", checked (pinning errs safe) now
+   * and again at a later finalizer.
+   */
+  if (t->r != NULL && !teardown_checked &&
+      napi_call_function(env, NULL, NULL, 0, NULL, NULL) == napi_pending_exception) {
+    teardown_checked = napi_is_exception_pending(env, &pending) == napi_ok && !pending;
+    check_teardown(env);
+  }
+  if (t->r != NULL) {
     t->r->tokens--;
     region_release(t->r);
   }
@@ -651,6 +597,13 @@ static void view_finalize(napi_env env, void *data, void *hint) {
 }
 
 /* ---- system calls with more than one step ------------------------------------------------ */
+
+/* Names the call that failed and its errno, for the caller to report; MAP_FAILED. */
+static void *failed(const char *call, int *e, const char **sys) {
+  *e = errno;
+  *sys = call;
+  return MAP_FAILED;
+}
 
 /*
  * A memfd_secret(2) mapping anywhere, read-write; the fd is close-on-exec and
@@ -660,21 +613,15 @@ static void view_finalize(napi_env env, void *data, void *hint) {
 static uint8_t *secret_mmap(size_t length, int *e, const char **sys) {
   long fd = syscall(SYS_memfd_secret, (unsigned int)O_CLOEXEC);
   uint8_t *p = MAP_FAILED;
-  *sys = fd < 0 ? "memfd_secret" : "ftruncate";
-  *e = errno;
-  if (fd < 0) return MAP_FAILED;
-  if (ftruncate((int)fd, (off_t)length) == 0) {
-    *sys = "mmap";
-    p = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, (int)fd, 0);
-  }
-  *e = errno;
+  if (fd < 0) return failed("memfd_secret", e, sys);
+  if (ftruncate((int)fd, (off_t)length) != 0) p = failed("ftruncate", e, sys);
+  else if ((p = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, (int)fd, 0)) == MAP_FAILED)
+    (void)failed("mmap", e, sys); /* p is MAP_FAILED already */
   /* After a failure the first error is the one reported: close then only frees the fd. */
-  if (close((int)fd) != 0 && p != MAP_FAILED) {
-    *e = errno;
-    must(munmap(p, length), "munmap of a fresh secret mapping");
-    p = MAP_FAILED;
-  }
-  return p;
+  if (close((int)fd) == 0 || p == MAP_FAILED) return p;
+  (void)failed("close", e, sys); /* MAP_FAILED is returned once p is unmapped */
+  must(munmap(p, length), "munmap of a fresh secret mapping");
+  return MAP_FAILED;
 }
 
 /*
@@ -692,76 +639,54 @@ static uint8_t *fresh_map(uint8_t *addr, size_t length, int kind, int *e, const 
   int prot = kind == KIND_READWRITE ? PROT_READ | PROT_WRITE : PROT_NONE;
   int flags = (addr != NULL ? MAP_FIXED : 0) | MAP_PRIVATE | MAP_ANONYMOUS;
   uint8_t *p, *tmp;
-  *sys = "mmap";
-  if (kind != KIND_SECRET) {
-    p = mmap(addr, length, prot, flags, -1, 0);
-    *e = errno;
-    return p;
-  }
+  if (kind != KIND_SECRET)
+    return (p = mmap(addr, length, prot, flags, -1, 0)) != MAP_FAILED ? p : failed("mmap", e, sys);
   if ((tmp = secret_mmap(length, e, sys)) == MAP_FAILED || addr == NULL) return tmp;
   p = mremap(tmp, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, addr);
-  if (p == MAP_FAILED) {
-    *e = errno;
-    *sys = "mremap";
-    must(munmap(tmp, length), "munmap of an unplaced secret mapping");
-  }
-  return p;
+  if (p != MAP_FAILED) return p;
+  (void)failed("mremap", e, sys); /* MAP_FAILED is returned once tmp is unmapped */
+  must(munmap(tmp, length), "munmap of an unplaced secret mapping");
+  return MAP_FAILED;
 }
 
 /* ---- probes ------------------------------------------------------------------------------ */
 
 /*
  * The kernel's answers, probed once per process (pthread_once: worker threads
- * may ask at the same time). probe_errno is the errno of a failed probe mmap.
+ * may ask at the same time): CAP_* bits, which index.js names. probe_errno is
+ * the errno of a failed probe mmap.
  */
-static const char *const cap_names[] = {"mlock", "madviseDontDump", "madviseWipeOnFork",
-                                        "madviseDontFork", "memfdSecret"};
-static bool caps[5];
+enum { CAP_MLOCK = 1, CAP_DONTDUMP = 2, CAP_WIPEONFORK = 4, CAP_DONTFORK = 8, CAP_SECRET = 16 };
+static uint32_t caps;
 static int probe_errno;
 static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
 
 static void probe_kernel(void) {
-  int rw = PROT_READ | PROT_WRITE;
-  uint8_t *page = mmap(NULL, page_size, rw, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  uint8_t *page = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (page == MAP_FAILED) {
     probe_errno = errno;
     return;
   }
-  caps[0] = mlock(page, page_size) == 0 && munlock(page, page_size) == 0;
-  caps[1] = madvise(page, page_size, MADV_DONTDUMP) == 0;
-  caps[2] = madvise(page, page_size, MADV_WIPEONFORK) == 0;
-  caps[3] = madvise(page, page_size, MADV_DONTFORK) == 0;
+  if (mlock(page, page_size) == 0 && munlock(page, page_size) == 0) caps |= CAP_MLOCK;
+  if (madvise(page, page_size, MADV_DONTDUMP) == 0) caps |= CAP_DONTDUMP;
+  if (madvise(page, page_size, MADV_WIPEONFORK) == 0) caps |= CAP_WIPEONFORK;
+  if (madvise(page, page_size, MADV_DONTFORK) == 0) caps |= CAP_DONTFORK;
   must(munmap(page, page_size), "munmap of a probe page");
   long fd = syscall(SYS_memfd_secret, (unsigned int)O_CLOEXEC);
-  caps[4] = fd >= 0 && close((int)fd) == 0;
-}
-
-static napi_value throw_no_external(napi_env env) {
-  return fail(env, ERR_PLAIN, "ERR_EXTERNAL_BUFFERS_UNAVAILABLE",
-              "This runtime does not allow external ArrayBuffers (for example Electron's or V8's "
-              "sandbox); os-memlock cannot hand out views of protected memory here");
+  if (fd >= 0 && close((int)fd) == 0) caps |= CAP_SECRET;
 }
 
 /* ---- exports: validate the arguments, one system call, return ------------------------------ */
 
-static napi_value js_page_size(napi_env env, napi_callback_info info) {
-  napi_value out;
+static napi_value js_pageSize(napi_env env, napi_callback_info info) {
   (void)info; /* no arguments */
-  NAPI_CALL(napi_create_uint32(env, (uint32_t)page_size, &out));
-  return out;
+  return number(env, (double)page_size);
 }
 
 static napi_value js_capabilities(napi_env env, napi_callback_info info) {
-  napi_value out, b;
   (void)info; /* no arguments */
   must(pthread_once(&probe_once, probe_kernel), "pthread_once");
-  if (probe_errno != 0) return throw_errno(env, "mmap", probe_errno);
-  NAPI_CALL(napi_create_object(env, &out));
-  for (size_t i = 0; i < sizeof caps / sizeof *caps; i++) {
-    NAPI_CALL(napi_get_boolean(env, caps[i], &b));
-    NAPI_CALL(napi_set_named_property(env, out, cap_names[i], b));
-  }
-  return out;
+  return probe_errno != 0 ? throw_errno(env, "mmap", probe_errno) : number(env, caps);
 }
 
 static napi_value js_map(napi_env env, napi_callback_info info) {
@@ -770,14 +695,13 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
   bool secret = false;
   int e;
   const char *sys;
-  region *r;
   napi_value out;
   if (!read_size(env, argv[0], "byteLength", &length)) return NULL;
   if (length == 0 || length % page_size != 0)
     return RANGE_ERROR("byteLength must be a positive multiple of the page size");
   if (!read_flag(env, argv[1], "options.secret", &secret)) return NULL;
-  if ((r = calloc(1, sizeof *r + length / page_size)) == NULL)
-    return throw_errno(env, "malloc", ENOMEM);
+  region *r = calloc(1, sizeof *r + length / page_size);
+  if (r == NULL) return throw_errno(env, "malloc", ENOMEM);
   *r = (region){.length = length, .counts = 1, .env = env}; /* access[] is left as it is */
   /*
    * The handle first: from here its finalizer frees r, mapped or not, when the
@@ -808,17 +732,11 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
 
 static napi_value js_unmap(napi_env env, napi_callback_info info) {
   ARGS(1);
-  region *r = get_region(env, argv[0], 1);
-  if (r == NULL || !sweep_views(env, r, 0, r->length)) return NULL;
-  /* Out of the registry before munmap, under the write lock: no thread may match a freed address.
-   */
-  lock_write();
-  registry_remove(r);
-  int rc = munmap(r->base, r->length), e = errno;
-  if (rc != 0) (void)registry_insert(r); /* into the slot just freed: no allocation, no failure */
-  r->mapped = rc != 0;
-  unlock();
-  return rc == 0 ? NULL : throw_errno(env, "munmap", e);
+  span s;
+  if (!read_target(env, argv[0], NULL, NULL, 0, &s) || !sweep_views(env, s.r, 0, s.r->length))
+    return NULL;
+  int e = region_unmap(s.r);
+  return e == 0 ? NULL : throw_errno(env, "munmap", e);
 }
 
 static const choice remap_kinds[] = {
@@ -839,33 +757,28 @@ static const choice remap_kinds[] = {
  */
 static napi_value js_remap(napi_env env, napi_callback_info info) {
   ARGS(4);
-  size_t offset, length;
+  span s;
   int kind, e = 0;
   const char *sys = "mmap";
-  region *r = read_range(env, argv, &offset, &length, 1);
-  if (r == NULL ||
+  if (!read_target(env, argv[0], argv[1], argv[2], PAGES, &s) ||
       !read_choice(env, argv[3], "kind", remap_kinds,
                    "The \"kind\" argument must be 'none', 'readwrite' or 'secret'", &kind) ||
-      !sweep_views(env, r, offset, length))
+      !sweep_views(env, s.r, s.offset, s.length))
     return NULL;
   /* Written lock: the pages change under any thread that looked this region up. */
   lock_write();
-  uint8_t *p = fresh_map(r->base + offset, length, kind, &e, &sys);
-  if (p != MAP_FAILED && p != r->base + offset)
-    integrity_failure("mmap(MAP_FIXED) placed memory elsewhere");
-  memset(r->access + offset / page_size,
-         p == MAP_FAILED || kind == KIND_NONE ? ACCESS_NONE : ACCESS_RW, length / page_size);
+  uint8_t *p = fresh_map(s.ptr, s.length, kind, &e, &sys);
+  if (p != MAP_FAILED && p != s.ptr) integrity_failure("mmap(MAP_FIXED) placed memory elsewhere");
+  memset(s.r->access + s.offset / page_size,
+         p == MAP_FAILED || kind == KIND_NONE ? ACCESS_NONE : ACCESS_RW, s.length / page_size);
   unlock();
   return p != MAP_FAILED ? NULL : throw_errno(env, sys, e);
 }
 
-static napi_value js_is_mapped(napi_env env, napi_callback_info info) {
+static napi_value js_isMapped(napi_env env, napi_callback_info info) {
   ARGS(1);
-  napi_value out;
-  region *r = get_region(env, argv[0], 0);
-  if (r == NULL) return NULL;
-  NAPI_CALL(napi_get_boolean(env, r->mapped, &out));
-  return out;
+  span s;
+  return read_target(env, argv[0], NULL, NULL, UNMAPPED, &s) ? boolean(env, s.r->mapped) : NULL;
 }
 
 static const choice accesses[] = {
@@ -879,34 +792,32 @@ static const choice accesses[] = {
  */
 static napi_value js_protect(napi_env env, napi_callback_info info) {
   ARGS(5);
-  size_t offset, length;
+  span s;
   int access;
-  bool keep_views = false;
-  region *r = read_range(env, argv, &offset, &length, 1);
-  if (r == NULL ||
+  bool keep_views;
+  if (!read_target(env, argv[0], argv[1], argv[2], PAGES, &s) ||
       !read_choice(env, argv[3], "access", accesses,
                    "The \"access\" argument must be 'none', 'read' or 'readwrite'", &access) ||
-      !read_flag(env, argv[4], "options.keepViews", &keep_views))
+      !read_flag(env, argv[4], "options.keepViews", &keep_views) ||
+      /* Views go first: none may outlive the readability of its memory. */
+      (access == ACCESS_NONE && !keep_views && !sweep_views(env, s.r, s.offset, s.length)))
     return NULL;
-  /* Views go first: none may outlive the readability of its memory. */
-  if (access == ACCESS_NONE && !keep_views && !sweep_views(env, r, offset, length)) return NULL;
   /* Written lock: no other thread may be between its access decision and its memory operation. */
   lock_write();
-  int rc = mprotect(r->base + offset, length, access), e = errno; /* ACCESS_* are PROT_* bits */
-  if (rc == 0) memset(r->access + offset / page_size, access, length / page_size);
+  int rc = mprotect(s.ptr, s.length, access), e = errno; /* ACCESS_* are PROT_* bits */
+  if (rc == 0) memset(s.r->access + s.offset / page_size, access, s.length / page_size);
   unlock();
   return rc == 0 ? NULL : throw_errno(env, "mprotect", e);
 }
 
 /* lock / unlock: a region (page-aligned range) or any ArrayBufferView. */
-static napi_value lock_range(napi_env env, napi_callback_info info, int lock) {
+static napi_value lock_op(napi_env env, napi_callback_info info, int lock) {
   ARGS(4);
   span s;
   bool on_fault = false;
-  int rc = 0, e = 0;
-  if (!read_target(env, argv[0], opt(env, argv[1]), opt(env, argv[2]), &s) ||
-      (lock && !read_flag(env, argv[3], "options.onFault", &on_fault)) ||
-      (!s.is_view && !check_aligned(env, s.offset, s.length)))
+  int e = 0; /* the errno of a failed call */
+  if (!read_target(env, argv[0], opt(env, argv[1]), opt(env, argv[2]), VIEWS | PAGES, &s) ||
+      (lock && !read_flag(env, argv[3], "options.onFault", &on_fault)))
     return NULL;
   lock_read();
   int why = resolve_target(&s, ACCESS_NONE);
@@ -918,25 +829,18 @@ static napi_value lock_range(napi_env env, napi_callback_info info, int lock) {
    * time a locked range becomes writable again; callers that need every page
    * resident touch the range themselves.
    */
-  if (why == FAIL_NONE && s.length > 0) {
-    rc = !lock      ? munlock(s.ptr, s.length)
-         : on_fault ? mlock2(s.ptr, s.length, MLOCK_ONFAULT)
-                    : mlock(s.ptr, s.length);
+  if (why == FAIL_NONE && s.length > 0 &&
+      (!lock      ? munlock(s.ptr, s.length)
+       : on_fault ? mlock2(s.ptr, s.length, MLOCK_ONFAULT)
+                  : mlock(s.ptr, s.length)) != 0)
     e = errno;
-  }
   unlock();
   if (why != FAIL_NONE) return refusal(env, why);
-  if (rc != 0) return throw_errno(env, !lock ? "munlock" : on_fault ? "mlock2" : "mlock", e);
-  return NULL;
+  return e == 0 ? NULL : throw_errno(env, !lock ? "munlock" : on_fault ? "mlock2" : "mlock", e);
 }
 
-static napi_value js_lock(napi_env env, napi_callback_info info) {
-  return lock_range(env, info, 1);
-}
-
-static napi_value js_unlock(napi_env env, napi_callback_info info) {
-  return lock_range(env, info, 0);
-}
+static napi_value js_lock(napi_env env, napi_callback_info info) { return lock_op(env, info, 1); }
+static napi_value js_unlock(napi_env env, napi_callback_info info) { return lock_op(env, info, 0); }
 
 /* One advice per call: MADV_* values are an enum, not flags. */
 /* clang-format off */
@@ -947,22 +851,21 @@ static const choice advices[] = {
 
 static napi_value js_advise(napi_env env, napi_callback_info info) {
   ARGS(4);
-  size_t offset, length;
+  span s;
   int advice;
-  region *r = read_range(env, argv, &offset, &length, 1);
-  if (r == NULL || !read_choice(env, argv[3], "advice", advices,
-                                "The \"advice\" argument must be 'dontdump', 'dodump', "
-                                "'wipeonfork', 'keeponfork', 'dontfork' or 'dofork'",
-                                &advice))
+  if (!read_target(env, argv[0], argv[1], argv[2], PAGES, &s) ||
+      !read_choice(env, argv[3], "advice", advices,
+                   "The \"advice\" argument must be 'dontdump', 'dodump', 'wipeonfork', "
+                   "'keeponfork', 'dontfork' or 'dofork'",
+                   &advice))
     return NULL;
-  if (madvise(r->base + offset, length, advice) != 0) return throw_errno(env, "madvise", errno);
-  return NULL;
+  return madvise(s.ptr, s.length, advice) == 0 ? NULL : throw_errno(env, "madvise", errno);
 }
 
 static napi_value js_wipe(napi_env env, napi_callback_info info) {
   ARGS(3);
   span s;
-  if (!read_target(env, argv[0], opt(env, argv[1]), opt(env, argv[2]), &s)) return NULL;
+  if (!read_target(env, argv[0], opt(env, argv[1]), opt(env, argv[2]), VIEWS, &s)) return NULL;
   lock_read();
   int why = resolve_target(&s, ACCESS_RW);
   /* explicit_bzero: a store the compiler may not drop as dead. */
@@ -973,14 +876,16 @@ static napi_value js_wipe(napi_env env, napi_callback_info info) {
 
 static napi_value js_fill(napi_env env, napi_callback_info info) {
   ARGS(4);
-  size_t offset, length, byte;
-  region *r = read_range(env, argv, &offset, &length, 0);
-  if (r == NULL || !read_size(env, argv[3], "byte", &byte)) return NULL;
+  span s;
+  size_t byte;
+  if (!read_target(env, argv[0], argv[1], argv[2], 0, &s) ||
+      !read_size(env, argv[3], "byte", &byte))
+    return NULL;
   if (byte > 255)
     return RANGE_ERROR("The value of \"byte\" is out of range. It must be >= 0 and <= 255");
   lock_read();
-  int why = access_fail(r, offset, length, ACCESS_RW);
-  if (why == FAIL_NONE) memset(r->base + offset, (int)byte, length);
+  int why = resolve_target(&s, ACCESS_RW);
+  if (why == FAIL_NONE) memset(s.ptr, (int)byte, s.length);
   unlock();
   return refusal(env, why);
 }
@@ -989,8 +894,8 @@ static napi_value js_fill(napi_env env, napi_callback_info info) {
 static int read_pair(napi_env env, napi_value *argv, span *a, span *b) {
   size_t length;
   return read_size(env, argv[4], "length", &length) &&
-         read_target(env, argv[0], argv[1], argv[4], a) &&
-         read_target(env, argv[2], argv[3], argv[4], b);
+         read_target(env, argv[0], argv[1], argv[4], VIEWS, a) &&
+         read_target(env, argv[2], argv[3], argv[4], VIEWS, b);
 }
 
 /* copy(src, srcOffset, dst, dstOffset, length): memory to memory, never via the JS heap. */
@@ -1011,7 +916,6 @@ static napi_value js_equals(napi_env env, napi_callback_info info) {
   ARGS(5);
   span a, b;
   volatile uint8_t d = 0;
-  napi_value out;
   if (!read_pair(env, argv, &a, &b)) return NULL;
   lock_read();
   int why = resolve_target(&a, ACCESS_READ);
@@ -1019,48 +923,47 @@ static napi_value js_equals(napi_env env, napi_callback_info info) {
   for (size_t i = 0; why == FAIL_NONE && i < a.length; i++)
     d |= ((const volatile uint8_t *)a.ptr)[i] ^ ((const volatile uint8_t *)b.ptr)[i];
   unlock();
-  if (why != FAIL_NONE) return refusal(env, why);
-  NAPI_CALL(napi_get_boolean(env, d == 0, &out));
-  return out;
+  return why != FAIL_NONE ? refusal(env, why) : boolean(env, d == 0);
 }
 
 /* Room for one more view entry (owner thread). Returns 0 with an exception pending. */
-static int views_reserve(napi_env env, region *r) {
+static region *views_reserve(napi_env env, region *r) {
   size_t cap = r->cap ? r->cap * 2 : 8;
   view_entry *grown;
-  if (r->nviews < r->cap) return 1;
+  if (r->nviews < r->cap) return r;
   /* Drop collected and detached entries before growing: amortised O(1). */
-  if (!sweep_views(env, r, 0, 0)) return 0;
-  if (r->nviews * 2 < r->cap) return 1;
+  if (!sweep_views(env, r, 0, 0)) return NULL;
+  if (r->nviews * 2 < r->cap) return r;
   if ((grown = realloc(r->views, cap * sizeof *grown)) == NULL)
-    return refused(throw_errno(env, "malloc", ENOMEM));
+    return throw_errno(env, "malloc", ENOMEM);
   r->views = grown;
   r->cap = cap;
-  return 1;
+  return r;
 }
 
 static napi_value js_view(napi_env env, napi_callback_info info) {
   ARGS(3);
-  size_t offset, length;
+  span s;
   napi_value ab = NULL;
   napi_ref ref;
-  region *r = read_range(env, argv, &offset, &length, 0);
-  if (r == NULL) return NULL;
-  if (length == 0) return RANGE_ERROR("A view must be at least one byte long");
+  if (!read_target(env, argv[0], argv[1], argv[2], 0, &s)) return NULL;
+  if (s.length == 0) return RANGE_ERROR("A view must be at least one byte long");
+  region *r = s.r;
   /* Only this thread changes r->access (see the thread contract): no lock needed to read it. */
-  int why = access_fail(r, offset, length, ACCESS_READ);
+  int why = access_fail(r, s.offset, s.length, ACCESS_READ);
   if (why != FAIL_NONE) return refusal(env, why);
-  if (simulate_no_external) return throw_no_external(env);
   if (!views_reserve(env, r)) return NULL;
   view_token *token = malloc(sizeof *token);
   if (token == NULL) return throw_errno(env, "malloc", ENOMEM);
-  *token = (view_token){.r = r, .returned = 0};
+  token->r = r;
   r->counts++; /* the token's; the handle in argv[0] holds another, so r outlives this call */
   r->tokens++;
   creating = token;
-  creating_finalized = 0;
-  napi_status st =
-      napi_create_external_arraybuffer(env, r->base + offset, length, view_finalize, token, &ab);
+  /* The test switch takes the path of a runtime that refuses external buffers. */
+  napi_status st = simulate_no_external ? napi_no_external_buffers_allowed
+                                        : napi_create_external_arraybuffer(
+                                              env, s.ptr, s.length, view_finalize, token, &ab);
+  int finalized = creating == NULL; /* view_finalize ran inside the call */
   creating = NULL;
   /*
    * A finalizer that ran inside the call does not run again: the token is
@@ -1069,26 +972,26 @@ static napi_value js_view(napi_env env, napi_callback_info info) {
    * finalizer may or may not come: the count is given back now and the token
    * left to it.
    */
-  if (creating_finalized || st != napi_ok) {
+  if (finalized || st != napi_ok) {
     r->tokens--;
     region_release(r);
   }
-  if (creating_finalized || st == napi_no_external_buffers_allowed) free(token);
-  else if (st != napi_ok) token->returned = 1;
-  if (creating_finalized && st == napi_ok) {
-    /* A buffer whose finalizer already ran must not stay attached to the memory. */
-    must(napi_detach_arraybuffer(env, ab), "a view without a count stayed attached");
-    return fail(env, ERR_PLAIN, "ERR_NAPI", "os-memlock: Node-API finalized a view it returned");
-  }
-  if (!creating_finalized && st == napi_no_external_buffers_allowed) return throw_no_external(env);
-  if (st != napi_ok) return throw_napi(env);
-  if (napi_create_reference(env, ab, 0, &ref) != napi_ok) {
-    /* An untracked view would outlive protect('none'): detach it (its finalizer gives the
-     * count back). */
-    must(napi_detach_arraybuffer(env, ab), "an untracked view could not be detached");
+  if (finalized || st == napi_no_external_buffers_allowed) free(token);
+  else if (st != napi_ok) token->r = NULL;
+  if (st == napi_no_external_buffers_allowed)
+    return ERROR("ERR_EXTERNAL_BUFFERS_UNAVAILABLE",
+                 "This runtime does not allow external ArrayBuffers (for example Electron's or "
+                 "V8's sandbox); os-memlock cannot hand out views of protected memory here");
+  if (st != napi_ok || finalized || napi_create_reference(env, ab, 0, &ref) != napi_ok) {
+    /*
+     * A buffer whose finalizer already ran holds no count, and an untracked one
+     * would outlive protect('none') (its finalizer gives the count back):
+     * neither may stay attached to the memory.
+     */
+    if (st == napi_ok) must(napi_detach_arraybuffer(env, ab), "a stray view stayed attached");
     return throw_napi(env);
   }
-  r->views[r->nviews++] = (view_entry){.ref = ref, .offset = offset, .length = length};
+  r->views[r->nviews++] = (view_entry){.ref = ref, .offset = s.offset, .length = s.length};
   return ab;
 }
 
@@ -1100,40 +1003,35 @@ static napi_value js_view(napi_env env, napi_callback_info info) {
  */
 static napi_value js_detach(napi_env env, napi_callback_info info) {
   ARGS(1);
-  bool is_ab = false, detached = false, pending = false;
+  bool is_ab = false, detached = false;
   void *data = NULL;
   size_t length = 0;
-  region *r = NULL;
   NAPI_CALL(napi_is_arraybuffer(env, argv[0], &is_ab));
   if (!is_ab) return TYPE_ERROR("The \"arrayBuffer\" argument must be an ArrayBuffer");
   NAPI_CALL(napi_is_detached_arraybuffer(env, argv[0], &detached));
   if (detached) return NULL;
   NAPI_CALL(napi_get_arraybuffer_info(env, argv[0], &data, &length));
+  /* Looked up as any view is: in no region, or past the end of its region, it is refused. */
+  span s = {.ptr = data, .length = length, .vbase = data, .vlength = length, .is_view = 1};
   lock_read();
-  if (length > 0 && (r = registry_find(data)) != NULL &&
-      length > r->length - (size_t)((uint8_t *)data - r->base))
-    r = NULL;
+  int why = resolve_target(&s, ACCESS_NONE);
   unlock();
-  /* r is not read after the lock is released: only whether the memory lay in a region. */
-  if (r == NULL)
-    return VALUE_ERROR(
-        "The ArrayBuffer is not a view of an os-memlock region; only those are detached");
+  /* s.r is not read after the lock is released: only whether the memory lay in a region. */
+  if (why != FAIL_NONE || s.r == NULL)
+    return VALUE_ERROR("Only views of os-memlock regions are detached: this buffer is not one");
   if (napi_detach_arraybuffer(env, argv[0]) == napi_ok) return NULL;
-  NAPI_CALL(napi_is_exception_pending(env, &pending));
-  if (pending) return NULL;
+  /* With an exception pending this throws nothing, and that exception is the one thrown. */
   return VALUE_ERROR("The ArrayBuffer cannot be detached");
 }
 
 /* How many mappings the registry holds: index.js offers it only to tests
  * (TARSJS_OS_MEMLOCK_TEST=1). */
-static napi_value js_registry_count(napi_env env, napi_callback_info info) {
-  napi_value out;
+static napi_value js_registryCount(napi_env env, napi_callback_info info) {
   (void)info; /* no arguments */
   lock_read();
   size_t n = registry_len;
   unlock();
-  NAPI_CALL(napi_create_double(env, (double)n, &out));
-  return out;
+  return number(env, (double)n);
 }
 
 /* ---- loading ----------------------------------------------------------------------------- */
@@ -1150,70 +1048,54 @@ static napi_value js_registry_count(napi_env env, napi_callback_info info) {
  */
 #define INSTANCE_VAR "TARSJS_OS_MEMLOCK_INSTANCE"
 
-static void claim_process(void) {
-  Dl_info self;
-  char mine[PATH_MAX + 32];
-  const char *seen = getenv(INSTANCE_VAR), *colon;
-  /* Cannot tell which binary this is, or its path is too long to name: no claim. */
-  if (dladdr((void *)claim_process, &self) == 0 || self.dli_fname == NULL ||
-      snprintf(mine, sizeof mine, "%ld:%s", (long)getpid(), self.dli_fname) >= (int)sizeof mine)
-    return;
-  if (seen != NULL && (colon = strchr(seen, ':')) != NULL &&
-      strtol(seen, NULL, 10) == (long)getpid()) {
-    /* other_copy has room for any path: the copy is never cut. */
-    if (strcmp(seen, mine) != 0) (void)snprintf(other_copy, sizeof other_copy, "%s", colon + 1);
-    return;
-  }
-  /*
-   * Runs once, at this copy's first load, before it hands out anything. If the
-   * environment cannot take the value (ENOMEM), a later copy cannot see the
-   * claim; nothing else depends on it.
-   */
-  (void)setenv(INSTANCE_VAR, mine, 1);
-}
-
 /*
  * Once per process, on the first thread that loads this copy of the addon.
  * The test switches are read here, at load, and never again.
  */
 static void process_init(void) {
   long ps = sysconf(_SC_PAGESIZE);
-  page_size = ps > 0 ? (size_t)ps : 0;
   const char *no_external = getenv("TARSJS_OS_MEMLOCK_SIMULATE_NO_EXTERNAL_BUFFERS");
+  const char *seen = getenv(INSTANCE_VAR), *colon;
+  Dl_info self;
+  char mine[PATH_MAX + 32];
+  page_size = ps > 0 ? (size_t)ps : 0;
   simulate_no_external = no_external != NULL && strcmp(no_external, "1") == 0;
-  claim_process();
-}
-
-#define EXPORT(name, fn) \
-  { name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL }
-
-/* Every export; a table, two a line. */
-/* clang-format off */
-static const napi_property_descriptor props[] = {
-    EXPORT("pageSize", js_page_size), EXPORT("capabilities", js_capabilities),
-    EXPORT("map", js_map),            EXPORT("unmap", js_unmap),
-    EXPORT("isMapped", js_is_mapped), EXPORT("protect", js_protect),
-    EXPORT("lock", js_lock),          EXPORT("unlock", js_unlock),
-    EXPORT("advise", js_advise),      EXPORT("wipe", js_wipe),
-    EXPORT("fill", js_fill),          EXPORT("copy", js_copy),
-    EXPORT("equals", js_equals),      EXPORT("view", js_view),
-    EXPORT("detach", js_detach),      EXPORT("remap", js_remap),
-    EXPORT("registryCount", js_registry_count)};
-/* clang-format on */
-
-static napi_value init(napi_env env, napi_value exports) {
-  char msg[PATH_MAX + 200];
-  must(pthread_once(&process_once, process_init), "pthread_once");
-  if (page_size == 0) return throw_errno(env, "sysconf", EINVAL);
-  if (other_copy[0] != '\0') {
-    /* msg has room for any path: the message is never cut. */
-    (void)snprintf(msg, sizeof msg,
+  /* Cannot tell which binary this is, or its path is too long to name: no claim. */
+  if (dladdr((void *)process_init, &self) == 0 || self.dli_fname == NULL ||
+      snprintf(mine, sizeof mine, "%ld:%s", (long)getpid(), self.dli_fname) >= (int)sizeof mine)
+    return;
+  /*
+   * No claim in this process yet: this copy makes it, at its first load,
+   * before it hands out anything (setenv's result is not used: if the
+   * environment cannot take the value, ENOMEM, a later copy cannot see the
+   * claim; nothing else depends on it). A claim by another path: this copy
+   * refuses to load (snprintf's result is not used: duplicate has room for any
+   * path, the message is never cut).
+   */
+  if (seen == NULL || (colon = strchr(seen, ':')) == NULL ||
+      strtol(seen, NULL, 10) != (long)getpid())
+    (void)setenv(INSTANCE_VAR, mine, 1);
+  else if (strcmp(seen, mine) != 0)
+    (void)snprintf(duplicate, sizeof duplicate,
                    "Another copy of @tarsjs/os-memlock is loaded in this process (%s): two "
                    "copies would keep two region registries. Install one version (let the "
                    "package manager dedupe it)",
-                   other_copy);
-    return fail(env, ERR_PLAIN, "ERR_DUPLICATE_NATIVE_INSTANCE", msg);
-  }
+                   colon + 1);
+}
+
+/* Every export: its name in JavaScript, and js_<name> here. */
+#define EXPORT(name) \
+  { .utf8name = #name, .method = js_##name, .attributes = napi_enumerable }
+static const napi_property_descriptor props[] = {
+    EXPORT(pageSize), EXPORT(capabilities), EXPORT(map),    EXPORT(unmap),  EXPORT(isMapped),
+    EXPORT(protect),  EXPORT(lock),         EXPORT(unlock), EXPORT(advise), EXPORT(wipe),
+    EXPORT(fill),     EXPORT(copy),         EXPORT(equals), EXPORT(view),   EXPORT(detach),
+    EXPORT(remap),    EXPORT(registryCount)};
+
+static napi_value init(napi_env env, napi_value exports) {
+  must(pthread_once(&process_once, process_init), "pthread_once");
+  if (page_size == 0) return throw_errno(env, "sysconf", EINVAL);
+  if (duplicate[0] != '\0') return ERROR("ERR_DUPLICATE_NATIVE_INSTANCE", duplicate);
   NAPI_CALL(napi_define_properties(env, exports, sizeof props / sizeof *props, props));
   return exports;
 }

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { PKG } from './helpers.mjs'
 
 const SOURCE = join(PKG, 'src', 'binding.c')
-const MAX_CODE_LINES = 821 // a ratchet: lower it as the file shrinks, never raise it
+const MAX_CODE_LINES = 699 // a ratchet: lower it as the file shrinks, never raise it
 const MAX_COLUMNS = 100
 
 /** The C source with its comments removed (string and character literals kept; newlines kept). */
