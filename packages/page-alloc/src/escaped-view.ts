@@ -15,15 +15,13 @@ import type { Warner } from './policy.js'
 // Read once at load: a `byteLength` getter put on ArrayBuffer.prototype later
 // would otherwise run with every view being checked (and could transfer it away
 // and still answer its old length).
-const apply: typeof Reflect.apply = Reflect.apply
+// The getter is bound to the `call` of that moment, so calling it allocates nothing.
 const byteLengthGetter = (Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength') as PropertyDescriptor).get as (
   this: ArrayBuffer
 ) => number
 
 /** `buffer.byteLength` through the getter ArrayBuffer.prototype had when this module loaded: runs no user code. */
-export function byteLengthOf(buffer: ArrayBuffer): number {
-  return apply(byteLengthGetter, buffer, [])
-}
+export const byteLengthOf: (buffer: ArrayBuffer) => number = Function.prototype.call.bind(byteLengthGetter) as (buffer: ArrayBuffer) => number
 
 /** True when `view` (a tracked view of at least one byte) was detached by someone else. */
 export function escaped(view: ArrayBuffer | null | undefined): boolean {

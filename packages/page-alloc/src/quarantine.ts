@@ -58,7 +58,7 @@ export function quarantineLimits(value: unknown, fallback: QuarantineLimits): Qu
 
 export class Quarantine<T> {
   readonly #limits: QuarantineLimits
-  readonly #release: (entry: T) => void
+  readonly #release: (entry: T, atTurnEnd: boolean) => void
   #entries: T[] = []
   #sizes: number[] = []
   #turns: number[] = []
@@ -69,11 +69,15 @@ export class Quarantine<T> {
   readonly #onTick = (): void => {
     this.#tickPending = false
     this.#turn++
-    this.#drain()
+    this.#drain(true)
   }
 
-  /** `release` makes an entry reusable; it must not throw. */
-  constructor(limits: QuarantineLimits, release: (entry: T) => void) {
+  /**
+   * `release` makes an entry reusable; it must not throw. `atTurnEnd` is true
+   * when the release comes from the turn-end pass (a whole turn's frees at
+   * once), false when a free in the same turn made it due.
+   */
+  constructor(limits: QuarantineLimits, release: (entry: T, atTurnEnd: boolean) => void) {
     this.#limits = limits
     this.#release = release
   }
@@ -103,10 +107,10 @@ export class Quarantine<T> {
       this.#tickPending = true
       setImmediate(this.#onTick).unref()
     }
-    this.#drain()
+    this.#drain(false)
   }
 
-  #drain(): void {
+  #drain(atTurnEnd: boolean): void {
     const { frees, bytes } = this.#limits
     while (this.#head < this.#entries.length) {
       const later = this.#entries.length - this.#head - 1
@@ -116,7 +120,7 @@ export class Quarantine<T> {
       this.#bytes -= this.#sizes[this.#head] as number
       this.#entries[this.#head] = undefined as T
       this.#head++
-      this.#release(entry)
+      this.#release(entry, atTurnEnd)
     }
     if (this.#head > 256 && this.#head * 2 > this.#entries.length) {
       this.#entries = this.#entries.slice(this.#head)

@@ -38,6 +38,9 @@ import { isMainThread } from 'node:worker_threads'
 type Transfer = (this: ArrayBuffer) => ArrayBuffer
 const transferOf: Transfer | undefined = (ArrayBuffer.prototype as { transfer?: Transfer }).transfer
 const apply: typeof Reflect.apply = Reflect.apply
+// Bound to the `call` of this moment: calling it allocates nothing and runs no replaced built-in.
+const transferCall: ((view: ArrayBuffer) => ArrayBuffer) | undefined =
+  transferOf === undefined ? undefined : (Function.prototype.call.bind(transferOf) as (view: ArrayBuffer) => ArrayBuffer)
 const U8: Uint8ArrayConstructor = Uint8Array
 const runtimeIsNode: boolean =
   typeof process.versions.bun !== 'string' && typeof process.versions.deno !== 'string'
@@ -56,7 +59,14 @@ export function recycles(): boolean {
 
 function probe(): boolean {
   if (transferOf === undefined || !isMainThread || !runtimeIsNode || os.unprotectedDevelopmentMode()) return false
-  const region = os.map(os.pageSize())
+  let region: os.Region
+  try {
+    region = os.map(os.pageSize())
+  } catch {
+    // No page for the probe (ENOMEM near vm.max_map_count): no recycling in this process, and the
+    // call that asked (an alloc or a free) goes on as before.
+    return false
+  }
   try {
     const moved = apply(transferOf, os.view(region, 0, 16), [])
     new U8(moved)[5] = 0xa5
@@ -73,18 +83,23 @@ function probe(): boolean {
 }
 
 /**
- * A page's spares, by slot index. Not an array: storing into a missing element
- * of an array consults `Array.prototype`, where code that ran after load may
- * have put an accessor for that index (it would receive the spare, which then
- * is never detached), and iterating one calls the replaceable
- * `Array.prototype[Symbol.iterator]`. An object without a prototype has
- * neither: only `spareStore()`, indexed reads and writes, and a counted loop.
+ * A page's spares, by slot index: an array with an own element for every slot
+ * from the start (null when the slot has no spare). Storing into a missing
+ * element of an array consults `Array.prototype`, where code that ran after
+ * load may have put an accessor for that index (it would receive the spare,
+ * which then is never detached); an element that exists is written in place.
+ * `Array.from` (read at load) defines each element without a store, and the
+ * store is only read, written by index and walked with a counted loop (never
+ * with the replaceable `Array.prototype[Symbol.iterator]`).
  */
-export type Spares = Record<number, ArrayBuffer | undefined>
+export type Spares = (ArrayBuffer | null)[]
 
-/** An empty store of spares (no prototype: see `Spares`). */
-export function spareStore(): Spares {
-  return { __proto__: null } as unknown as Spares
+const arrayFrom: typeof Array.from = Array.from
+const none = (): null => null
+
+/** A store of `slots` empty spares (see `Spares`). */
+export function spareStore(slots: number): Spares {
+  return arrayFrom({ length: slots }, none)
 }
 
 /**
@@ -93,5 +108,5 @@ export function spareStore(): Spares {
  * memory. Call only when `recycles()` is true.
  */
 export function takeBack(view: ArrayBuffer): ArrayBuffer {
-  return apply(transferOf as Transfer, view, [])
+  return (transferCall as (view: ArrayBuffer) => ArrayBuffer)(view)
 }
