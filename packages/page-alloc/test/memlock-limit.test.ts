@@ -97,7 +97,7 @@ describe.runIf(CAN_RUN_UNPRIVILEGED)('unprivileged, RLIMIT_MEMLOCK 8 MiB', () =>
     })
   }
 
-  it("slot allocator: a page holding only quarantined slots is unlocked in place for a new page, takes no new slot, and is locked again when reused", () => {
+  it('slot allocator: a page holding only quarantined slots is unlocked in place for a new page, takes no new slot, and is locked again when reused', () => {
     const r = runFixture('charge-relief.cjs', ['drain'], { wrap: UNPRIVILEGED })
     expectClean(r)
     const res = r.rec.RESULT
