@@ -58,7 +58,7 @@ export function quarantineLimits(value: unknown, fallback: QuarantineLimits): Qu
 
 export class Quarantine<T> {
   readonly #limits: QuarantineLimits
-  readonly #release: (entry: T, atTurnEnd: boolean) => void
+  readonly #release: (entry: T) => void
   #entries: T[] = []
   #sizes: number[] = []
   #turns: number[] = []
@@ -69,15 +69,11 @@ export class Quarantine<T> {
   readonly #onTick = (): void => {
     this.#tickPending = false
     this.#turn++
-    this.#drain(true)
+    this.#drain()
   }
 
-  /**
-   * `release` makes an entry reusable; it must not throw. `atTurnEnd` is true
-   * when the release comes from the turn-end pass (a whole turn's frees at
-   * once), false when a free in the same turn made it due.
-   */
-  constructor(limits: QuarantineLimits, release: (entry: T, atTurnEnd: boolean) => void) {
+  /** `release` makes an entry reusable; it must not throw. */
+  constructor(limits: QuarantineLimits, release: (entry: T) => void) {
     this.#limits = limits
     this.#release = release
   }
@@ -107,10 +103,10 @@ export class Quarantine<T> {
       this.#tickPending = true
       setImmediate(this.#onTick).unref()
     }
-    this.#drain(false)
+    this.#drain()
   }
 
-  #drain(atTurnEnd: boolean): void {
+  #drain(): void {
     const { frees, bytes } = this.#limits
     while (this.#head < this.#entries.length) {
       const later = this.#entries.length - this.#head - 1
@@ -120,7 +116,7 @@ export class Quarantine<T> {
       this.#bytes -= this.#sizes[this.#head] as number
       this.#entries[this.#head] = undefined as T
       this.#head++
-      this.#release(entry, atTurnEnd)
+      this.#release(entry)
     }
     if (this.#head > 256 && this.#head * 2 > this.#entries.length) {
       this.#entries = this.#entries.slice(this.#head)

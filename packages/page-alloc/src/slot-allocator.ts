@@ -23,8 +23,6 @@
  * Requests above half a page go to an internal `PageAllocator`.
  */
 import os = require('@tarsjs/os-memlock')
-// node:timers, not the global: fake timers in a user's tests replace only the global.
-import { setTimeout } from 'node:timers'
 import { AllocationHandle, handleState } from './allocation-handle.js'
 import type { HandleState } from './allocation-handle.js'
 import type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, Protections } from './allocator.js'
@@ -102,16 +100,6 @@ interface SlotPage {
   drained: boolean
   /** Position in its class's `open` list, or -1. */
   openIndex: number
-  /**
-   * Emptied by the quarantine's turn-end release while its class already had a
-   * warm page: it stays in its class for IDLE_MS, and retires then unless it
-   * took a slot again (see #idleUntilNextTurn).
-   */
-  idle: boolean
-  /** When it became idle (performance.now()). */
-  idleSince: number
-  /** In the allocator's list of idle pages (at most once). */
-  idleListed: boolean
   /** Per slot, the ArrayBuffer kept from its last view to be handed out again (see recycled-view.ts). */
   spares: Spares
 }
@@ -164,9 +152,6 @@ export function slotPlace(allocation: SlotAllocation): { region: os.Region; offs
 
 const WARM_PER_CLASS = 1
 
-/** How long a page emptied at a turn's end waits for its class to need it again before it retires. */
-const IDLE_MS = 1000
-
 /** Default quarantine: one event-loop turn and 64 later frees, at most 256 KiB held. */
 const QUARANTINE: QuarantineLimits = Object.freeze({ frees: 64, bytes: 256 * 1024 })
 
@@ -199,9 +184,6 @@ export class SlotAllocator implements Allocator, ChargeHolder {
   readonly #classes: SlotClass[] = SLOT_SIZES.map((size) => ({ size, open: [], warm: 0 }))
   readonly #mappings: SlotMapping[] = []
   readonly #quarantine: Quarantine<SlotState>
-  /** Pages idle at a turn's end (see #idleUntilNextTurn). */
-  readonly #idle: SlotPage[] = []
-  #idleSweepPending = false
   #counters = { allocations: 0, bytes: 0, lockedPages: 0, cachedPages: 0, cacheHits: 0, unlocked: 0, escapedBytes: 0 }
 
   /**
@@ -236,7 +218,7 @@ export class SlotAllocator implements Allocator, ChargeHolder {
     this.#large =
       large ??
       new PageAllocator({ mlock: this.#mlock, integrity: this.#integrity, secretmem: secretmem === undefined ? 'auto' : this.#secretmem, quarantine, warnings })
-    this.#quarantine = new Quarantine(limits, (state, atTurnEnd) => this.#releaseSlot(state, atTurnEnd))
+    this.#quarantine = new Quarantine(limits, (state) => this.#releaseSlot(state))
     this.capabilities = { protect: false, alignment: Math.min(16, this.#large.capabilities.alignment ?? 1) }
     holdsCharge(this)
   }
@@ -264,10 +246,7 @@ export class SlotAllocator implements Allocator, ChargeHolder {
     const index = this.#takeSlot(page)
     const offset = page.offset + index * page.slotSize
     this.#canary.write(page.owner.mapping.region, offset + n, page.slotSize - n)
-    if (page.live++ === 0) {
-      if (page.idle) page.idle = false
-      else cls.warm--
-    }
+    if (page.live++ === 0) cls.warm--
     if (page.live === page.slots) this.#closePage(cls, page)
     this.#counters.allocations++
     this.#counters.bytes += n
@@ -453,7 +432,7 @@ export class SlotAllocator implements Allocator, ChargeHolder {
   }
 
   /**
-   * Retires the pages kept idle after a busy turn, then releases every mapping whose pages are all cached, and the large allocator's cache.
+   * Releases every mapping whose pages are all cached, and the large allocator's cache.
    * @throws {Error} nothing in use; only the OS error of a failing `munmap` (`EINVAL`), which would mean a corrupted mapping
    * @example
    * ```js
@@ -465,7 +444,6 @@ export class SlotAllocator implements Allocator, ChargeHolder {
    * ```
    */
   trim(): void {
-    this.#retireIdle(true)
     for (const m of this.#mappings.slice()) {
       if (m.cached === m.pages.length) this.#unmapMapping(m)
     }
@@ -485,10 +463,8 @@ export class SlotAllocator implements Allocator, ChargeHolder {
     const before = this.#counters.lockedPages
     for (const cls of this.#classes) {
       for (const page of cls.open.slice()) {
-        if (page.live !== 0) continue
-        if (page.idle) page.idle = false
-        else if (cls.warm === 0) continue
-        else cls.warm--
+        if (page.live !== 0 || cls.warm === 0) continue
+        cls.warm--
         this.#retirePage(cls, page)
       }
     }
@@ -540,7 +516,7 @@ export class SlotAllocator implements Allocator, ChargeHolder {
    * A quarantined slot becomes free again, wiped once more (a native holder
    * may have written into it). Never throws: a page that cannot retire stays warm.
    */
-  #releaseSlot(s: SlotState, atTurnEnd: boolean): void {
+  #releaseSlot(s: SlotState): void {
     const page = s.page
     os.wipe(page.owner.mapping.region, page.offset + s.index * page.slotSize, page.slotSize)
     const word = s.index >>> 5
@@ -554,63 +530,7 @@ export class SlotAllocator implements Allocator, ChargeHolder {
     if (page.live-- === page.slots) this.#reopenPage(cls, page)
     if (page.live === 0) {
       if (cls.warm < WARM_PER_CLASS) cls.warm++
-      else if (atTurnEnd) this.#idleUntilNextTurn(page)
       else this.#retirePage(cls, page)
-    }
-  }
-
-  /**
-   * A page emptied at a turn's end stays in its class (read-write, locked,
-   * its slots' spare views kept) for IDLE_MS: a class busy again within that
-   * time reuses its pages instead of retiring and reactivating them, and so
-   * keeps its recycled views (the time-based decay general-purpose allocators
-   * use for free pages). Still empty by then, it retires; under RLIMIT_MEMLOCK
-   * pressure releaseCharge() retires it at once.
-   */
-  #idleUntilNextTurn(page: SlotPage): void {
-    page.idle = true
-    page.idleSince = performance.now()
-    if (!page.idleListed) {
-      page.idleListed = true
-      this.#idle.push(page)
-    }
-    if (this.#idleSweepPending) return
-    this.#idleSweepPending = true
-    setTimeout(this.#sweepIdle, IDLE_MS).unref()
-  }
-
-  readonly #sweepIdle = (): void => {
-    this.#idleSweepPending = false
-    this.#retireIdle(false)
-  }
-
-  /**
-   * Retires the pages idle for IDLE_MS (every idle page with `all`); the list
-   * keeps those idle for less, and a sweep comes back for them.
-   */
-  #retireIdle(all: boolean): void {
-    const now = all ? Infinity : performance.now()
-    const pages = this.#idle.splice(0, this.#idle.length)
-    let next = IDLE_MS
-    for (let i = 0; i < pages.length; i++) {
-      const page = pages[i] as SlotPage
-      const left = IDLE_MS - (now - page.idleSince)
-      if (page.idle && left > 0) {
-        this.#idle.push(page)
-        next = Math.min(next, left)
-        continue
-      }
-      page.idleListed = false
-      if (!page.idle) continue
-      page.idle = false
-      if (page.cls < 0 || page.live !== 0 || page.drained) continue
-      const cls = this.#classes[page.cls] as SlotClass
-      if (cls.warm < WARM_PER_CLASS) cls.warm++
-      else this.#retirePage(cls, page)
-    }
-    if (this.#idle.length > 0 && !this.#idleSweepPending) {
-      this.#idleSweepPending = true
-      setTimeout(this.#sweepIdle, Math.max(10, Math.ceil(next))).unref()
     }
   }
 
@@ -711,8 +631,6 @@ export class SlotAllocator implements Allocator, ChargeHolder {
     page.live = 0
     page.quarantined = 0
     page.drained = false
-    page.idle = false
-    page.idleSince = 0
     page.spares = recycles() ? spareStore(page.slots) : spareStore(0)
     return page
   }
@@ -777,9 +695,6 @@ export class SlotAllocator implements Allocator, ChargeHolder {
         quarantined: 0,
         locked: false,
         drained: false,
-        idle: false,
-        idleSince: 0,
-        idleListed: false,
         openIndex: -1,
         spares: spareStore(0)
       })

@@ -91,40 +91,6 @@ describe(`slot views (Node ${process.versions.node}: ${RECYCLES ? 'recycled with
     }
   })
 
-  it("a page emptied at a turn's end keeps its spares for a second, then retires", async () => {
-    // Every freed slot waits for the turn's end only, so the turn-end pass empties both pages.
-    const s = new pa.SlotAllocator({ pagesPerMapping: 4, quarantine: { frees: 0, bytes: 1 << 20 } })
-    const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
-    const burst = (): void => {
-      const all = Array.from({ length: 256 }, () => s.alloc(32))
-      for (const a of all) new Uint8Array(s.view(a)).fill(7)
-      for (const a of all) s.free(a)
-    }
-    burst()
-    await turn() // the 256 slots go: one page stays warm, the other idles instead of retiring
-    const cached = s.stats().cachedPages
-    made = []
-    burst() // the next burst finds both pages, and on Node 22+ every slot's spare
-    if (RECYCLES) expect(made.length).toBe(0)
-    await turn()
-    expect(s.stats().cachedPages).toBe(cached)
-    detached = []
-    await new Promise((resolve) => setTimeout(resolve, 1300))
-    // Idle for over a second: the page that is not the warm one retires, its spares detached first.
-    expect(s.stats().cachedPages).toBe(cached + 1)
-    if (RECYCLES) expect(detached.length).toBe(128)
-  })
-
-  it('trim() retires idle pages at once', async () => {
-    const s = new pa.SlotAllocator({ pagesPerMapping: 4, quarantine: { frees: 0, bytes: 1 << 20 } })
-    const all = Array.from({ length: 256 }, () => s.alloc(32))
-    for (const a of all) s.free(a)
-    await new Promise((resolve) => setImmediate(resolve))
-    const cached = s.stats().cachedPages
-    s.trim()
-    expect(s.stats()).toMatchObject({ cachedPages: cached + 1, lockedBytes: pa.PAGE_SIZE })
-  })
-
   it('a spare of another length is detached, and the new view covers exactly the new length (never the canary)', () => {
     const s = new pa.SlotAllocator({ pagesPerMapping: 1, quarantine: NO_QUARANTINE })
     const first = Array.from({ length: 128 }, () => s.alloc(30))
