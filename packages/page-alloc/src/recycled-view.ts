@@ -37,7 +37,6 @@ import { isMainThread } from 'node:worker_threads'
 
 type Transfer = (this: ArrayBuffer) => ArrayBuffer
 const transferOf: Transfer | undefined = (ArrayBuffer.prototype as { transfer?: Transfer }).transfer
-const apply: typeof Reflect.apply = Reflect.apply
 // Bound to the `call` of this moment: calling it allocates nothing and runs no replaced built-in.
 const transferCall: ((view: ArrayBuffer) => ArrayBuffer) | undefined =
   transferOf === undefined ? undefined : (Function.prototype.call.bind(transferOf) as (view: ArrayBuffer) => ArrayBuffer)
@@ -58,7 +57,7 @@ export function recycles(): boolean {
 }
 
 function probe(): boolean {
-  if (transferOf === undefined || !isMainThread || !runtimeIsNode || os.unprotectedDevelopmentMode()) return false
+  if (transferCall === undefined || !isMainThread || !runtimeIsNode || os.unprotectedDevelopmentMode()) return false
   let region: os.Region
   try {
     region = os.map(os.pageSize())
@@ -68,7 +67,7 @@ function probe(): boolean {
     return false
   }
   try {
-    const moved = apply(transferOf, os.view(region, 0, 16), [])
+    const moved = takeBack(os.view(region, 0, 16))
     new U8(moved)[5] = 0xa5
     const check = os.view(region, 0, 16)
     const inPlace = new U8(check)[5] === 0xa5

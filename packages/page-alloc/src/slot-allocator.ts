@@ -11,8 +11,9 @@
  * slots are wiped at once, then wait in a quarantine (still in use for the
  * bitmap) before another allocation may take them; a slot whose view escaped
  * is never freed in the bitmap at all. A freed slot's view may be kept as its
- * spare for its next allocation (recycled-view.ts), never past its page's access. All metadata (bitmaps, counts) lives
- * here in the JS heap, away from the data.
+ * spare for its next allocation (recycled-view.ts), never past its page's
+ * access. All metadata (bitmaps, counts) lives here in the JS heap, away from
+ * the data.
  *
  * A page is made read-write and locked when it gets its first slot, and is
  * unlocked only when its last slot is released (so munlock of one secret never

@@ -35,7 +35,7 @@ import { atRestAllocator, windowAllocator, windowBufferAllocator } from './seale
 import { SEAL_OVERHEAD, SealingKey, currentSealingKey, replaceSealingKey } from './sealing-key.js'
 import type { SealingKeyProtections } from './sealing-key.js'
 import { aead } from './sodium.js'
-import { escapedView, retireEscaped, returnWindow, takeWindow } from './window-buffers.js'
+import { escapedView, returnWindow, takeWindow } from './window-buffers.js'
 import { WindowGuard } from './window-guard.js'
 import { runSyncWindow } from './sync-window.js'
 import { asyncGuard, runAsyncWindow } from './async-window.js'
@@ -99,17 +99,11 @@ const abandonedWindows = new FinalizationRegistry<Allocation>((window) => {
   const bytes = openWindows.get(window)
   if (window.freed || bytes === undefined) return
   openWindows.delete(window)
-  if (escapedView(bytes)) retireEscaped(window)
-  else windowBufferAllocator().free(window)
+  returnWindow(window, bytes)
 })
 
 onPurge(() => {
-  const buffers = windowBufferAllocator()
-  for (const [a, bytes] of openWindows) {
-    if (a.freed) continue
-    if (escapedView(bytes)) retireEscaped(a)
-    else buffers.free(a)
-  }
+  for (const [a, bytes] of openWindows) returnWindow(a, bytes)
   openWindows.clear()
   sealedLive.clear()
 })

@@ -37,7 +37,7 @@ export function escapedView(bytes: Uint8Array): boolean {
 }
 
 /** Retires a buffer whose view escaped: free wipes it and the allocator never reuses it. */
-export function retireEscaped(allocation: Allocation): void {
+function retireEscaped(allocation: Allocation): void {
   windowBufferAllocator().free(allocation)
   escapedCount++
 }
