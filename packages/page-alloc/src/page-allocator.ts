@@ -196,6 +196,13 @@ export class PageAllocator implements Allocator, ChargeHolder {
   readonly #warner: Warner
   /** Cached mappings by number of data pages. */
   readonly #cache = new Map<number, Mapped[]>()
+  /**
+   * Each view `handOverView` made, to the allocation it is a view of. Keyed by
+   * the view, so it keeps neither alive: the holder's ArrayBuffer can still be
+   * collected (and its backstop free the allocation). `freeHandedOver` detaches
+   * only a view found here for that very allocation.
+   */
+  readonly #handed = new WeakMap<ArrayBuffer, PageState>()
   readonly #quarantine: Quarantine<Mapped>
   #cachedMappings = 0
   #counters = {
@@ -379,9 +386,9 @@ export class PageAllocator implements Allocator, ChargeHolder {
    * The allocation's memory as a fresh ArrayBuffer that the allocator does not keep: for a wrapper whose own
    * collection must be able to free the allocation (a libsodium-style secure buffer over its own ArrayBuffer,
    * freed by a GC backstop when the program forgets it). The holder keeps the view and gives it back to
-   * `freeHandedOver`, which detaches it (or, when someone else detached it, never reuses the mapping). Each call
-   * makes another view, so call it once per allocation.
-   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`; `ERR_NO_ACCESS` while it is protected `'none'`; `ERR_VIEW_ESCAPED` once a view was detached by someone else
+   * `freeHandedOver`, which detaches it (or, when someone else detached it, never reuses the mapping). One view
+   * per allocation: a second call throws.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`; `ERR_NO_ACCESS` while it is protected `'none'`; `ERR_VIEW_ESCAPED` once a view was detached by someone else; `ERR_VIEW_HANDED_OVER` when a view of it was already handed over
    * @example
    * ```js
    * import { PageAllocator } from '@tarsjs/page-alloc'
@@ -401,7 +408,7 @@ export class PageAllocator implements Allocator, ChargeHolder {
    * Frees an allocation whose view was handed over by `handOverView`, as `free` does: `view` is that view, or
    * `undefined` when its holder was collected (then nothing can tell whether the view was moved out, so the
    * mapping is wiped and let go, never reused).
-   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_DOUBLE_FREE`; a corrupted canary ends the process (or throws `ERR_INTEGRITY` under `integrity: 'throw'`)
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_DOUBLE_FREE`; `ERR_INVALID_ARG_VALUE` for an ArrayBuffer that is not the view `handOverView` gave for this allocation (nothing is freed or detached); a corrupted canary ends the process (or throws `ERR_INTEGRITY` under `integrity: 'throw'`)
    * @example
    * ```js
    * import { PageAllocator } from '@tarsjs/page-alloc'
@@ -415,6 +422,11 @@ export class PageAllocator implements Allocator, ChargeHolder {
   freeHandedOver(allocation: Allocation, view: ArrayBuffer | undefined): void {
     if (view !== undefined && !(view instanceof ArrayBuffer)) {
       throw new AllocError('ERR_INVALID_ARG_TYPE', 'The "view" argument must be an ArrayBuffer or undefined')
+    }
+    // Only the view handed over for this allocation is detached: another view
+    // (of another allocation, or none of ours) is refused before anything changes.
+    if (view !== undefined && this.#handed.get(view) !== this.own(allocation, true, this)) {
+      throw new AllocError('ERR_INVALID_ARG_VALUE', 'The "view" argument is not the view handOverView gave for this allocation')
     }
     this.freeAs(this, allocation, view)
   }
@@ -432,11 +444,17 @@ export class PageAllocator implements Allocator, ChargeHolder {
       warnEscaped(this.#warner, s.byteLength)
     }
     if (s.escaped) throw escapedViewError()
-    if (s.byteLength === 0) return new ArrayBuffer(0)
     if (handOver) {
+      // One holder per allocation: free detaches the one view it is given back.
+      if (s.handedOver) {
+        throw new AllocError('ERR_VIEW_HANDED_OVER', "This allocation's view was already handed over: handOverView gives one view per allocation")
+      }
+      const held = s.byteLength === 0 ? new ArrayBuffer(0) : os.view(s.mapped.mapping.region, s.start, s.byteLength)
       s.handedOver = true
-      return os.view(s.mapped.mapping.region, s.start, s.byteLength)
+      this.#handed.set(held, s)
+      return held
     }
+    if (s.byteLength === 0) return new ArrayBuffer(0)
     s.view ??= os.view(s.mapped.mapping.region, s.start, s.byteLength)
     return s.view
   }

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { NO_QUARANTINE, expectCode, os, pa } from './helpers.js'
 
 describe('PageAllocator hand-over of views', () => {
-  it('hands over a fresh view each call, not the allocator\'s own, over the same memory', () => {
+  it('hands over one fresh view, not the allocator\'s own, over the same memory', () => {
     const pages = new pa.PageAllocator()
     const a = pages.alloc(16)
     const held = pages.handOverView(a)
@@ -18,6 +18,61 @@ describe('PageAllocator hand-over of views', () => {
     expect(a.freed).toBe(true)
     expect(held.byteLength).toBe(0)
     expect(pages.stats().escapedBytes).toBe(0)
+  })
+
+  it('a second hand-over of one allocation throws ERR_VIEW_HANDED_OVER; the first view stays the one to give back', () => {
+    const pages = new pa.PageAllocator()
+    for (const size of [0, 24]) {
+      const a = pages.alloc(size)
+      const held = pages.handOverView(a)
+      expectCode(() => pages.handOverView(a), 'ERR_VIEW_HANDED_OVER')
+      expect(held.byteLength).toBe(size)
+      pages.freeHandedOver(a, held)
+      expect(a.freed).toBe(true)
+    }
+  })
+
+  it('freeHandedOver with any other ArrayBuffer throws ERR_INVALID_ARG_VALUE and changes nothing: no view detached, nothing freed or wiped', () => {
+    const pages = new pa.PageAllocator()
+    const other = new pa.PageAllocator()
+    const a = pages.alloc(32)
+    const b = pages.alloc(32)
+    const c = other.alloc(32)
+    const heldA = pages.handOverView(a)
+    const heldB = pages.handOverView(b)
+    const heldC = other.handOverView(c)
+    new Uint8Array(heldA).fill(0xa1)
+    new Uint8Array(heldB).fill(0xb2)
+    new Uint8Array(heldC).fill(0xc3)
+    const plain = pages.alloc(32)
+    new Uint8Array(pages.view(plain)).fill(0xd4)
+    const wrong = [
+      heldB, // another live allocation's handed view
+      heldC, // another allocator's
+      pages.view(a), // the allocator's own view of a, not the handed one
+      pages.view(plain), // a plain allocation's view
+      new ArrayBuffer(32), // heap memory
+      os.view(os.map(4096), 0, 32) // an os-memlock view of memory no allocator owns
+    ]
+    for (const view of wrong) {
+      const length = view.byteLength
+      expectCode(() => pages.freeHandedOver(a, view), 'ERR_INVALID_ARG_VALUE')
+      expect(view.byteLength).toBe(length)
+    }
+    expect(a.freed || b.freed || c.freed || plain.freed).toBe(false)
+    expect(new Uint8Array(heldA).every((x) => x === 0xa1)).toBe(true)
+    expect(new Uint8Array(heldB).every((x) => x === 0xb2)).toBe(true)
+    expect(new Uint8Array(heldC).every((x) => x === 0xc3)).toBe(true)
+    expect(new Uint8Array(pages.view(plain)).every((x) => x === 0xd4)).toBe(true)
+    // Freed by a free of b: a's view is not b's either.
+    pages.freeHandedOver(b, heldB)
+    expectCode(() => pages.freeHandedOver(a, heldB), 'ERR_INVALID_ARG_VALUE')
+    expect(heldA.byteLength).toBe(32)
+    pages.freeHandedOver(a, heldA)
+    other.freeHandedOver(c, heldC)
+    pages.free(plain)
+    expect(heldA.byteLength + heldC.byteLength).toBe(0)
+    expect(pages.stats().escapedBytes + other.stats().escapedBytes).toBe(0)
   })
 
   it('an empty allocation hands over an empty view, and is freed without counting as escaped', () => {
