@@ -284,7 +284,7 @@ function sealedKeyWindow () {
   })
 }
 
-/** The decrypt part of a SealedKey window: combine the split sealing key, XChaCha20-Poly1305 open, wipe the key, into a window view that stays. */
+/** The decrypt part of a SealedKey window: combine the split sealing key, ChaCha20-Poly1305 (IETF) open, wipe the key, into a window view that stays. */
 function sealedDecrypt () {
   let parts = null
   return {
@@ -294,10 +294,10 @@ function sealedDecrypt () {
     role: 'reference',
     note: 'the crypto part of the SealedKey window, including the sodium-native call',
     setup () {
-      const { currentSealingKey } = sealedInternals()
+      const { currentSealingKey, SEAL_OVERHEAD } = sealedInternals()
       const { windowAllocator } = sealedAllocators()
       const plain = windowAllocator().alloc(SIZE)
-      const sealed = windowAllocator().alloc(SIZE + 40)
+      const sealed = windowAllocator().alloc(SIZE + SEAL_OVERHEAD)
       const into = new Uint8Array(windowAllocator().view(plain))
       into.fill(KEY_BYTE)
       const sealedAb = windowAllocator().view(sealed)

@@ -1,6 +1,6 @@
 /**
  * SealedKey: a key kept encrypted at rest. The at-rest memory holds only
- * `nonce | ciphertext | tag` of XChaCha20-Poly1305 under this thread's
+ * `nonce | ciphertext | tag` of ChaCha20-Poly1305 (IETF) under this thread's
  * sealing key (see sealing-key.ts), in an unlocked slot: a few dozen bytes per
  * key, so thousands of keys cost no locked memory.
  *
@@ -102,6 +102,16 @@ const abandonedWindows = new FinalizationRegistry<Allocation>((window) => {
   returnWindow(window, bytes)
 })
 
+/**
+ * This thread's sealing key, for a new sealing: a key that has sealed as
+ * often as one key should (2^31 times, see sealing-key.ts) is first replaced
+ * by SealedKey.rekey(), which seals every live key again under a new one.
+ */
+function freshSealingKey(): SealingKey {
+  if (currentSealingKey().worn) SealedKey.rekey()
+  return currentSealingKey()
+}
+
 onPurge(() => {
   for (const [a, bytes] of openWindows) returnWindow(a, bytes)
   openWindows.clear()
@@ -120,7 +130,7 @@ function plaintextSlot(length: number): { allocation: Allocation; bytes: Uint8Ar
 }
 
 /**
- * A key kept encrypted at rest (XChaCha20-Poly1305 under this thread's sealing key): a few dozen unlocked bytes per key, decrypted into locked window memory only inside `read` / `write` or a window.
+ * A key kept encrypted at rest (ChaCha20-Poly1305 under this thread's sealing key): a few dozen unlocked bytes per key, decrypted into locked window memory only inside `read` / `write` or a window.
  * @example
  * ```js
  * import { SealedKey } from '@tarsjs/prot-containers'
@@ -141,7 +151,7 @@ export class SealedKey {
 
   /** Seals `plaintext` into a new at-rest allocation. */
   private constructor(allocator: Allocator, plaintext: Uint8Array) {
-    const sealing = currentSealingKey()
+    const sealing = freshSealingKey()
     const allocation = allocator.alloc(plaintext.byteLength + SEAL_OVERHEAD)
     try {
       sealing.seal(plaintext, allocator.view(allocation))
@@ -795,7 +805,7 @@ export class SealedKey {
         // written cannot be read back through the allocator, so nothing is
         // sealed and the key keeps its previous content; write() then throws.
         if (escapedView(bytes)) escaped = true
-        else currentSealingKey().seal(bytes, this.#allocator.view(this.#allocation))
+        else freshSealingKey().seal(bytes, this.#allocator.view(this.#allocation))
       }
     } finally {
       this.closeWindow()

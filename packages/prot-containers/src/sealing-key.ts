@@ -7,14 +7,37 @@
  * scratch slot of locked, no-dump, wipe-on-fork memory that is wiped as soon
  * as libsodium returns. Without secretmem the halves are locked, no-dump
  * pages kept no-access between uses.
+ *
+ * Every sealing draws a random 96-bit nonce. Two sealings under one key with
+ * the same nonce would break ChaCha20-Poly1305, and the chance of that stays
+ * below 2^-32 only while a key seals at most 2^32 times (the bound NIST SP
+ * 800-38D sets for random 96-bit IVs). So each key counts its sealings:
+ * SealedKey replaces a key that has sealed REKEY_AFTER times (SealedKey.rekey()
+ * before its next sealing), and a key refuses to seal past MAX_SEALINGS, a
+ * bound no rekey-following caller reaches.
  */
 import type { Allocation } from '@tarsjs/page-alloc'
 import { sealingKeyAllocator, windowAllocator } from './sealed-allocators.js'
 import { KEY_BYTES, NONCE_BYTES, TAG_BYTES, aead } from './sodium.js'
 import { onPurge } from './purge.js'
+import { ContainerError } from './errors.js'
 
 /** Bytes a sealing adds to a secret: the random nonce and the authentication tag. */
 export const SEAL_OVERHEAD = NONCE_BYTES + TAG_BYTES
+
+/** Sealings after which SealedKey replaces the sealing key before the next one: 2^31. */
+let rekeyAfter = 2 ** 31
+/** Sealings a sealing key refuses to go past: 2^32 (random 96-bit nonces, collision chance below 2^-32). */
+let maxSealings = 2 ** 32
+
+/**
+ * Lowers both bounds, so that a test can reach them.
+ * @internal tests only
+ */
+export function setSealingBoundsForTests(rekey: number, max: number): void {
+  rekeyAfter = rekey
+  maxSealings = max
+}
 
 /** What the sealing key's memory actually has. */
 export interface SealingKeyProtections {
@@ -39,6 +62,7 @@ export class SealingKey {
   #vb: Uint8Array | null = null
   #key: Uint8Array
   readonly #secretmem: boolean
+  #sealings = 0
   #disposed = false
 
   private constructor(a: Allocation, b: Allocation, scratch: Allocation) {
@@ -76,14 +100,28 @@ export class SealingKey {
     return this.#disposed
   }
 
+  /** True once this key has sealed as many times as one key should: replace it before sealing again. */
+  get worn(): boolean {
+    return this.#sealings >= rekeyAfter
+  }
+
+  /** How many times this key has sealed. */
+  get sealings(): number {
+    return this.#sealings
+  }
+
   /** Encrypts `plaintext` into `sealed` (`plaintext.byteLength + SEAL_OVERHEAD` bytes): a fresh random nonce, then ciphertext and tag. */
   seal(plaintext: Uint8Array, sealed: ArrayBuffer): void {
+    if (this.#sealings >= maxSealings) {
+      throw new ContainerError('ERR_SEALING_KEY_EXHAUSTED', `This sealing key has sealed ${maxSealings} times, the most one key may with random 96-bit nonces: SealedKey.rekey() replaces it`)
+    }
     const sodium = aead()
+    this.#sealings++
     const nonce = new Uint8Array(sealed, 0, NONCE_BYTES)
     sodium.randombytes_buf(nonce)
     const key = this.combine()
     try {
-      sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(new Uint8Array(sealed, NONCE_BYTES), plaintext, null, null, nonce, key)
+      sodium.crypto_aead_chacha20poly1305_ietf_encrypt(new Uint8Array(sealed, NONCE_BYTES), plaintext, null, null, nonce, key)
     } finally {
       key.fill(0)
     }
@@ -96,7 +134,7 @@ export class SealingKey {
     const ciphertext = new Uint8Array(sealed, NONCE_BYTES)
     const key = this.combine()
     try {
-      sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(plaintext, null, ciphertext, null, nonce, key)
+      sodium.crypto_aead_chacha20poly1305_ietf_decrypt(plaintext, null, ciphertext, null, nonce, key)
       return true
     } catch {
       return false

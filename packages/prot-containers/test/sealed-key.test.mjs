@@ -12,6 +12,8 @@ import { ProtKey, SECRETMEM, SlotAllocator, expectCode, expectReject, hexOf, liv
 
 const { SealedKey } = pc
 const { windowAllocator, windowBufferAllocator, atRestAllocator, sealingKeyAllocator } = createRequire(import.meta.url)('../dist/sealed-allocators.js')
+const { NONCE_BYTES, TAG_BYTES } = createRequire(import.meta.url)('../dist/sodium.js')
+const NONCE_HEX = 2 * NONCE_BYTES
 const dir = mkdtempSync(join(tmpdir(), 'sealed-key-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
@@ -36,7 +38,8 @@ describe('SealedKey: at rest', () => {
     const secret = randomBytes(32)
     const key = SealedKey.from(secret, { allocator: rec.allocator })
     const atRest = rec.atRest()
-    expect(atRest.byteLength).toBe(32 + 24 + 16)
+    expect(NONCE_BYTES).toBe(12)
+    expect(atRest.byteLength).toBe(NONCE_BYTES + 32 + TAG_BYTES)
     expect(contains(atRest, secret)).toBe(false)
     expect(contains(atRest, secret.subarray(0, 8))).toBe(false)
     expect(key.byteLength).toBe(32)
@@ -50,8 +53,8 @@ describe('SealedKey: at rest', () => {
     SealedKey.from(secret, { allocator: rec.allocator })
     SealedKey.from(secret, { allocator: rec.allocator })
     const [a, b] = rec.made.map((m) => hexOf(new Uint8Array(rec.allocator.view(m))))
-    expect(a.slice(0, 48)).not.toBe(b.slice(0, 48))
-    expect(a.slice(48)).not.toBe(b.slice(48))
+    expect(a.slice(0, NONCE_HEX)).not.toBe(b.slice(0, NONCE_HEX))
+    expect(a.slice(NONCE_HEX)).not.toBe(b.slice(NONCE_HEX))
   })
 
   it('a write window seals again under a fresh nonce; a read window changes nothing at rest', () => {
@@ -63,7 +66,7 @@ describe('SealedKey: at rest', () => {
     const first = key.read(hexOf)
     key.write(() => {})
     const after = hexOf(rec.atRest())
-    expect(after.slice(0, 48)).not.toBe(before.slice(0, 48))
+    expect(after.slice(0, NONCE_HEX)).not.toBe(before.slice(0, NONCE_HEX))
     expect(key.read(hexOf)).toBe(first)
     key.write((b) => { b[0] ^= 0xff })
     expect(key.read(hexOf)).not.toBe(first)
@@ -73,8 +76,8 @@ describe('SealedKey: at rest', () => {
 
   it.each([
     ['nonce', 3],
-    ['ciphertext', 24 + 5],
-    ['tag', 24 + 32 + 7]
+    ['ciphertext', NONCE_BYTES + 5],
+    ['tag', NONCE_BYTES + 32 + 7]
   ])('a flipped bit in the %s: ERR_SEALED_KEY_TAMPERED on open, no bytes handed out', (_, at) => {
     const rec = recording()
     const key = SealedKey.random(32, { allocator: rec.allocator })
@@ -322,6 +325,56 @@ describe('SealedKey.rekey()', () => {
     expect(hexOf(rec.atRest())).toBe(after)
     expect(key.read(hexOf)).toBe(hex)
     key.dispose()
+  })
+})
+
+describe('SealedKey: how often one sealing key seals (random 96-bit nonces)', () => {
+  const sealing = createRequire(import.meta.url)('../dist/sealing-key.js')
+  afterAll(() => sealing.setSealingBoundsForTests(2 ** 31, 2 ** 32))
+
+  it('a worn sealing key is replaced before its next sealing, and no key is lost', () => {
+    const keys = Array.from({ length: 3 }, () => SealedKey.random(32))
+    const hex = keys.map((k) => k.read(hexOf))
+    const first = sealing.currentSealingKey()
+    const used = first.sealings
+    expect(used).toBeGreaterThanOrEqual(3)
+    sealing.setSealingBoundsForTests(used + 2, used + 4)
+    keys[0].write((b) => { b[1] ^= 1 })
+    hex[0] = keys[0].read(hexOf)
+    expect(sealing.currentSealingKey()).toBe(first)
+    expect(first.worn).toBe(false)
+    keys[1].write(() => {})
+    // That was the second sealing since the bounds were set: the key is worn now.
+    expect(first.worn).toBe(true)
+    const extra = SealedKey.random(16)
+    const second = sealing.currentSealingKey()
+    expect(second).not.toBe(first)
+    expect(first.disposed).toBe(true)
+    // Every live key was sealed again under the new key, then the new one.
+    expect(second.sealings).toBeGreaterThanOrEqual(keys.length + 1)
+    expect(keys.map((k) => k.read(hexOf))).toEqual(hex)
+    expect(extra.read((b) => b.byteLength)).toBe(16)
+    for (const k of [...keys, extra]) k.dispose()
+  })
+
+  it('a sealing key refuses to seal past its bound: ERR_SEALING_KEY_EXHAUSTED, the slot left as it was', () => {
+    const key = sealing.SealingKey.create()
+    try {
+      sealing.setSealingBoundsForTests(2 ** 31, 2)
+      const plain = new Uint8Array(windowAllocator().view(windowAllocator().alloc(8)))
+      const slot = atRestAllocator().alloc(8 + sealing.SEAL_OVERHEAD)
+      const sealed = atRestAllocator().view(slot)
+      key.seal(plain, sealed)
+      key.seal(plain, sealed)
+      const before = hexOf(new Uint8Array(sealed))
+      expectCode(() => key.seal(plain, sealed), 'ERR_SEALING_KEY_EXHAUSTED', 'ContainerError')
+      expect(hexOf(new Uint8Array(sealed))).toBe(before)
+      expect(key.sealings).toBe(2)
+      atRestAllocator().free(slot)
+    } finally {
+      sealing.setSealingBoundsForTests(2 ** 31, 2 ** 32)
+      key.dispose()
+    }
   })
 })
 
