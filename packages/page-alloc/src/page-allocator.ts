@@ -429,6 +429,7 @@ export class PageAllocator implements Allocator, ChargeHolder {
       throw new AllocError('ERR_INVALID_ARG_VALUE', 'The "view" argument is not the view handOverView gave for this allocation')
     }
     this.freeAs(this, allocation, view)
+    if (view !== undefined) this.#handed.delete(view)
   }
 
   /**
