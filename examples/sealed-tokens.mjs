@@ -6,7 +6,7 @@
 //
 // A container limit of 64 KiB of locked memory fits about five ProtKeys
 // (each owns guarded, locked pages). A SealedKey costs no locked memory at
-// rest: its bytes are an XChaCha20-Poly1305 ciphertext in an ordinary slot,
+// rest: its bytes are a ChaCha20-Poly1305 ciphertext in an ordinary slot,
 // under one sealing key per thread that lives in memfd_secret memory (split
 // in two halves). Only while a window is open does a token exist in plain,
 // in locked, no-dump memory that is wiped when the window closes.

@@ -371,31 +371,33 @@ export class SealedKey {
       replaceSealingKey(next)
       return result
     }
-    // One plaintext slot for all keys, allocated up front: nothing in the loop allocates.
-    const plain = plaintextSlot(longest)
-    const done: Allocation[] = []
+    // Each key's ciphertext under the previous key, kept until the end: a
+    // failure halfway puts these bytes back (a copy that cannot fail and draws
+    // no nonce), so every key stays sealed under the previous key. A
+    // ciphertext is no secret (the at-rest slots are not locked either).
+    const done: { sealed: ArrayBuffer; before: Uint8Array }[] = []
+    let plain: { allocation: Allocation; bytes: Uint8Array } | undefined
     try {
+      // One plaintext slot for all keys, allocated before the loop.
+      plain = plaintextSlot(longest)
       for (const allocation of sealedLive) {
         const sealed = allocation.allocator.view(allocation)
         const bytes = plain.bytes.subarray(0, allocation.byteLength - SEAL_OVERHEAD)
         if (previous.open(sealed, bytes)) {
+          const before = new Uint8Array(sealed).slice()
+          done.push({ sealed, before })
           next.seal(bytes, sealed)
-          done.push(allocation)
         } else {
           result.tampered++
         }
       }
     } catch (err) {
       // Back under the previous key, so that no key is lost, then report.
-      for (const allocation of done) {
-        const sealed = allocation.allocator.view(allocation)
-        const bytes = plain.bytes.subarray(0, allocation.byteLength - SEAL_OVERHEAD)
-        if (next.open(sealed, bytes)) previous.seal(bytes, sealed)
-      }
+      for (const { sealed, before } of done) new Uint8Array(sealed).set(before)
       next.dispose()
       throw err
     } finally {
-      windowAllocator().free(plain.allocation)
+      if (plain !== undefined) windowAllocator().free(plain.allocation)
     }
     result.rekeyed = done.length
     replaceSealingKey(next)
@@ -433,7 +435,7 @@ export class SealedKey {
     return { stop: () => clearInterval(timer) }
   }
 
-  /** Length of the secret in bytes (the ciphertext adds 40). */
+  /** Length of the secret in bytes (the ciphertext adds 28: a 12-byte nonce and a 16-byte tag). */
   get byteLength(): number {
     return this.#length
   }

@@ -357,6 +357,62 @@ describe('SealedKey: how often one sealing key seals (random 96-bit nonces)', ()
     for (const k of [...keys, extra]) k.dispose()
   })
 
+  it('an automatic rekey that keeps failing halfway loses no key and never spends the old key\'s nonces', () => {
+    const at = atRestAllocator()
+    const { alloc, view } = at
+    let last
+    at.alloc = function (n) {
+      last = alloc.call(this, n)
+      return last
+    }
+    const keys = [0xaa, 0xbb, 0xcc].map((b) => SealedKey.from(Buffer.alloc(16, b)))
+    at.alloc = alloc
+    const before = sealing.currentSealingKey()
+    sealing.setSealingBoundsForTests(before.sealings, before.sealings + 2)
+    // The last key's at-rest view fails inside the rekey's loop, after the others moved.
+    at.view = function (a) {
+      if (a === last) throw Object.assign(new Error('simulated failure of a view'), { code: 'ESIMULATED' })
+      return view.call(this, a)
+    }
+    try {
+      for (let i = 0; i < 5; i++) expectCode(() => keys[1].write((b) => { b[1] = 2 }), 'ESIMULATED')
+    } finally {
+      at.view = view
+    }
+    expect(sealing.currentSealingKey()).toBe(before)
+    expect(before.disposed).toBe(false)
+    expect(sealingKeyAllocator().stats().allocations).toBe(2)
+    expect(keys.map((k) => k.read((b) => b[0] + b[1]))).toEqual([0xaa * 2, 0xbb * 2, 0xcc * 2])
+    keys[1].write((b) => { b[1] = 2 })
+    expect(sealing.currentSealingKey()).not.toBe(before)
+    expect(keys.map((k) => k.read((b) => b[1]))).toEqual([0xaa, 2, 0xcc])
+    for (const k of keys) k.dispose()
+  })
+
+  it('an automatic rekey that cannot get its plaintext slot leaves no sealing key behind', () => {
+    const keys = [SealedKey.random(48), SealedKey.random(48)]
+    const hex = keys.map((k) => k.read(hexOf))
+    const w = windowAllocator()
+    const alloc = w.alloc
+    const halves = sealingKeyAllocator().stats().allocations
+    const slots = w.stats().allocations
+    const current = sealing.currentSealingKey()
+    sealing.setSealingBoundsForTests(current.sealings, current.sealings + 1000)
+    w.alloc = function (n) {
+      if (n === 48) throw Object.assign(new Error('simulated out of memory'), { code: 'ENOMEM' })
+      return alloc.call(this, n)
+    }
+    try {
+      for (let i = 0; i < 5; i++) expectCode(() => keys[0].write(() => {}), 'ENOMEM')
+    } finally {
+      w.alloc = alloc
+    }
+    expect(sealingKeyAllocator().stats().allocations).toBe(halves)
+    expect(w.stats().allocations).toBe(slots)
+    expect(keys.map((k) => k.read(hexOf))).toEqual(hex)
+    for (const k of keys) k.dispose()
+  })
+
   it('a sealing key refuses to seal past its bound: ERR_SEALING_KEY_EXHAUSTED, the slot left as it was', () => {
     const key = sealing.SealingKey.create()
     try {
