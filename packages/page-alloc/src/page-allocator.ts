@@ -26,7 +26,7 @@ import { reported } from './development-mode.js'
 import { Canary } from './canary.js'
 import { AllocError, checkByteLength, checkLive, checkOptionsObject, rejectAllocation } from './errors.js'
 import { escaped, escapedViewError, warnEscaped } from './escaped-view.js'
-import { GUARDED_VMAS, PAGE_SIZE, lockRange, mapGuarded } from './guarded-mapping.js'
+import { GUARDED_VMAS, PAGE_SIZE, lockRange, mapGuarded, unlockRange } from './guarded-mapping.js'
 import type { GuardedMapping } from './guarded-mapping.js'
 import type { Region } from '@tarsjs/os-memlock'
 import { holdsCharge } from './charge-pressure.js'
@@ -888,14 +888,24 @@ export class PageAllocator implements Allocator, ChargeHolder {
   /**
    * Drops a mapping without unmapping it: os-memlock unmaps it when its handle
    * and every ArrayBuffer over it (an escaped one included) have been collected.
-   * Until then it stays mapped, wiped and readable.
+   * Until then it stays mapped, wiped and readable, but no longer locked: it
+   * holds zeros, and a page in a shared reservation can stay mapped long
+   * after (until every other page of the reservation is gone), which would
+   * otherwise keep its lock against RLIMIT_MEMLOCK for nothing.
    */
   #letGo(mapped: Mapped, escapedView: boolean): void {
     const { mapping } = mapped
     if (mapping.slot >= 0) this.#slabs.withdraw(mapping)
     this.#counters.mappings--
     this.#counters.mappedPages -= mappedPagesOf(mapping)
-    if (mapped.locked) this.#uncharge(mapped)
+    if (mapped.locked) {
+      try {
+        unlockRange(mapping, mapping.offset, mapping.dataPages * PAGE_SIZE)
+        this.#uncharge(mapped)
+      } catch {
+        // The kernel kept the lock (munlock failed): the pages stay counted as locked.
+      }
+    }
     if (escapedView) this.#counters.escapedBytes += mapping.dataPages * PAGE_SIZE
   }
 

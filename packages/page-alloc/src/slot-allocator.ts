@@ -153,6 +153,12 @@ export function slotPlace(allocation: SlotAllocation): { region: os.Region; offs
 
 const WARM_PER_CLASS = 1
 
+/** The bits of bitmap word `word` that stand for slots of a page of `slots` slots. */
+function slotBits(slots: number, word: number): number {
+  const left = slots - word * 32
+  return left >= 32 ? -1 : (1 << left) - 1
+}
+
 /** Default quarantine: one event-loop turn and 64 later frees, at most 256 KiB held. */
 const QUARANTINE: QuarantineLimits = Object.freeze({ frees: 64, bytes: 256 * 1024 })
 
@@ -547,18 +553,27 @@ export class SlotAllocator implements Allocator, ChargeHolder {
   }
 
   /** A random free slot of the page, marked used. */
+  /**
+   * The first free slot at or after a random one, going round the page: a
+   * word of the bitmap (32 slots) at a time. Starts with the random slot's
+   * word from that slot on, and ends with the same word whole (the slots
+   * before it).
+   */
   #takeSlot(page: SlotPage): number {
     const slots = page.slots
-    let i = this.#random.below(slots)
-    for (let tries = 0; tries < slots; tries++) {
-      const word = i >>> 5
-      const bit = 1 << (i & 31)
-      const w = page.used[word] as number
-      if ((w & bit) === 0) {
-        page.used[word] = w | bit
-        return i
+    const used = page.used
+    const words = used.length
+    const start = this.#random.below(slots)
+    let word = start >>> 5
+    let free = ~(used[word] as number) & (-1 << (start & 31)) & slotBits(slots, word)
+    for (let n = 0; n <= words; n++) {
+      if (free !== 0) {
+        const bit = 31 - Math.clz32(free & -free)
+        used[word] = (used[word] as number) | (1 << bit)
+        return word * 32 + bit
       }
-      i = i + 1 === slots ? 0 : i + 1
+      word = word + 1 === words ? 0 : word + 1
+      free = ~(used[word] as number) & slotBits(slots, word)
     }
     return integrityFailure(this.#integrity, 'slot allocator metadata: an open page has no free slot')
   }

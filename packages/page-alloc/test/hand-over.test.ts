@@ -3,7 +3,7 @@
 // libsodium-style secure buffer) can be collected; freeing with the view back
 // detaches it, freeing without it lets the mapping go instead of reusing it.
 import { describe, expect, it } from 'vitest'
-import { NO_QUARANTINE, expectCode, os, pa } from './helpers.js'
+import { NO_QUARANTINE, expectCode, kernel, os, pa } from './helpers.js'
 
 describe('PageAllocator hand-over of views', () => {
   it('hands over one fresh view, not the allocator\'s own, over the same memory', () => {
@@ -120,6 +120,26 @@ describe('PageAllocator hand-over of views', () => {
     pages.freeHandedOver(a, held)
     pages.freeHandedOver(b, kept)
     expect(a.freed && b.freed).toBe(true)
+  })
+
+  it('a mapping let go (holder collected, or view escaped) gives its lock back to the kernel, though it stays mapped in its reservation', () => {
+    const pages = new pa.PageAllocator({ secretmem: 'off', quarantine: NO_QUARANTINE })
+    // One live page keeps the shared reservation (and so every let-go page in it) mapped.
+    const keep = pages.alloc(32)
+    const held = Array.from({ length: 24 }, () => pages.alloc(32))
+    for (const a of held) pages.handOverView(a)
+    const escaped = pages.alloc(32)
+    os.detach(pages.handOverView(escaped))
+    expect(pages.protections(keep).locked).toBe(true)
+    const before = kernel.status('VmLck')
+    const lockedBefore = pages.stats().lockedBytes
+    for (const a of held) pages.freeHandedOver(a, undefined)
+    pages.free(escaped)
+    // 25 pages of 4 KiB each: the kernel's count and the allocator's went down together.
+    expect(before - kernel.status('VmLck')).toBe(25 * (pa.PAGE_SIZE / 1024))
+    expect(lockedBefore - pages.stats().lockedBytes).toBe(25 * pa.PAGE_SIZE)
+    expect(pages.protections(keep).locked).toBe(true)
+    pages.free(keep)
   })
 
   it('a handed-over view detached by someone else counts as escaped: the mapping is never reused', async () => {
