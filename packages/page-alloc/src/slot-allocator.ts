@@ -67,7 +67,7 @@ export interface SlotAllocatorOptions {
   cacheLimit?: number
   /** Allocator for requests above half a page. Default: a `PageAllocator` with the same policies. */
   large?: PageAllocator
-  /** How long freed slots stay out of reuse. Default `{ frees: 64, bytes: 262144 }` (see `Quarantine`). */
+  /** How long freed slots stay out of reuse. Default `{ frees: 64, bytes: 16384 }` (see `Quarantine`). */
   quarantine?: QuarantineOptions
 }
 
@@ -159,8 +159,15 @@ function slotBits(slots: number, word: number): number {
   return left >= 32 ? -1 : (1 << left) - 1
 }
 
-/** Default quarantine: one event-loop turn and 64 later frees, at most 256 KiB held. */
-const QUARANTINE: QuarantineLimits = Object.freeze({ frees: 64, bytes: 256 * 1024 })
+/**
+ * Default quarantine: one event-loop turn and 64 later frees, at most 16 KiB
+ * of slots held (512 slots of 32 bytes). Beyond that the oldest slots come
+ * back within the turn, each with its recycled view, so a synchronous
+ * alloc/free loop reuses a few pages (and their views) instead of needing a
+ * new view for every allocation; and freed slots keep at most 16 KiB locked,
+ * a quarter of the usual 64 KiB RLIMIT_MEMLOCK.
+ */
+const QUARANTINE: QuarantineLimits = Object.freeze({ frees: 64, bytes: 16 * 1024 })
 
 /**
  * An `Allocator` that packs small secrets into slots of locked, no-dump, wipe-on-fork pages between guard pages (larger ones go to a `PageAllocator`); the allocator behind `ProtBuf`. Slots share pages, so they cannot be protected one by one.

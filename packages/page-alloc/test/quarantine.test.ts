@@ -15,7 +15,7 @@ function holderOf(region: import('@tarsjs/os-memlock').Region, offset: number, l
   return new Uint8Array(os.view(region, offset, length))
 }
 
-describe('slot allocator quarantine (default: one turn and 64 later frees, 256 KiB)', () => {
+describe('slot allocator quarantine (default: one turn and 64 later frees, 16 KiB)', () => {
   it('a freed slot reads zeros and is not given to any new secret in the same turn', () => {
     const s = new SlotAllocator()
     const a = s.alloc(32)
@@ -66,9 +66,9 @@ describe('slot allocator quarantine (default: one turn and 64 later frees, 256 K
     for (let i = 0; i < 100_000; i++) s.free(s.alloc(32))
     const st = s.stats()
     expect(st.allocations).toBe(0)
-    expect(st.quarantinedBytes).toBeLessThanOrEqual(256 * 1024)
-    // 256 KiB of 32-byte slots is 64 pages: at most 4 groups of 16 (plus one warm).
-    expect(st.mappedBytes).toBeLessThanOrEqual(5 * 18 * PAGE)
+    expect(st.quarantinedBytes).toBeLessThanOrEqual(16 * 1024)
+    // 16 KiB of 32-byte slots is 4 pages: one group of 16 (plus one warm).
+    expect(st.mappedBytes).toBeLessThanOrEqual(2 * 18 * PAGE)
     await nextTurn()
     expect(s.stats().quarantinedBytes).toBe(64 * 32)
     const mapped = s.stats().mappedBytes
