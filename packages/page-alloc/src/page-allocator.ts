@@ -26,7 +26,7 @@ import { reported } from './development-mode.js'
 import { Canary } from './canary.js'
 import { AllocError, checkByteLength, checkLive, checkOptionsObject, rejectAllocation } from './errors.js'
 import { escaped, escapedViewError, warnEscaped } from './escaped-view.js'
-import { GUARDED_VMAS, PAGE_SIZE, lockRange, mapGuarded, unlockRange } from './guarded-mapping.js'
+import { GUARDED_VMAS, PAGE_SIZE, lockRange, mapGuarded } from './guarded-mapping.js'
 import type { GuardedMapping } from './guarded-mapping.js'
 import type { Region } from '@tarsjs/os-memlock'
 import { holdsCharge } from './charge-pressure.js'
@@ -670,17 +670,25 @@ export class PageAllocator implements Allocator, ChargeHolder {
 
   /** A quarantined mapping gives its charge back, staying mapped, readable and writable (zeros). */
   #relieve(mapped: Mapped): void {
-    if (!mapped.locked) return
+    if (mapped.locked && this.#dropCharge(mapped)) mapped.relieved = true
+  }
+
+  /**
+   * Gives a locked mapping's charge back to the kernel: unlocks it, or puts
+   * plain read-write memory (zeros) in place of secretmem, which cannot be
+   * unlocked. Returns false, still charged, when the kernel refused.
+   */
+  #dropCharge(mapped: Mapped): boolean {
     const { mapping } = mapped
     const length = mapping.dataPages * PAGE_SIZE
     try {
       if (mapping.secretmem) os.remap(mapping.region, mapping.offset, length, 'readwrite')
       else os.unlock(mapping.region, mapping.offset, length)
     } catch {
-      return
+      return false
     }
     this.#uncharge(mapped)
-    mapped.relieved = true
+    return true
   }
 
   #uncache(mapped: Mapped): void {
@@ -898,14 +906,8 @@ export class PageAllocator implements Allocator, ChargeHolder {
     if (mapping.slot >= 0) this.#slabs.withdraw(mapping)
     this.#counters.mappings--
     this.#counters.mappedPages -= mappedPagesOf(mapping)
-    if (mapped.locked) {
-      try {
-        unlockRange(mapping, mapping.offset, mapping.dataPages * PAGE_SIZE)
-        this.#uncharge(mapped)
-      } catch {
-        // The kernel kept the lock (munlock failed): the pages stay counted as locked.
-      }
-    }
+    // When the kernel refuses, the pages stay counted as locked.
+    if (mapped.locked) this.#dropCharge(mapped)
     if (escapedView) this.#counters.escapedBytes += mapping.dataPages * PAGE_SIZE
   }
 

@@ -8,9 +8,12 @@
  * reusable) once both hold:
  * - at least one turn of the event loop has passed since it was freed, and
  * - at least `frees` later frees have entered the queue after it.
- * One bound overrides both: when the queue holds more than `bytes`, the oldest
- * entries leave at once, so a synchronous free loop cannot grow memory
- * without limit.
+ * When the queue holds more than `bytes`, the oldest entries leave at once,
+ * in the same turn, so a synchronous free loop cannot grow memory without
+ * limit. With `freesFirst` that bound waives only the turn: an entry still
+ * waits for `frees` later frees, so at most `max(bytes, frees entries)` is
+ * held (the slot allocator's, whose entries are at most 2 KiB); without it
+ * (the page allocator's, whose entries can be any size) it waives both.
  */
 // node:timers, not the global: fake timers in a user's tests replace only the global.
 import { setImmediate } from 'node:timers'
@@ -59,6 +62,7 @@ export function quarantineLimits(value: unknown, fallback: QuarantineLimits): Qu
 export class Quarantine<T> {
   readonly #limits: QuarantineLimits
   readonly #release: (entry: T) => void
+  readonly #freesFirst: boolean
   #entries: T[] = []
   #sizes: number[] = []
   #turns: number[] = []
@@ -73,9 +77,10 @@ export class Quarantine<T> {
   }
 
   /** `release` makes an entry reusable; it must not throw. */
-  constructor(limits: QuarantineLimits, release: (entry: T) => void) {
+  constructor(limits: QuarantineLimits, release: (entry: T) => void, freesFirst = false) {
     this.#limits = limits
     this.#release = release
+    this.#freesFirst = freesFirst
   }
 
   /** Bytes held now. */
@@ -109,9 +114,11 @@ export class Quarantine<T> {
   #drain(): void {
     const { frees, bytes } = this.#limits
     while (this.#head < this.#entries.length) {
-      const later = this.#entries.length - this.#head - 1
-      const due = later >= frees && (this.#turns[this.#head] as number) < this.#turn
-      if (!due && this.#bytes <= bytes) break
+      const enough = this.#entries.length - this.#head - 1 >= frees
+      const turned = (this.#turns[this.#head] as number) < this.#turn
+      const over = this.#bytes > bytes
+      const due = this.#freesFirst ? enough && (turned || over) : (enough && turned) || over
+      if (!due) break
       const entry = this.#entries[this.#head] as T
       this.#bytes -= this.#sizes[this.#head] as number
       this.#entries[this.#head] = undefined as T

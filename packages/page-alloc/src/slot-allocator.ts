@@ -160,12 +160,13 @@ function slotBits(slots: number, word: number): number {
 }
 
 /**
- * Default quarantine: one event-loop turn and 64 later frees, at most 16 KiB
- * of slots held (512 slots of 32 bytes). Beyond that the oldest slots come
- * back within the turn, each with its recycled view, so a synchronous
- * alloc/free loop reuses a few pages (and their views) instead of needing a
- * new view for every allocation; and freed slots keep at most 16 KiB locked,
- * a quarter of the usual 64 KiB RLIMIT_MEMLOCK.
+ * Default quarantine: one event-loop turn and 64 later frees; past 16 KiB of
+ * slots held (512 slots of 32 bytes) the oldest come back without waiting for
+ * the turn, still after 64 later frees, each with its recycled view. So a
+ * synchronous alloc/free loop reuses a few pages (and their views) instead of
+ * needing a new view for every allocation, and freed small slots keep at most
+ * 16 KiB locked, a quarter of the usual 64 KiB RLIMIT_MEMLOCK (64 slots of the
+ * largest class, 2 KiB, hold 128 KiB).
  */
 const QUARANTINE: QuarantineLimits = Object.freeze({ frees: 64, bytes: 16 * 1024 })
 
@@ -232,7 +233,8 @@ export class SlotAllocator implements Allocator, ChargeHolder {
     this.#large =
       large ??
       new PageAllocator({ mlock: this.#mlock, integrity: this.#integrity, secretmem: secretmem === undefined ? 'auto' : this.#secretmem, quarantine, warnings })
-    this.#quarantine = new Quarantine(limits, (state) => this.#releaseSlot(state))
+    // The frees bound holds for every class: past 16 KiB only the turn is waived.
+    this.#quarantine = new Quarantine(limits, (state) => this.#releaseSlot(state), true)
     this.capabilities = { protect: false, alignment: Math.min(16, this.#large.capabilities.alignment ?? 1) }
     holdsCharge(this)
   }

@@ -72,7 +72,7 @@ describe('PageAllocator hand-over of views', () => {
     other.freeHandedOver(c, heldC)
     pages.free(plain)
     expect(heldA.byteLength + heldC.byteLength).toBe(0)
-    expect(pages.stats().escapedBytes + other.stats().escapedBytes).toBe(0)
+    expect([pages.stats().escapedBytes, other.stats().escapedBytes]).toEqual([0, 0])
   })
 
   it('an empty allocation hands over an empty view, and is freed without counting as escaped', () => {
@@ -122,8 +122,10 @@ describe('PageAllocator hand-over of views', () => {
     expect(a.freed && b.freed).toBe(true)
   })
 
-  it('a mapping let go (holder collected, or view escaped) gives its lock back to the kernel, though it stays mapped in its reservation', () => {
-    const pages = new pa.PageAllocator({ secretmem: 'off', quarantine: NO_QUARANTINE })
+  const kinds: ['off' | 'required', boolean][] = [['off', true], ['required', os.capabilities().memfdSecret]]
+  it.each(kinds)('a mapping let go (holder collected, or view escaped) gives its lock back to the kernel, though it stays mapped in its reservation (secretmem %s)', (secretmem, available) => {
+    if (!available) return
+    const pages = new pa.PageAllocator({ secretmem, quarantine: NO_QUARANTINE })
     // One live page keeps the shared reservation (and so every let-go page in it) mapped.
     const keep = pages.alloc(32)
     const held = Array.from({ length: 24 }, () => pages.alloc(32))
@@ -131,6 +133,7 @@ describe('PageAllocator hand-over of views', () => {
     const escaped = pages.alloc(32)
     os.detach(pages.handOverView(escaped))
     expect(pages.protections(keep).locked).toBe(true)
+    expect(pages.protections(keep).secretmem).toBe(secretmem === 'required')
     const before = kernel.status('VmLck')
     const lockedBefore = pages.stats().lockedBytes
     for (const a of held) pages.freeHandedOver(a, undefined)

@@ -76,6 +76,38 @@ describe('slot allocator quarantine (default: one turn and 64 later frees, 16 Ki
     expect(s.stats().mappedBytes).toBe(mapped)
   })
 
+  it('past 16 KiB the turn is waived, never the 64 frees: 2 KiB slots wait for 64 later frees in one turn', () => {
+    const s = new SlotAllocator()
+    const a = s.alloc(2048)
+    const { region, offset } = slotPlace(a)
+    const holder = holderOf(region, offset, 2048)
+    s.free(a)
+    // 63 later 2 KiB frees in the same turn: 128 KiB held, far past 16 KiB, yet a's slot stays out.
+    const later = Array.from({ length: 63 }, () => s.alloc(2048))
+    for (const l of later) s.free(l)
+    expect(s.stats().quarantinedBytes).toBe(64 * 2048)
+    const meanwhile = Array.from({ length: 200 }, () => s.alloc(2048))
+    expect(meanwhile.some((m) => slotPlace(m).region === region && slotPlace(m).offset === offset)).toBe(false)
+    for (const m of meanwhile) new Uint8Array(s.view(m)).fill(0x5a)
+    expect(holder.every((b) => b === 0)).toBe(true)
+    // The 64th later free lets the oldest (a's slot) go, within the turn.
+    s.free(meanwhile.shift() as PA.Allocation)
+    expect(s.stats().quarantinedBytes).toBe(64 * 2048)
+    os.detach(holder.buffer)
+    for (const m of meanwhile) s.free(m)
+  })
+
+  it('32-byte slots come back within the turn once 16 KiB (512 slots) wait, not before', () => {
+    const s = new SlotAllocator()
+    const a = s.alloc(32)
+    s.free(a)
+    const later = Array.from({ length: 511 }, () => s.alloc(32))
+    for (const l of later) s.free(l)
+    expect(s.stats().quarantinedBytes).toBe(512 * 32)
+    s.free(s.alloc(32))
+    expect(s.stats().quarantinedBytes).toBe(512 * 32)
+  })
+
   it('quarantine bounds are options; { frees: 0, bytes: 0 } releases at once', () => {
     const s = new SlotAllocator({ quarantine: { frees: 0, bytes: 0 }, pagesPerMapping: 1 })
     const a = s.alloc(32)
