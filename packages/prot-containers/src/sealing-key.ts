@@ -12,9 +12,9 @@
  * the same nonce would break ChaCha20-Poly1305, and the chance of that stays
  * below 2^-32 only while a key seals at most 2^32 times (the bound NIST SP
  * 800-38D sets for random 96-bit IVs). So each key counts its sealings:
- * SealedKey replaces a key that has sealed REKEY_AFTER times (SealedKey.rekey()
- * before its next sealing), and a key refuses to seal past MAX_SEALINGS, a
- * bound no rekey-following caller reaches.
+ * SealedKey replaces a key that has sealed `rekeyAfter` (2^31) times with
+ * SealedKey.rekey() before its next sealing, and a key refuses to seal past
+ * `maxSealings` (2^32), a bound no caller that rekeys so reaches.
  */
 import type { Allocation } from '@tarsjs/page-alloc'
 import { sealingKeyAllocator, windowAllocator } from './sealed-allocators.js'
