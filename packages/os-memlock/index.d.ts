@@ -45,14 +45,25 @@ export interface Capabilities {
   /** `memfd_secret(2)` returned a descriptor (Linux 5.14+ with secretmem enabled). */
   memfdSecret: boolean
   /**
+   * A memory protection key was allocated for this process (x86-64 with PKU and Linux 4.9+; at most 15 keys per
+   * process exist, so another library holding them all leaves none): `protect(..., 'keyed')` and `keyedCopy` work.
+   * False when `TARSJS_OS_MEMLOCK_SIMULATE_NO_PKEYS=1` was set when the addon loaded (tests of the fallback).
+   */
+  protectionKeys: boolean
+  /**
    * The runtime hands out external ArrayBuffers (probed once per thread, when the addon is loaded). False under
    * V8's sandbox (Electron): `view()` then throws `ERR_EXTERNAL_BUFFERS_UNAVAILABLE`.
    */
   externalBuffers: boolean
 }
 
-/** Protection of a page range. */
-export type Access = 'none' | 'read' | 'readwrite'
+/**
+ * Protection of a page range. `'keyed'`: read-write in the page tables but tagged with this process's memory
+ * protection key, which every thread's PKRU register denies: any access faults as with `'none'` (and the kernel
+ * refuses a system call's access to it with `EFAULT`), except through `keyedCopy`, which opens the key on its own
+ * thread for one copy. Only where `capabilities().protectionKeys` is true.
+ */
+export type Access = 'none' | 'read' | 'readwrite' | 'keyed'
 
 /** One `madvise(2)` advice; values are an enum, one call per advice. */
 export type Advice = 'dontdump' | 'dodump' | 'wipeonfork' | 'keeponfork' | 'dontfork' | 'dofork'
@@ -148,14 +159,16 @@ export function unmap(region: Region): void
 export function isMapped(region: Region): boolean
 
 /**
- * `mprotect(2)` a page-aligned range. `'none'` first detaches every view
+ * `mprotect(2)` a page-aligned range. `'none'` and `'keyed'` first detach every view
  * overlapping the range, so no ArrayBuffer stays attached to inaccessible memory.
+ * Where `capabilities().protectionKeys` is true every access is set with `pkey_mprotect(2)`:
+ * `'keyed'` gives the range the process's key, any other access gives it key 0 back.
  *
  * `{ keepViews: true }` is the single, explicit opt-out, for libsodium-compatible
  * buffers only: views stay attached across `'none'`, and touching them then
  * kills the process with SIGSEGV exactly as libsodium's `sodium_mprotect_noaccess`
  * does. Native operations (`wipe`, `copy`, `equals`, `view`...) still refuse the range.
- * @throws {Error} `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument (a range that is not page-aligned or not inside the region); the OS error from `mprotect` (`ENOMEM`, `EACCES`); `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
+ * @throws {Error} `ERR_REGION_UNMAPPED` for a dead handle; `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for a bad argument (a range that is not page-aligned or not inside the region); `ERR_UNSUPPORTED` for `'keyed'` without a protection key; the OS error from `mprotect` or `pkey_mprotect` (`ENOMEM`, `EACCES`); `ERR_UNSUPPORTED_PLATFORM` off Linux (at first use)
  * @example
  * ```js
  * import * as memlock from '@tarsjs/os-memlock'
@@ -262,6 +275,30 @@ export function fill(region: Region, offset: number, length: number, byte: numbe
  * ```
  */
 export function copy(src: Target, srcOffset: number, dst: Target, dstOffset: number, length: number): void
+
+/**
+ * `copy()` where either side may also be `'keyed'` pages: this thread's PKRU register opens the process's
+ * protection key for the copy alone and is put back as it was before the call returns (no JavaScript runs
+ * meanwhile, no other thread gains access). Costs tens of nanoseconds where an `mprotect` pair costs microseconds.
+ * @throws {Error} `ERR_UNSUPPORTED` without a protection key (`capabilities().protectionKeys` false: no page can be
+ *   keyed, use `copy`); `ERR_PROTECTION_KEY_OPEN` when this thread's PKRU already allowed the key (something else
+ *   opened it: nothing is copied); otherwise as `copy` (`ERR_REGION_PROTECTED` for `'none'` or `'read'` pages it
+ *   must write)
+ * @example
+ * ```js
+ * import * as memlock from '@tarsjs/os-memlock'
+ * if (memlock.capabilities().protectionKeys) {
+ *   const region = memlock.map(memlock.pageSize())
+ *   memlock.copy(Buffer.from('secret'), 0, region, 0, 6)
+ *   memlock.protect(region, 0, region.byteLength, 'keyed') // every thread's loads and stores fault
+ *   const out = new Uint8Array(6)
+ *   memlock.keyedCopy(region, 0, out, 0, 6)
+ *   console.log(Buffer.from(out).toString()) // secret
+ *   memlock.unmap(region)
+ * }
+ * ```
+ */
+export function keyedCopy(src: Target, srcOffset: number, dst: Target, dstOffset: number, length: number): void
 
 /**
  * Compares two ranges in time that depends only on `length`. Both must be readable.

@@ -11,11 +11,11 @@
 
 const NAMES = [
   'pageSize', 'capabilities', 'memlockLimit', 'map', 'unmap', 'isMapped', 'protect',
-  'lock', 'unlock', 'advise', 'wipe', 'fill', 'copy', 'equals', 'view', 'detach', 'remap'
+  'lock', 'unlock', 'advise', 'wipe', 'fill', 'copy', 'equals', 'view', 'detach', 'remap', 'keyedCopy'
 ]
 
 // The addon's capabilities() answers with bits (its CAP_* values): 1 << i is CAPABILITIES[i].
-const CAPABILITIES = ['mlock', 'madviseDontDump', 'madviseWipeOnFork', 'madviseDontFork', 'memfdSecret']
+const CAPABILITIES = ['mlock', 'madviseDontDump', 'madviseWipeOnFork', 'madviseDontFork', 'memfdSecret', 'protectionKeys']
 
 const { readFileSync } = require('node:fs')
 const platform = require('./platform.js')
@@ -186,6 +186,8 @@ exports.wipe = (target, offset, length) => native.wipe(handle(target), offset, l
 exports.fill = (region, offset, length, byte) => native.fill(handle(region), offset, length, byte)
 exports.copy = (src, srcOffset, dst, dstOffset, length) =>
   native.copy(handle(src), srcOffset, handle(dst), dstOffset, length)
+exports.keyedCopy = (src, srcOffset, dst, dstOffset, length) =>
+  native.keyedCopy(handle(src), srcOffset, handle(dst), dstOffset, length)
 exports.equals = (a, aOffset, b, bOffset, length) => native.equals(handle(a), aOffset, handle(b), bOffset, length)
 exports.view = (region, offset, length) => native.view(handle(region), offset, length)
 exports.detach = (arrayBuffer) => native.detach(arrayBuffer)

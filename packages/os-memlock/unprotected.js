@@ -353,7 +353,7 @@ function create (pageSize) {
     },
 
     capabilities () {
-      return { mlock: false, madviseDontDump: false, madviseWipeOnFork: false, madviseDontFork: false, memfdSecret: false }
+      return { mlock: false, madviseDontDump: false, madviseWipeOnFork: false, madviseDontFork: false, memfdSecret: false, protectionKeys: false }
     },
 
     memlockLimit () {
@@ -392,8 +392,11 @@ function create (pageSize) {
     protect (region, offset, length, access, keepViews) {
       const { mapping, start, size } = readPages(region, offset, length)
       const mode = readEnum(access, 'access')
+      if (mode === 'keyed') {
+        throw fail(Error, 'ERR_UNSUPPORTED', "unprotected development mode: no memory protection key for 'keyed'")
+      }
       if (!Object.hasOwn(ACCESS, mode)) {
-        throw fail(TypeError, 'ERR_INVALID_ARG_VALUE', "The \"access\" argument must be 'none', 'read' or 'readwrite'")
+        throw fail(TypeError, 'ERR_INVALID_ARG_VALUE', "The \"access\" argument must be 'none', 'read', 'readwrite' or 'keyed'")
       }
       const keep = readFlag(keepViews, 'options.keepViews')
       if (ACCESS[mode] === NONE && !keep) {
@@ -436,6 +439,10 @@ function create (pageSize) {
       if (value > 255) throw fail(RangeError, 'ERR_OUT_OF_RANGE', 'The value of "byte" is out of range. It must be >= 0 and <= 255')
       checkAccess(mapping, start, size, READWRITE)
       if (size > 0) writeRegion(mapping, start, size, (bytes) => bytes.fill(value, start, start + size))
+    },
+
+    keyedCopy () {
+      throw fail(Error, 'ERR_UNSUPPORTED', 'unprotected development mode: no memory protection key, no page is keyed: use copy()')
     },
 
     copy (src, srcOffset, dst, dstOffset, length) {

@@ -21,6 +21,7 @@ const fs = require('node:fs')
  * @property {Record<string, number>} kB every field given in kB (Rss, Locked, Swap...)
  * @property {number} locked the Locked field, in kB
  * @property {number} rss the Rss field, in kB
+ * @property {number} protectionKey the ProtectionKey field (x86-64 memory protection keys), 0 when absent
  * @property {Set<string>} flags the VmFlags ('lo', 'dd', 'wf'...)
  */
 
@@ -61,7 +62,7 @@ function smaps (pid = 'self') {
     if (head !== null) {
       const start = BigInt('0x' + head[1])
       const end = BigInt('0x' + head[2])
-      cur = { start, end, pages: Number(end - start) / PAGE, perms: String(head[3]), path: String(head[4]).trim(), kB: {}, locked: 0, rss: 0, flags: new Set() }
+      cur = { start, end, pages: Number(end - start) / PAGE, perms: String(head[3]), path: String(head[4]).trim(), kB: {}, locked: 0, rss: 0, protectionKey: 0, flags: new Set() }
       out.push(cur)
       continue
     }
@@ -71,6 +72,8 @@ function smaps (pid = 'self') {
     const [, key, value] = /** @type {[string, string, string]} */ (/** @type {unknown} */ (field))
     if (key === 'VmFlags') {
       cur.flags = new Set(value.trim().split(/\s+/))
+    } else if (key === 'ProtectionKey') {
+      cur.protectionKey = Number(value.trim())
     } else if (value.endsWith(' kB')) {
       const kb = Number(value.slice(0, -3))
       cur.kB[key] = kb

@@ -10,8 +10,8 @@
  *
  * The one invariant kept here, so that no layer above can forget it: a view
  * (ArrayBuffer) handed to JavaScript never stays attached to memory that is
- * unmapped or PROT_NONE. protect(..., "none") and unmap() detach every view
- * overlapping the range first, and wipe/fill/copy/equals/view refuse ranges
+ * unmapped, PROT_NONE or keyed. protect(..., "none" or "keyed") and unmap()
+ * detach every view overlapping the range first, and wipe/fill/copy/equals/view refuse ranges
  * whose protection would make the access fault.
  *
  * Thread contract. Worker threads load this file once per thread (one
@@ -20,7 +20,9 @@
  * - What is shared, and what guards it:
  *   - page_size, simulate_no_external, duplicate: written once
  *     by process_init under pthread_once, read-only afterwards.
- *   - caps, probe_errno: written once by probe_kernel under pthread_once.
+ *   - caps, probe_errno, process_pkey: written once by probe_kernel under
+ *     pthread_once. Each thread's PKRU is its own: only keyedCopy changes it,
+ *     and puts it back before it returns.
  *   - registry_lock (a rwlock) guards registry, registry_len, registry_cap,
  *     every region's `access` bytes and `mapped` flag, and which pages are
  *     mapped with which protection. Anything that changes them (map, unmap,
@@ -85,8 +87,45 @@
 #define SYS_memfd_secret 447
 #endif
 
-/* One byte per page; the values are the PROT_* bits, so protect() hands them to mprotect. */
+/*
+ * One byte per page; the values are the PROT_* bits, so protect() hands them to mprotect.
+ * ACCESS_KEYED has neither PROT_READ nor PROT_WRITE: every access check refuses it, as 'none'.
+ */
 enum { ACCESS_NONE = PROT_NONE, ACCESS_READ = PROT_READ, ACCESS_RW = PROT_READ | PROT_WRITE };
+enum { ACCESS_KEYED = 8 };
+
+/*
+ * Memory protection keys (x86-64 PKU). probe_kernel allocates one key per
+ * process, with access disabled. protect(..., 'keyed') maps pages read-write
+ * tagged with that key: every thread's PKRU register denies them, so any load
+ * or store faults (SEGV_PKUERR), and so does the kernel touching them for a
+ * system call of that thread (read(2) into them fails with EFAULT). Changing
+ * a thread's PKRU is one unprivileged instruction with no TLB flush, which is
+ * why keyedCopy can open the key for one memmove and close it again in tens of
+ * nanoseconds, where an mprotect pair costs microseconds. The key is open only
+ * inside keyedCopy, on that thread, with no JavaScript running: a thread
+ * created by another inherits its PKRU, and every thread is created with the
+ * key closed; signal handlers run with the kernel's default PKRU, which denies
+ * it. Other protect() calls reset the pages to key 0 (pkey_mprotect), so a
+ * page leaves the keyed state by any protect, and munmap forgets the key.
+ */
+#if defined(__x86_64__) && defined(SYS_pkey_alloc) && defined(SYS_pkey_mprotect)
+#define HAVE_PKEYS 1
+/* RDPKRU / WRPKRU, spelled as bytes so that no -mpku flag (or assembler support) is needed. */
+static inline uint32_t pkru_read(void) {
+  uint32_t eax, edx;
+  __asm__ volatile(".byte 0x0f, 0x01, 0xee" : "=a"(eax), "=d"(edx) : "c"(0));
+  (void)edx; /* always 0 */
+  return eax;
+}
+/* The "memory" clobber keeps every load and store on its side of the write. */
+static inline void pkru_write(uint32_t value) {
+  __asm__ volatile(".byte 0x0f, 0x01, 0xef" : : "a"(value), "c"(0), "d"(0) : "memory");
+}
+#else
+#define pkru_read() 0u        /* never called without HAVE_PKEYS: process_pkey stays -1, */
+#define pkru_write(v) (void)v /* so keyedCopy refuses first */
+#endif
 
 typedef struct {
   napi_ref ref; /* weak: the view may be collected; then the ref is empty */
@@ -240,6 +279,7 @@ static napi_value number(napi_env env, double d) {
  * and thrown by refusal() once it is released (throwing calls into V8).
  */
 enum { FAIL_NONE, FAIL_NOT_READABLE, FAIL_NOT_WRITABLE, FAIL_OWNED, FAIL_PAST_REGION };
+enum { FAIL_KEY_OPEN = FAIL_PAST_REGION + 1 };
 static const char *const refusals[][2] = {
     [FAIL_NOT_READABLE] = {"ERR_REGION_PROTECTED", "The range is not readable (protected 'none')"},
     [FAIL_NOT_WRITABLE] = {"ERR_REGION_PROTECTED", "The range is not writable ('none' or 'read')"},
@@ -247,6 +287,9 @@ static const char *const refusals[][2] = {
                     "The view's memory belongs to an os-memlock region: lock and unlock it "
                     "through its region (the layers above count locks per page; munlock does not)"},
     [FAIL_PAST_REGION] = {"ERR_OUT_OF_RANGE", "The view extends past the end of its region"},
+    [FAIL_KEY_OPEN] = {"ERR_PROTECTION_KEY_OPEN",
+                       "This thread's PKRU register already allowed the protection key: something "
+                       "other than os-memlock opened it, so keyed memory was readable here"},
 };
 
 /* Throws the refusal `why`, if any; NULL either way. */
@@ -300,10 +343,16 @@ static bool *read_flag(napi_env env, napi_value v, const char *name, bool *out) 
   return napi_get_value_bool(env, v, out) == napi_ok ? out : NULL;
 }
 
-/* Every page of [offset, offset + length) must allow `need` (lock held, or the owner thread). */
+/*
+ * Every page of [offset, offset + length) must allow `need` (lock held, or the
+ * owner thread); with KEYED_OK in need, a keyed page passes too (keyedCopy).
+ */
+enum { KEYED_OK = 0x100 };
 static int access_fail(const region *r, size_t offset, size_t length, int need) {
+  int keyed_ok = need & KEYED_OK;
+  need &= ~KEYED_OK;
   for (size_t p = offset / page_size; length > 0 && p <= (offset + length - 1) / page_size; p++)
-    if ((r->access[p] & need) != need)
+    if ((r->access[p] & need) != need && !(keyed_ok && r->access[p] == ACCESS_KEYED))
       return need == ACCESS_READ ? FAIL_NOT_READABLE : FAIL_NOT_WRITABLE;
   return FAIL_NONE;
 }
@@ -657,8 +706,10 @@ static uint8_t *fresh_map(uint8_t *addr, size_t length, int kind, int *e, const 
  * the errno of a failed probe mmap.
  */
 enum { CAP_MLOCK = 1, CAP_DONTDUMP = 2, CAP_WIPEONFORK = 4, CAP_DONTFORK = 8, CAP_SECRET = 16 };
+enum { CAP_PKEYS = 32 };
 static uint32_t caps;
 static int probe_errno;
+static int process_pkey = -1; /* the key of 'keyed' pages; -1 when there is none */
 static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
 
 static void probe_kernel(void) {
@@ -674,6 +725,33 @@ static void probe_kernel(void) {
   must(munmap(page, page_size), "munmap of a probe page");
   long fd = syscall(SYS_memfd_secret, (unsigned int)O_CLOEXEC);
   if (fd >= 0 && close((int)fd) == 0) caps |= CAP_SECRET;
+#ifdef HAVE_PKEYS
+  /*
+   * Never freed: pages keep it until they are protected again or unmapped.
+   * PKEY_DISABLE_ACCESS (1) sets this thread's rights; other threads' PKRU
+   * already deny every key but 0 (the kernel's default), and threads created
+   * later inherit a PKRU that denies it. Fails (ENOSPC, EINVAL, ENOSYS) on a
+   * CPU or kernel without protection keys, or when all 15 are taken.
+   */
+  const char *no_pkeys = getenv("TARSJS_OS_MEMLOCK_SIMULATE_NO_PKEYS"); /* tests of the fallback */
+  long key =
+      no_pkeys != NULL && strcmp(no_pkeys, "1") == 0 ? -1 : syscall(SYS_pkey_alloc, 0UL, 1UL);
+  if (key > 0 && key < 16) {
+    process_pkey = (int)key;
+    caps |= CAP_PKEYS;
+  }
+#endif
+}
+
+/* mprotect; or pkey_mprotect when a key exists, which also resets other accesses to key 0. */
+static int set_protection(uint8_t *ptr, size_t length, int access) {
+#ifdef HAVE_PKEYS
+  if (process_pkey > 0)
+    return (int)syscall(SYS_pkey_mprotect, ptr, length,
+                        access == ACCESS_KEYED ? ACCESS_RW : access, /* ACCESS_* are PROT_* bits */
+                        access == ACCESS_KEYED ? process_pkey : 0);
+#endif
+  return mprotect(ptr, length, access); /* ACCESS_KEYED never gets here: protect refuses it */
 }
 
 /* ---- exports: validate the arguments, one system call, return ------------------------------ */
@@ -781,8 +859,11 @@ static napi_value js_isMapped(napi_env env, napi_callback_info info) {
   return read_target(env, argv[0], NULL, NULL, UNMAPPED, &s) ? boolean(env, s.r->mapped) : NULL;
 }
 
-static const choice accesses[] = {
-    {"none", ACCESS_NONE}, {"read", ACCESS_READ}, {"readwrite", ACCESS_RW}, {0}};
+static const choice accesses[] = {{"none", ACCESS_NONE},
+                                  {"read", ACCESS_READ},
+                                  {"readwrite", ACCESS_RW},
+                                  {"keyed", ACCESS_KEYED},
+                                  {0}};
 
 /*
  * protect(region, offset, length, access[, { keepViews: true }]). keepViews is
@@ -797,17 +878,25 @@ static napi_value js_protect(napi_env env, napi_callback_info info) {
   bool keep_views;
   if (!read_target(env, argv[0], argv[1], argv[2], PAGES, &s) ||
       !read_choice(env, argv[3], "access", accesses,
-                   "The \"access\" argument must be 'none', 'read' or 'readwrite'", &access) ||
-      !read_flag(env, argv[4], "options.keepViews", &keep_views) ||
-      /* Views go first: none may outlive the readability of its memory. */
-      (access == ACCESS_NONE && !keep_views && !sweep_views(env, s.r, s.offset, s.length)))
+                   "The \"access\" argument must be 'none', 'read', 'readwrite' or 'keyed'",
+                   &access) ||
+      !read_flag(env, argv[4], "options.keepViews", &keep_views))
+    return NULL;
+  must(pthread_once(&probe_once, probe_kernel), "pthread_once");
+  if (access == ACCESS_KEYED && process_pkey <= 0)
+    return ERROR("ERR_UNSUPPORTED",
+                 "No memory protection key: protect(..., 'keyed') needs a CPU "
+                 "and kernel with protection keys (capabilities().protectionKeys)");
+  /* Views go first: none may outlive the readability of its memory. */
+  if ((access == ACCESS_NONE || access == ACCESS_KEYED) && !keep_views &&
+      !sweep_views(env, s.r, s.offset, s.length))
     return NULL;
   /* Written lock: no other thread may be between its access decision and its memory operation. */
   lock_write();
-  int rc = mprotect(s.ptr, s.length, access), e = errno; /* ACCESS_* are PROT_* bits */
+  int rc = set_protection(s.ptr, s.length, access), e = errno;
   if (rc == 0) memset(s.r->access + s.offset / page_size, access, s.length / page_size);
   unlock();
-  return rc == 0 ? NULL : throw_errno(env, "mprotect", e);
+  return rc == 0 ? NULL : throw_errno(env, process_pkey > 0 ? "pkey_mprotect" : "mprotect", e);
 }
 
 /* lock / unlock: a region (page-aligned range) or any ArrayBufferView. */
@@ -898,17 +987,39 @@ static int read_pair(napi_env env, napi_value *argv, span *a, span *b) {
          read_target(env, argv[2], argv[3], argv[4], VIEWS, b);
 }
 
-/* copy(src, srcOffset, dst, dstOffset, length): memory to memory, never via the JS heap. */
-static napi_value js_copy(napi_env env, napi_callback_info info) {
+/*
+ * copy(src, srcOffset, dst, dstOffset, length): memory to memory, never via
+ * the JS heap. keyedCopy: the same, where either side may also be keyed pages;
+ * this thread's PKRU opens the key for the memmove alone and is put back as it
+ * was. A key found already open was opened by someone else: refused
+ * (ERR_PROTECTION_KEY_OPEN), nothing copied; what that means is the caller's
+ * policy.
+ */
+static napi_value copy_op(napi_env env, napi_callback_info info, int keyed) {
   ARGS(5);
   span src, dst;
+  uint32_t pkru = 0, bit = 0; /* bit: the key's access-disable bit; the next one is write-disable */
   if (!read_pair(env, argv, &src, &dst)) return NULL;
+  if (keyed) {
+    must(pthread_once(&probe_once, probe_kernel), "pthread_once");
+    if (process_pkey <= 0) return ERROR("ERR_UNSUPPORTED", "No memory protection key: use copy()");
+    bit = 1u << (2 * process_pkey);
+  }
   lock_read();
-  int why = resolve_target(&src, ACCESS_READ);
-  if (why == FAIL_NONE) why = resolve_target(&dst, ACCESS_RW);
-  if (why == FAIL_NONE && src.length > 0) memmove(dst.ptr, src.ptr, src.length);
+  int why = resolve_target(&src, ACCESS_READ | (keyed ? KEYED_OK : 0));
+  if (why == FAIL_NONE) why = resolve_target(&dst, ACCESS_RW | (keyed ? KEYED_OK : 0));
+  if (why == FAIL_NONE && bit != 0 && ((pkru = pkru_read()) & bit) == 0) why = FAIL_KEY_OPEN;
+  if (why == FAIL_NONE && src.length > 0) {
+    if (bit != 0) pkru_write(pkru & ~(3 * bit));
+    memmove(dst.ptr, src.ptr, src.length);
+    if (bit != 0) pkru_write(pkru);
+  }
   unlock();
   return refusal(env, why);
+}
+static napi_value js_copy(napi_env env, napi_callback_info info) { return copy_op(env, info, 0); }
+static napi_value js_keyedCopy(napi_env env, napi_callback_info info) {
+  return copy_op(env, info, 1);
 }
 
 /* Constant time in the length: every byte is read, no early exit. */
@@ -1087,10 +1198,10 @@ static void process_init(void) {
 #define EXPORT(name) \
   { .utf8name = #name, .method = js_##name, .attributes = napi_enumerable }
 static const napi_property_descriptor props[] = {
-    EXPORT(pageSize), EXPORT(capabilities), EXPORT(map),    EXPORT(unmap),  EXPORT(isMapped),
-    EXPORT(protect),  EXPORT(lock),         EXPORT(unlock), EXPORT(advise), EXPORT(wipe),
-    EXPORT(fill),     EXPORT(copy),         EXPORT(equals), EXPORT(view),   EXPORT(detach),
-    EXPORT(remap),    EXPORT(registryCount)};
+    EXPORT(pageSize), EXPORT(capabilities),  EXPORT(map),      EXPORT(unmap),  EXPORT(isMapped),
+    EXPORT(protect),  EXPORT(lock),          EXPORT(unlock),   EXPORT(advise), EXPORT(wipe),
+    EXPORT(fill),     EXPORT(copy),          EXPORT(equals),   EXPORT(view),   EXPORT(detach),
+    EXPORT(remap),    EXPORT(registryCount), EXPORT(keyedCopy)};
 
 static napi_value init(napi_env env, napi_value exports) {
   must(pthread_once(&process_once, process_init), "pthread_once");

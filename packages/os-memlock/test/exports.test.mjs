@@ -9,7 +9,7 @@ describe('the module', () => {
   it('exports exactly the functions index.d.ts declares', () => {
     const dts = readFileSync(join(PKG, 'index.d.ts'), 'utf8')
     const declared = [...dts.matchAll(/^export function (\w+)\(/gm)].map((x) => x[1]).sort()
-    expect(declared.length).toBe(19)
+    expect(declared.length).toBe(20)
     expect(Object.keys(m).sort()).toEqual(declared)
     for (const name of declared) expect(typeof m[name]).toBe('function')
   })
@@ -25,10 +25,10 @@ describe('pageSize', () => {
 })
 
 describe('capabilities', () => {
-  it('reports six booleans, the same on every call, in a fresh object', () => {
+  it('reports seven booleans, the same on every call, in a fresh object', () => {
     const a = m.capabilities()
     const b = m.capabilities()
-    expect(Object.keys(a).sort()).toEqual(['externalBuffers', 'madviseDontDump', 'madviseDontFork', 'madviseWipeOnFork', 'memfdSecret', 'mlock'])
+    expect(Object.keys(a).sort()).toEqual(['externalBuffers', 'madviseDontDump', 'madviseDontFork', 'madviseWipeOnFork', 'memfdSecret', 'mlock', 'protectionKeys'])
     for (const v of Object.values(a)) expect(typeof v).toBe('boolean')
     expect(b).toEqual(a)
     expect(b).not.toBe(a)

@@ -81,7 +81,7 @@ function expectDevelopmentMode (rec) {
   expect(rec.NONE).toEqual({ a: 0, b: 0, bReadsUndefined: true, refusedView: 'ERR_REGION_PROTECTED', refusedWipe: 'ERR_REGION_PROTECTED' })
   expect(rec.READ).toEqual({ refusedFill: 'ERR_REGION_PROTECTED', kept: [0, 9, 0, 0, 0, 0, 0, 0x42] })
   const r = rec.REFUSED
-  expect(r.capabilities).toEqual({ mlock: false, madviseDontDump: false, madviseWipeOnFork: false, madviseDontFork: false, memfdSecret: false })
+  expect(r.capabilities).toEqual({ mlock: false, madviseDontDump: false, madviseWipeOnFork: false, madviseDontFork: false, memfdSecret: false, protectionKeys: false })
   expect(r.memlockLimit).toEqual({ soft: 0, hard: 0 })
   expect(r.lock).toMatchObject({ threw: true, name: 'Error', code: 'EPERM', errno: 1, syscall: 'mlock' })
   expect(r.lockOnFault).toMatchObject({ threw: true, code: 'EPERM', syscall: 'mlock2' })
