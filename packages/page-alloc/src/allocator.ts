@@ -54,6 +54,13 @@ export interface Protections {
   isolated: boolean
   /** Current page protection of the data. */
   access: Access
+  /**
+   * `access` is `'none'` through a memory protection key, not `PROT_NONE`: the pages are read-write in the page
+   * tables but every thread's PKRU register denies them, so any load or store faults as under `PROT_NONE`, and
+   * only the allocator's `copyOut`/`copyIn` open the key, on their own thread, for one native copy. Absent or
+   * false otherwise.
+   */
+  protectionKey?: boolean
 }
 
 import type { MapBudgetStats } from './map-budget.js'
@@ -92,6 +99,8 @@ export interface AllocatorStats {
   quarantinedBytes?: number
   /** Bytes (slots, or data pages) withdrawn from reuse for good because a view of them escaped (see docs/threat-model.md). */
   escapedBytes?: number
+  /** Bytes (slots, or data pages) withdrawn from reuse for good by `retire()`: wiped, still mapped for a native holder. */
+  retiredBytes?: number
 }
 
 /** What a backend can do at all. */
@@ -118,6 +127,13 @@ export interface Allocator {
   protect(allocation: Allocation, access: Access): void
   /** What the allocation actually has. */
   protections(allocation: Allocation): Protections
+  /**
+   * Optional, for isolated allocations: copies the allocation's bytes into `target` (exactly `byteLength` bytes)
+   * whatever its access, memory to memory in native code, without a view; the access is the same afterwards.
+   */
+  copyOut?(allocation: Allocation, target: Uint8Array): void
+  /** Optional, the other way: `source` (exactly `byteLength` bytes) into the allocation, whatever its access. */
+  copyIn?(allocation: Allocation, source: Uint8Array): void
   /** Current counters. */
   stats(): AllocatorStats
 }

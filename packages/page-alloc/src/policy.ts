@@ -9,6 +9,12 @@ import { AllocError } from './errors.js'
 export type MlockPolicy = 'required' | 'best-effort' | 'off'
 /** memfd_secret backing: `auto` uses it where the kernel offers it (falls back, reported); `required` throws without it. */
 export type SecretmemPolicy = 'auto' | 'required' | 'off'
+/**
+ * How `protect(a, 'none')` denies access: `auto` with a memory protection key where the CPU and kernel have one
+ * (x86-64 PKU; else mprotect, reported by `protections().protectionKey`), `required` throws without one, `off`
+ * always mprotect(PROT_NONE).
+ */
+export type ProtectionKeyPolicy = 'auto' | 'required' | 'off'
 /** Integrity failure (corrupted canary or metadata): `abort` the process (default) or `throw` (tests). */
 export type IntegrityPolicy = 'abort' | 'throw'
 
@@ -20,6 +26,7 @@ export const WARN_ESCAPED_VIEW = 'TARSJS_ESCAPED_VIEW'
 const MLOCK: readonly MlockPolicy[] = ['required', 'best-effort', 'off']
 const SECRETMEM: readonly SecretmemPolicy[] = ['auto', 'required', 'off']
 const INTEGRITY: readonly IntegrityPolicy[] = ['abort', 'throw']
+const PROTECTION_KEY: readonly ProtectionKeyPolicy[] = ['auto', 'required', 'off']
 
 /** Validates an option against its allowed values; `undefined` gives the default. */
 export function pickPolicy<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
@@ -35,6 +42,9 @@ export function mlockPolicy(value: unknown, fallback: MlockPolicy = 'best-effort
 }
 export function secretmemPolicy(value: unknown, fallback: SecretmemPolicy): SecretmemPolicy {
   return pickPolicy('secretmem', value, SECRETMEM, fallback)
+}
+export function protectionKeyPolicy(value: unknown): ProtectionKeyPolicy {
+  return pickPolicy('protectionKey', value, PROTECTION_KEY, 'off')
 }
 export function integrityPolicy(value: unknown): IntegrityPolicy {
   return pickPolicy('integrity', value, INTEGRITY, 'abort')

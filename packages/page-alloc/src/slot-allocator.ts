@@ -199,7 +199,7 @@ export class SlotAllocator implements Allocator, ChargeHolder {
   readonly #classes: SlotClass[] = SLOT_SIZES.map((size) => ({ size, open: [], warm: 0 }))
   readonly #mappings: SlotMapping[] = []
   readonly #quarantine: Quarantine<SlotState>
-  #counters = { allocations: 0, bytes: 0, lockedPages: 0, cachedPages: 0, cacheHits: 0, unlocked: 0, escapedBytes: 0 }
+  #counters = { allocations: 0, bytes: 0, lockedPages: 0, cachedPages: 0, cacheHits: 0, unlocked: 0, escapedBytes: 0, retiredBytes: 0 }
 
   /**
    * Slots for small secrets, packed into guarded, locked, no-dump pages; larger ones go to a `PageAllocator`.
@@ -293,6 +293,39 @@ export class SlotAllocator implements Allocator, ChargeHolder {
       this.#large.freeAs(this, allocation)
       return
     }
+    this.#free(s, false)
+  }
+
+  /**
+   * Frees an allocation for good, for memory that native work may still hold
+   * for longer than any quarantine (a window closed at its deadline while a
+   * thread-pool request may still read or write its bytes): the canary is
+   * checked and the slot wiped as `free` does, but its view stays attached
+   * (reading zeros) and the slot is never reused; its page stays mapped and
+   * locked (`stats().retiredBytes`). A large allocation's mapping is let go:
+   * never reused, unmapped once every ArrayBuffer over it has been collected.
+   * @throws {AllocError} as `free`
+   * @example
+   * ```js
+   * import { SlotAllocator } from '@tarsjs/page-alloc'
+   * const slots = new SlotAllocator()
+   * const a = slots.alloc(32)
+   * const bytes = new Uint8Array(slots.view(a))
+   * bytes.fill(7)
+   * slots.retire(a)
+   * console.log(bytes.length, bytes[0], a.freed) // 32 0 true
+   * ```
+   */
+  retire(allocation: Allocation): void {
+    const s = this.#own(allocation, true)
+    if (s === undefined) {
+      this.#large.retireAs(this, allocation)
+      return
+    }
+    this.#free(s, true)
+  }
+
+  #free(s: SlotState, retire: boolean): void {
     const page = s.page
     const region = page.owner.mapping.region
     const offset = page.offset + s.index * page.slotSize
@@ -307,7 +340,7 @@ export class SlotAllocator implements Allocator, ChargeHolder {
     if (escaped(s.view)) s.escaped = true
     os.wipe(region, offset, page.slotSize)
     // Wiped first: the view's holders see zeros until it is detached or taken back.
-    if (!s.escaped && s.view !== null) {
+    if (!s.escaped && !retire && s.view !== null) {
       // The store has an element for every slot when recycling (spareStore): never a store into a missing one.
       if (s.index < page.spares.length) page.spares[s.index] = takeBack(s.view)
       else os.detach(s.view)
@@ -317,6 +350,11 @@ export class SlotAllocator implements Allocator, ChargeHolder {
     this.#counters.allocations--
     this.#counters.bytes -= s.byteLength
     if (!page.locked) this.#counters.unlocked--
+    if (retire && !s.escaped) {
+      // As an escaped slot (its bit stays set, it counts in `live`), without the warning: it was asked for.
+      this.#counters.retiredBytes += page.slotSize
+      return
+    }
     if (s.escaped) {
       // Its bit stays set and it still counts in `live`: the page stays mapped,
       // readable and locked, and never retires.
@@ -443,7 +481,8 @@ export class SlotAllocator implements Allocator, ChargeHolder {
       cacheHits: c.cacheHits + large.cacheHits,
       unlockedAllocations: c.unlocked + large.unlockedAllocations,
       quarantinedBytes: this.#quarantine.bytes + (large.quarantinedBytes ?? 0),
-      escapedBytes: c.escapedBytes + (large.escapedBytes ?? 0)
+      escapedBytes: c.escapedBytes + (large.escapedBytes ?? 0),
+      retiredBytes: c.retiredBytes + (large.retiredBytes ?? 0)
     }
   }
 

@@ -166,5 +166,6 @@ export const ZERO_STATS = {
   unlockedAllocations: 0,
   quarantinedBytes: 0,
   escapedBytes: 0,
+  retiredBytes: 0,
   mapBudget: expect.objectContaining({ limit: expect.any(Number), reserve: expect.any(Number), used: expect.any(Number) })
 }

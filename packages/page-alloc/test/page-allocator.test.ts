@@ -105,7 +105,8 @@ describe('PageAllocator', () => {
       canary: true,
       secretmem: false,
       isolated: true,
-      access: 'readwrite'
+      access: 'readwrite',
+      protectionKey: false
     })
     p.free(a)
   })
@@ -122,7 +123,8 @@ describe('PageAllocator', () => {
       canary: true,
       secretmem: true,
       isolated: true,
-      access: 'readwrite'
+      access: 'readwrite',
+      protectionKey: false
     })
     // Only the data page is charged: the guard pages are plain PROT_NONE memory outside the memfd.
     expect(p.stats().lockedBytes).toBe(PAGE)

@@ -151,6 +151,7 @@ class PageModel {
       unlockedAllocations: 0,
       quarantinedBytes: 0,
       escapedBytes: 0,
+      retiredBytes: 0,
       mapBudget: expect.any(Object)
     } as PA.AllocatorStats
   }

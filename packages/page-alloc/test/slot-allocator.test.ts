@@ -5,7 +5,7 @@ import { PAGE, kernel, pa, pattern, put, holds, immediate, slotPlace } from './h
 const { SlotAllocation, PageAllocation, MAX_SLOT, SLOT_SIZES } = pa
 const { SlotAllocator } = immediate
 const PPM = 16 // default pages per mapping
-const ZERO_STATS = { allocations: 0, bytes: 0, mappedBytes: 0, lockedBytes: 0, cachedPages: 0, mappings: 0, cacheHits: 0, unlockedAllocations: 0, quarantinedBytes: 0, escapedBytes: 0 }
+const ZERO_STATS = { allocations: 0, bytes: 0, mappedBytes: 0, lockedBytes: 0, cachedPages: 0, mappings: 0, cacheHits: 0, unlockedAllocations: 0, quarantinedBytes: 0, escapedBytes: 0, retiredBytes: 0 }
 
 describe('SlotAllocator', () => {
   it('has a name, no protect capability, and empty stats when new (nothing mapped yet)', () => {
@@ -56,7 +56,8 @@ describe('SlotAllocator', () => {
       cacheHits: 0,
       unlockedAllocations: 0,
       quarantinedBytes: 0,
-      escapedBytes: 0
+      escapedBytes: 0,
+      retiredBytes: 0
     })
     const c = s.alloc(100) // another class: another page, taken from the mapping's cache
     expect(s.stats()).toEqual({
@@ -69,7 +70,8 @@ describe('SlotAllocator', () => {
       cacheHits: 1,
       unlockedAllocations: 0,
       quarantinedBytes: 0,
-      escapedBytes: 0
+      escapedBytes: 0,
+      retiredBytes: 0
     })
     for (const x of [a, b, c]) s.free(x)
     // Each class keeps one empty page warm (locked, read-write) for its next allocation.
