@@ -96,26 +96,23 @@ function observations (report) {
   }
   const key = byId('protkey')
   const keyOurs = res(key, 'protkey')
-  const keyFloor = res(key, 'window-floor')
   const keyBase = res(key, 'sodium-native')
+  const keyCopy = res(key, 'keyed-copy')
+  const keyMemory = res(key, 'key-window-memory')
+  const keyNone = res(key, 'protkey-mprotect')
   const keyPair = res(key, 'protect-pair')
-  const keyView = res(key, 'view-floor')
-  if (keyOurs && keyFloor && keyBase) {
-    const pair = keyPair ? ` (the two \`mprotect\` calls alone: ${formatNs(keyPair.medianNs)} ns)` : ''
-    lines.push(`A ProtKey read window costs ${formatNs(keyOurs.medianNs)} ns; the bare \`protect('read')\` + view + \`protect('none')\` ` +
-      `under it costs ${formatNs(keyFloor.medianNs)} ns${pair}, ${formatRatio(keyFloor.medianNs / keyBase.medianNs)} sodium-native's ${formatNs(keyBase.medianNs)} ns. ` +
-      (keyOurs.medianNs > keyFloor.medianNs
-        ? `ProtKey itself adds ${formatNs(keyOurs.medianNs - keyFloor.medianNs)} ns to that floor. `
-        : 'ProtKey measured no slower than that floor: its own bookkeeping is lost in the noise. ') +
-      'sodium-native creates no view: its Buffer stays attached while no-access, and reading it then kills the process; ' +
-      'a crash-safe window has to create a view on open and detach it on close.')
-    if (keyPair && keyView) {
-      const sum = keyPair.medianNs + keyView.medianNs
-      lines.push(`Measured apart, the two \`mprotect\` calls cost ${formatNs(keyPair.medianNs)} ns and one external ArrayBuffer ` +
-        `(\`os.view\` + \`os.detach\`, no system call) ${formatNs(keyView.medianNs)} ns: ${formatNs(sum)} ns, ` +
-        `${formatRatio(sum / keyBase.medianNs)} sodium-native's window. Together, in the bare window above, they cost ` +
-        `${formatNs(keyFloor.medianNs)} ns (${formatRatio(keyFloor.medianNs / keyBase.medianNs)}): the same view costs more between two \`mprotect\` calls ` +
-        'than on its own, while sodium-native runs almost no code between its two. A ProtKey window is made of exactly these parts.')
+  if (keyOurs && keyBase && keyCopy && keyMemory) {
+    const keyed = keyCopy.details?.protectionKeys === true
+    lines.push(`A ProtKey read window costs ${formatNs(keyOurs.medianNs)} ns, ${formatRatio(keyOurs.medianNs / keyBase.medianNs)} sodium-native's ${formatNs(keyBase.medianNs)} ns. ` +
+      "It never makes the key's own pages readable: it copies the key into the key's own slot of window memory and hands out a view of that copy. " +
+      (keyed
+        ? `The copy out of the keyed pages (\`keyedCopy\`: this thread's PKRU opened for the copy alone) costs ${formatNs(keyCopy.medianNs)} ns; `
+        : `This machine has no memory protection key, so the copy needs an mprotect pair (the plain copy alone: ${formatNs(keyCopy.medianNs)} ns); `) +
+      `the window memory (the key's own slot: view, wipe, detach) ${formatNs(keyMemory.medianNs)} ns. ` +
+      'sodium-native creates no view: its Buffer stays attached while no-access, and reading it then kills the process.')
+    if (keyNone && keyPair) {
+      lines.push(`Where there is no protection key (or with \`protectionKey: 'off'\`), the key's pages are \`PROT_NONE\` and each window ` +
+        `pays an mprotect pair (${formatNs(keyPair.medianNs)} ns here) for the copy: ${formatNs(keyNone.medianNs)} ns, ${formatRatio(keyNone.medianNs / keyBase.medianNs)} sodium-native's.`)
     }
   }
   const mem = report.memory

@@ -523,7 +523,12 @@ export class PageAllocator implements Allocator, ChargeHolder {
    * ```
    */
   dropView(allocation: Allocation): boolean {
-    const s = this.own(allocation, false, this)
+    return this.dropViewAs(this, allocation)
+  }
+
+  /** @internal `dropView` of an allocation made by `allocFor(owner, ...)`. */
+  dropViewAs(owner: Allocator, allocation: Allocation): boolean {
+    const s = this.own(allocation, false, owner)
     if (escaped(s.view)) {
       s.escaped = true
       warnEscaped(this.#warner, s.byteLength)

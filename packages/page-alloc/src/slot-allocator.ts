@@ -403,6 +403,43 @@ export class SlotAllocator implements Allocator, ChargeHolder {
   }
 
   /**
+   * Detaches the slot's view now, as `free` does, while the slot stays live:
+   * the next `view()` makes a fresh one (on Node.js 22+ the same memory taken
+   * back with `transfer()`, see recycled-view.ts). For a slot reused under a
+   * new view (a ProtKey's window memory); wipe it first when its holders must
+   * find nothing. Returns false when the view had already been detached by
+   * someone else: the slot then counts as escaped (`view()` throws
+   * `ERR_VIEW_ESCAPED`; free it).
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`
+   * @example
+   * ```js
+   * import { SlotAllocator } from '@tarsjs/page-alloc'
+   * const slots = new SlotAllocator()
+   * const a = slots.alloc(16)
+   * const old = slots.view(a)
+   * console.log(slots.dropView(a), old.byteLength, slots.view(a).byteLength) // true 0 16
+   * slots.free(a)
+   * ```
+   */
+  dropView(allocation: Allocation): boolean {
+    const s = this.#own(allocation, false)
+    if (s === undefined) return this.#large.dropViewAs(this, allocation)
+    if (escaped(s.view)) {
+      s.escaped = true
+      warnEscaped(this.#warner, s.byteLength)
+      return false
+    }
+    if (s.view !== null) {
+      const page = s.page
+      // As in free: the store has an element for every slot when recycling (spareStore).
+      if (s.index < page.spares.length) page.spares[s.index] = takeBack(s.view)
+      else os.detach(s.view)
+    }
+    s.view = null
+    return !s.escaped
+  }
+
+  /**
    * @throws {AllocError} `ERR_NOT_ISOLATED` for a slot (slots share pages; large allocations can be protected); `ERR_INVALID_ARG_VALUE` for an unknown access; the errors of `view`
    * @example
    * ```js

@@ -10,15 +10,11 @@
  * the promise rejects with `ERR_WINDOW_TIMEOUT`. Native work that `fn` started
  * may still hold the window's bytes at that moment (a `crypto.randomFill` or an
  * `fs.write` in the thread pool), so a timed-out window is closed without
- * pulling memory from under it:
- * - ProtKey: the key moves to fresh pages, which go back to no access; the old
- *   pages are wiped and stay mapped read-write, with the window's view still
- *   attached (it reads zeros), until every ArrayBuffer over them has been
- *   collected, and are never reused (`ProtectOptions.relocate` of the page
- *   allocator). Only when no fresh mapping can be had is the key closed in place.
- * - SealedKey: the plaintext buffer is wiped, its view detached, and the buffer
- *   freed into the page allocator's quarantine (mapped, read-write, zeros, out
- *   of reuse for one turn and some later frees), as at every window close.
+ * pulling memory from under it: its window memory (a copy of the key; the
+ * key's own pages are never readable) is wiped and *retired*: its view stays
+ * attached and reads zeros, and the memory is never reused, so no later key's
+ * plaintext can reach that work. A write window writes nothing back (native
+ * work may still be writing): the key keeps its previous content.
  * Whatever `fn` still does afterwards meets zeros (or a detached view), never
  * the key.
  */
@@ -41,7 +37,7 @@ export interface AsyncWindowOptions {
 
 /** A window opened by `readerAsync()` / `writerAsync()`, closed by `await using` (or `close()`). */
 export interface AsyncWindow {
-  /** The key's bytes while the window is open; once it closed, length 0 (or, for a ProtKey past its deadline, wiped memory that reads zeros). */
+  /** The key's bytes while the window is open; once it closed, length 0 (or, past its deadline, retired window memory that reads zeros). */
   readonly bytes: Uint8Array
   /** True once closed, by hand or by its timeout. */
   readonly closed: boolean
@@ -73,7 +69,8 @@ export function windowTimeout(options: AsyncWindowOptions | undefined): number {
 function timeoutError(kind: 'read' | 'write', timeout: number): ContainerError {
   return new ContainerError(
     'ERR_WINDOW_TIMEOUT',
-    `The async ${kind} window was still open after ${timeout} ms: it was closed (the key is no access again; the window's bytes no longer hold it). ` +
+    `The async ${kind} window was still open after ${timeout} ms: it was closed (the window's bytes no longer hold the key` +
+      (kind === 'write' ? '; nothing was written back, the key keeps its previous content). ' : '). ') +
       'Finish the work within the window or pass a longer { timeout }.'
   )
 }

@@ -30,7 +30,8 @@ export function defaultBufAllocator(): SlotAllocator {
 }
 
 /**
- * The default allocator of `ProtKey`: a guarded mapping per key.
+ * The default allocator of `ProtKey`: a guarded mapping per key, no access through the process's memory
+ * protection key where the CPU has one (`protectionKey: 'auto'`), else PROT_NONE.
  * @throws nothing: created on first use with default options, which are valid
  * @example
  * ```js
@@ -42,7 +43,7 @@ export function defaultBufAllocator(): SlotAllocator {
  */
 export function defaultKeyAllocator(): PageAllocator {
   if (page === undefined) {
-    page = new PageAllocator()
+    page = new PageAllocator({ protectionKey: 'auto' })
     registerDefaultAllocator('key', page) // so that @tarsjs/doctor can count its unlocked live allocations
   }
   return page

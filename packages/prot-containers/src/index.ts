@@ -6,7 +6,7 @@
 export { ProtBuf } from './prot-buf.js'
 export type { BufOptions, ReadOptions, TypedArrayConstructor } from './prot-buf.js'
 export { ProtKey } from './prot-key.js'
-export type { KeyOptions, KeyReadOptions, Window } from './prot-key.js'
+export type { KeyOptions, KeyProtections, KeyReadOptions, Window } from './prot-key.js'
 export { ContainerError } from './errors.js'
 export type { ContainerErrorCode } from './errors.js'
 export { WARN_BACKSTOP_FAILED, WARN_LEAK, reclaimedCount, setLeakWarnings } from './backstop.js'

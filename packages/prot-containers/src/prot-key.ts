@@ -1,21 +1,25 @@
 /**
- * ProtKey: a key in pages of its own, with no access by default.
+ * ProtKey: a key in pages of its own that are never readable.
  *
- * `read(fn)` opens a read-only window and `write(fn)` a read-write one; both
- * return what `fn` returns. Windows nest as in TARS: many readers, or one
- * writer, never both. When the last window closes the view is detached and
- * the pages go back to PROT_NONE, so a view kept past its window has length 0
- * — reading it gives `undefined`, never a crash.
+ * The pages are denied to every thread: by a memory protection key where the
+ * CPU has one (the default key allocator's `protectionKey: 'auto'`), else
+ * PROT_NONE. `read(fn)` and `write(fn)` open a window on a copy: the key is
+ * copied natively into the key's own slot of window memory (locked, no-dump,
+ * wipe-on-fork; window-buffers.ts) and `fn` gets a view of that copy; a write
+ * window copies it back when it closes. Windows nest as in TARS: many
+ * readers, or one writer, never both. When the last window closes the copy is
+ * wiped and the view detached, so a view kept past its window has length 0 —
+ * reading it gives `undefined`, never a crash. Writing through a read window
+ * changes only the copy.
  *
  * A callback that returns a Promise (or any thenable) is refused: the window
  * is closed before the error is thrown, so the key is never readable across
- * an `await`. Writing through a read-only window is a programming error that
- * the kernel turns into SIGSEGV.
+ * an `await` (use `readAsync`).
  */
 import { randomFillSync } from 'node:crypto'
 import type { Readable } from 'node:stream'
-import { PageAllocator } from '@tarsjs/page-alloc'
-import type { Allocation, Allocator } from '@tarsjs/page-alloc'
+import { PAGE_SIZE } from '@tarsjs/page-alloc'
+import type { Allocation, Allocator, Protections } from '@tarsjs/page-alloc'
 import { CONSTRUCT, Container } from './container.js'
 import { WindowGuard } from './window-guard.js'
 import { runSyncWindow } from './sync-window.js'
@@ -35,6 +39,9 @@ import type { AsyncWindow, AsyncWindowOptions } from './async-window.js'
 import type { SyncResult } from './sync-result.js'
 import { refuseBytes } from './misuse.js'
 import { keyEquals } from './key-equals.js'
+import os = require('@tarsjs/os-memlock')
+import { escapedView, keepKeyWindow, releaseKeyWindow, retireKeyWindow } from './window-buffers.js'
+import { windowBufferAllocator } from './sealed-allocators.js'
 
 /** Options of every ProtKey constructor. */
 export interface KeyOptions {
@@ -48,9 +55,15 @@ export interface KeyReadOptions extends KeyOptions {
   maxLength?: number
 }
 
+/** What a ProtKey's memory has: its own pages (`access` stays `'none'`, windows included), and an open window's copy. */
+export interface KeyProtections extends Protections {
+  /** The memory of the open window's copy of the key (locked, no-dump, wipe-on-fork window memory), else null. */
+  window: Protections | null
+}
+
 /** A window opened by `reader()` or `writer()`: `bytes` is valid until it is closed. */
 export interface Window {
-  /** The key's bytes (read-only memory for a reader: writing faults). */
+  /** A copy of the key's bytes in window memory (for a reader, writing changes only the copy). */
   readonly bytes: Uint8Array
   /** True once closed. */
   readonly closed: boolean
@@ -58,6 +71,14 @@ export interface Window {
   close(): void
   [Symbol.dispose](): void
 }
+
+/**
+ * Keys up to half a page get their window memory when they are made: a slot in
+ * shared window pages, a few dozen bytes. A larger key would need pages of its
+ * own, as many as the key's: it gets them at its first window (and keeps them),
+ * so keys that are never read do not lock twice their size.
+ */
+const EAGER_WINDOW_MAX = PAGE_SIZE / 2
 
 function keyAllocator(value: unknown): Allocator {
   const allocator = pickAllocator(value, defaultKeyAllocator)
@@ -68,7 +89,7 @@ function keyAllocator(value: unknown): Allocator {
 }
 
 /**
- * A key in protected memory with no access between uses: its pages are readable only inside `read` (or a `reader()` window) and writable only inside `write`; otherwise touching them is impossible from JavaScript (every view is detached).
+ * A key in protected memory with no access: its pages are never readable (a memory protection key, else PROT_NONE); `read` and `write` (and the `reader()`/`writer()` windows) hand out a copy in locked window memory, wiped when the window closes, and `write` copies it back; no view of the copy outlives its window.
  * @example
  * ```js
  * import { ProtKey } from '@tarsjs/prot-containers'
@@ -80,13 +101,24 @@ function keyAllocator(value: unknown): Allocator {
  */
 export class ProtKey extends Container {
   #readers = 0
-  #relocate = false
   #writer = false
+  #retire = false
+  /** This key's window memory: a slot of its length, wiped between windows, kept for the key's life (window-buffers.ts). */
+  #slot: Allocation | null = null
+  /** The open window's view of it, shared by nested readers. */
   #bytes: Uint8Array | null = null
 
   private constructor(token: unknown, allocator: Allocator, allocation: Allocation) {
     super(token, allocator, allocation)
     allocator.protect(allocation, 'none')
+    if (allocation.byteLength > EAGER_WINDOW_MAX) return
+    try {
+      // A slot taken now, not at the first window: a key that exists can always be read (no mapping needed later).
+      this.#slot = keepKeyWindow(this, allocation.byteLength)
+    } catch (err) {
+      this.dispose()
+      throw err
+    }
   }
 
   /**
@@ -309,7 +341,7 @@ export class ProtKey extends Container {
    * ```
    */
   reader(): Window {
-    return new WindowGuard('ProtKey', this.openRead(), 'read', () => this.closeRead())
+    return this.guard(this.openRead(), 'read')
   }
 
   /**
@@ -327,7 +359,7 @@ export class ProtKey extends Container {
    * ```
    */
   writer(): Window {
-    return new WindowGuard('ProtKey', this.openWrite(), 'write', () => this.closeWrite())
+    return this.guard(this.openWrite(), 'write')
   }
 
   /**
@@ -350,7 +382,7 @@ export class ProtKey extends Container {
    * ```
    */
   readAsync<R>(fn: (bytes: Uint8Array) => R | PromiseLike<R>, options?: AsyncWindowOptions): Promise<R> {
-    return runAsyncWindow(() => this.reader(), 'read', fn, options, () => this.relocateAtClose())
+    return runAsyncWindow(() => this.reader(), 'read', fn, options, () => this.retireAtClose())
   }
 
   /**
@@ -371,7 +403,7 @@ export class ProtKey extends Container {
    * ```
    */
   writeAsync<R>(fn: (bytes: Uint8Array) => R | PromiseLike<R>, options?: AsyncWindowOptions): Promise<R> {
-    return runAsyncWindow(() => this.writer(), 'write', fn, options, () => this.relocateAtClose())
+    return runAsyncWindow(() => this.writer(), 'write', fn, options, () => this.retireAtClose())
   }
 
   /**
@@ -391,7 +423,7 @@ export class ProtKey extends Container {
    * ```
    */
   readerAsync(options?: AsyncWindowOptions): AsyncWindow {
-    return asyncGuard(() => this.reader(), 'read', options, () => this.relocateAtClose())
+    return asyncGuard(() => this.reader(), 'read', options, () => this.retireAtClose())
   }
 
   /**
@@ -410,7 +442,7 @@ export class ProtKey extends Container {
    * ```
    */
   writerAsync(options?: AsyncWindowOptions): AsyncWindow {
-    return asyncGuard(() => this.writer(), 'write', options, () => this.relocateAtClose())
+    return asyncGuard(() => this.writer(), 'write', options, () => this.retireAtClose())
   }
 
   /**
@@ -428,6 +460,26 @@ export class ProtKey extends Container {
    */
   equals(other: ProtKey | ArrayBufferView): boolean {
     return keyEquals(this, other, other instanceof ProtKey, 'a ProtKey or an ArrayBufferView')
+  }
+
+  /**
+   * What the key's memory actually has: its own pages (no access, windows included: a window works on a copy)
+   * and, while a window is open, the window memory holding that copy.
+   * @throws {ContainerError} `ERR_DISPOSED`
+   * @example
+   * ```js
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * const key = ProtKey.random(32)
+   * console.log(key.protections().access, key.protections().window) // none null
+   * key.read(() => console.log(key.protections().window.locked)) // true
+   * key.dispose()
+   * ```
+   */
+  override protections(): KeyProtections {
+    const own = super.protections()
+    const slot = this.#slot
+    const window = this.#bytes === null || slot === null || slot.freed ? null : windowBufferAllocator().protections(slot)
+    return { ...own, window }
   }
 
   /** Open windows: readers and whether a writer is open. */
@@ -453,6 +505,26 @@ export class ProtKey extends Container {
     return sealed
   }
 
+  /**
+   * Wipes and frees the key's pages and its window memory; every view given out is detached. Idempotent.
+   * @throws {ContainerError} `ERR_WINDOW_OPEN` while a window is open (nothing is freed; close it and dispose again); a corrupted canary ends the process (or throws the allocator's `ERR_INTEGRITY` under `integrity: 'throw'`)
+   * @example
+   * ```js
+   * import { ProtKey } from '@tarsjs/prot-containers'
+   * const key = ProtKey.random(32)
+   * key.dispose()
+   * key.dispose() // idempotent
+   * console.log(key.disposed) // true
+   * ```
+   */
+  override dispose(): void {
+    super.dispose()
+    if (this.disposed && this.#slot !== null) {
+      releaseKeyWindow(this.#slot)
+      this.#slot = null
+    }
+  }
+
   protected override beforeDispose(): void {
     if (this.#readers > 0 || this.#writer) {
       throw new ContainerError('ERR_WINDOW_OPEN', 'A ProtKey cannot be disposed while a window is open')
@@ -465,19 +537,22 @@ export class ProtKey extends Container {
     return 'no access'
   }
 
+  /** A guard of the window just opened (the key's window memory has a backstop of its own: keepKeyWindow). */
+  private guard(bytes: Uint8Array, kind: 'read' | 'write'): Window {
+    const close = kind === 'read' ? () => this.closeRead() : () => this.closeWrite()
+    return new WindowGuard('ProtKey', bytes, kind, close)
+  }
+
   private openRead(): Uint8Array {
     const allocation = this.live()
     if (this.#writer) throw new ContainerError('ERR_WINDOW_CONFLICT', 'Cannot open a read window inside a write window')
-    if (this.#readers === 0) {
-      this.allocator.protect(allocation, 'read')
-      this.#bytes = new Uint8Array(this.allocator.view(allocation))
-    }
+    if (this.#readers === 0) this.openWindow(allocation)
     this.#readers++
     return this.#bytes as Uint8Array
   }
 
   private closeRead(): void {
-    if (--this.#readers === 0) this.shut()
+    if (--this.#readers === 0) this.closeWindow(false)
   }
 
   private openWrite(): Uint8Array {
@@ -485,42 +560,108 @@ export class ProtKey extends Container {
     if (this.#writer || this.#readers > 0) {
       throw new ContainerError('ERR_WINDOW_CONFLICT', this.#writer ? 'A write window is already open' : 'Cannot open a write window inside a read window')
     }
-    this.allocator.protect(allocation, 'readwrite')
-    this.#bytes = new Uint8Array(this.allocator.view(allocation))
+    const bytes = this.openWindow(allocation)
     this.#writer = true
-    return this.#bytes
+    return bytes
   }
 
   private closeWrite(): void {
     this.#writer = false
-    this.shut()
+    this.closeWindow(true)
+  }
+
+  /** A view of this key's window memory with the key copied in (the key's pages stay no access). */
+  private openWindow(allocation: Allocation): Uint8Array {
+    this.#slot ??= keepKeyWindow(this, allocation.byteLength)
+    const bytes = new Uint8Array(windowBufferAllocator().view(this.#slot))
+    try {
+      copyOut(this.allocator, allocation, bytes)
+    } catch (err) {
+      this.endWindow(bytes, false)
+      throw err
+    }
+    this.#bytes = bytes
+    return bytes
   }
 
   /**
    * An async window ran out of time: native work that `fn` started may still
-   * hold the view. When this key's memory next goes back to no access, the key
-   * moves to fresh pages instead, and the old ones stay mapped as zeros until
-   * that work lets go of the view (see `ProtectOptions.relocate`).
+   * hold the window's bytes. The window memory is then retired rather than
+   * reused (wiped, still mapped, never reused; see window-buffers.ts), and a
+   * write window writes nothing back.
    */
-  private relocateAtClose(): void {
-    this.#relocate = true
+  private retireAtClose(): void {
+    this.#retire = true
   }
 
-  /** Back to no access; protect('none') detaches the view (or, after a timeout, moves the key away from it). */
-  private shut(): void {
+  /**
+   * Closes the window: a write window's bytes go back into the key's pages
+   * first (not after a deadline: native work may still be writing them); then
+   * the window memory is wiped and the view detached. A view detached or moved
+   * out by someone else (transfer()) cannot be read back: nothing is written,
+   * and it throws.
+   */
+  private closeWindow(writeBack: boolean): void {
+    const bytes = this.#bytes as Uint8Array
+    const retire = this.#retire
     this.#bytes = null
-    const allocation = this.live()
-    const relocate = this.#relocate
-    this.#relocate = false
-    if (relocate && this.allocator instanceof PageAllocator) {
-      try {
-        this.allocator.protect(allocation, 'none', { relocate: true })
-        return
-      } catch {
-        // No fresh mapping (memlock or map limit): protecting the key comes first, so close in place.
+    this.#retire = false
+    // After purge() the key's pages and the window memory are already freed (the view detached): nothing to write back.
+    const purged = this.disposed || this.#slot === null || this.#slot.freed
+    const escaped = !purged && escapedView(bytes)
+    try {
+      if (writeBack && !retire && !escaped && !purged) {
+        copyIn(this.allocator, this.live(), bytes)
       }
+    } finally {
+      this.endWindow(bytes, retire || escaped)
     }
-    this.allocator.protect(allocation, 'none')
+    if (writeBack && escaped) {
+      throw new ContainerError(
+        'ERR_VIEW_ESCAPED',
+        "The write window's view was detached or moved out (transfer()) before it closed: nothing was written, the key keeps its previous content"
+      )
+    }
+  }
+
+  /** Wipes the window memory and detaches its view; or retires it for good (a deadline, an escaped view). */
+  private endWindow(bytes: Uint8Array, retire: boolean): void {
+    const slot = this.#slot
+    if (slot === null || slot.freed) return
+    if (!retire) {
+      os.wipe(bytes)
+      if (windowBufferAllocator().dropView(slot)) return
+    }
+    retireKeyWindow(slot, bytes)
+    this.#slot = null
+  }
+}
+
+/** Copies the key's bytes into `target`: natively where the allocator can (`copyOut`), else through a short-lived view. */
+function copyOut(allocator: Allocator, allocation: Allocation, target: Uint8Array): void {
+  if (typeof allocator.copyOut === 'function') {
+    allocator.copyOut(allocation, target)
+    return
+  }
+  allocator.protect(allocation, 'read')
+  try {
+    target.set(new Uint8Array(allocator.view(allocation)))
+  } finally {
+    allocator.protect(allocation, 'none')
+  }
+}
+
+/** Copies `source` into the key's pages, as `copyOut` reads them. */
+function copyIn(allocator: Allocator, allocation: Allocation, source: Uint8Array): void {
+  if (typeof allocator.copyIn === 'function') {
+    allocator.copyIn(allocation, source)
+    return
+  }
+  allocator.protect(allocation, 'readwrite')
+  try {
+    new Uint8Array(allocator.view(allocation)).set(source)
+  } finally {
+    allocator.protect(allocation, 'none')
   }
 }
 

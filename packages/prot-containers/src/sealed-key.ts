@@ -35,7 +35,7 @@ import { atRestAllocator, windowAllocator, windowBufferAllocator } from './seale
 import { SEAL_OVERHEAD, SealingKey, currentSealingKey, replaceSealingKey } from './sealing-key.js'
 import type { SealingKeyProtections } from './sealing-key.js'
 import { aead } from './sodium.js'
-import { escapedView, returnWindow, takeWindow } from './window-buffers.js'
+import { escapedView, retireWindow, returnWindow, takeWindow, unwatchAbandoned, watchAbandoned } from './window-buffers.js'
 import { WindowGuard } from './window-guard.js'
 import { runSyncWindow } from './sync-window.js'
 import { asyncGuard, runAsyncWindow } from './async-window.js'
@@ -87,21 +87,6 @@ function rememberSealed(allocation: Allocation): void {
   }
   sealedLive.add(allocation)
 }
-/** Plaintext allocations of open windows and their views, for purge(). */
-const openWindows = new Map<Allocation, Uint8Array>()
-
-/**
- * The backstop for a key collected while a guard (`reader()`/`writer()`) was
- * never closed: its window's plaintext is wiped and freed. Each guard
- * registers the key, and unregisters when it is closed.
- */
-const abandonedWindows = new FinalizationRegistry<Allocation>((window) => {
-  const bytes = openWindows.get(window)
-  if (window.freed || bytes === undefined) return
-  openWindows.delete(window)
-  returnWindow(window, bytes)
-})
-
 /**
  * This thread's sealing key, for a new sealing: a key that has sealed as
  * often as one key should (2^31 times, see sealing-key.ts) is first replaced
@@ -113,8 +98,6 @@ function freshSealingKey(): SealingKey {
 }
 
 onPurge(() => {
-  for (const [a, bytes] of openWindows) returnWindow(a, bytes)
-  openWindows.clear()
   sealedLive.clear()
 })
 
@@ -147,6 +130,7 @@ export class SealedKey {
   #writer = false
   #window: Allocation | null = null
   #bytes: Uint8Array | null = null
+  #retire = false
   #disposed = false
 
   /** Seals `plaintext` into a new at-rest allocation. */
@@ -208,7 +192,7 @@ export class SealedKey {
     checkLength(from.byteLength, 'source.byteLength')
     const key = new SealedKey(sealedAllocator(opts.allocator), from)
     try {
-      // Throws ERR_REGION_PROTECTED for a read-only source (a ProtKey read window, say).
+      // Throws ERR_REGION_PROTECTED for a read-only source (a view of an allocation protected 'read', say).
       if (opts.wipeSource) os.wipe(from)
     } catch (err) {
       key.dispose()
@@ -501,7 +485,7 @@ export class SealedKey {
    * ```
    */
   readAsync<R>(fn: (bytes: Uint8Array) => R | PromiseLike<R>, options?: AsyncWindowOptions): Promise<R> {
-    return runAsyncWindow(() => this.reader(), 'read', fn, options)
+    return runAsyncWindow(() => this.reader(), 'read', fn, options, () => this.retireAtClose())
   }
 
   /**
@@ -520,7 +504,7 @@ export class SealedKey {
    * ```
    */
   writeAsync<R>(fn: (bytes: Uint8Array) => R | PromiseLike<R>, options?: AsyncWindowOptions): Promise<R> {
-    return runAsyncWindow(() => this.writer(), 'write', fn, options)
+    return runAsyncWindow(() => this.writer(), 'write', fn, options, () => this.retireAtClose())
   }
 
   /**
@@ -539,7 +523,7 @@ export class SealedKey {
    * ```
    */
   readerAsync(options?: AsyncWindowOptions): AsyncWindow {
-    return asyncGuard(() => this.reader(), 'read', options)
+    return asyncGuard(() => this.reader(), 'read', options, () => this.retireAtClose())
   }
 
   /**
@@ -558,7 +542,7 @@ export class SealedKey {
    * ```
    */
   writerAsync(options?: AsyncWindowOptions): AsyncWindow {
-    return asyncGuard(() => this.writer(), 'write', options)
+    return asyncGuard(() => this.writer(), 'write', options, () => this.retireAtClose())
   }
 
   /**
@@ -729,9 +713,9 @@ export class SealedKey {
   private guard(bytes: Uint8Array, kind: 'read' | 'write'): Window {
     const token = {}
     const close = kind === 'read' ? () => this.closeRead() : () => this.closeWrite()
-    abandonedWindows.register(this, this.#window as Allocation, token)
+    watchAbandoned(this, this.#window as Allocation, token)
     return new WindowGuard('SealedKey', bytes, kind, () => {
-      abandonedWindows.unregister(token)
+      unwatchAbandoned(token)
       close()
     })
   }
@@ -757,20 +741,30 @@ export class SealedKey {
       throw err
     }
     this.#window = plain.allocation
-    openWindows.set(plain.allocation, plain.bytes)
     this.#bytes = plain.bytes
     return plain.bytes
   }
 
-  /** Wipes the plaintext and detaches its view. */
+  /**
+   * An async window ran out of time: native work that `fn` started may still
+   * hold the plaintext buffer, which is then retired rather than freed (wiped,
+   * still mapped, never reused; see window-buffers.ts).
+   */
+  private retireAtClose(): void {
+    this.#retire = true
+  }
+
+  /** Wipes the plaintext and detaches its view (or, past an async deadline, retires the buffer). */
   private closeWindow(): void {
     const window = this.#window
     const bytes = this.#bytes
+    const retire = this.#retire
     this.#window = null
     this.#bytes = null
+    this.#retire = false
     if (window === null || bytes === null) return
-    openWindows.delete(window)
-    returnWindow(window, bytes)
+    if (retire) retireWindow(window, bytes)
+    else returnWindow(window, bytes)
   }
 
   private openRead(): Uint8Array {
@@ -802,7 +796,8 @@ export class SealedKey {
     try {
       const window = this.#window
       const bytes = this.#bytes as Uint8Array
-      if (window !== null && !window.freed && !this.#allocation.freed) {
+      // After a deadline nothing is sealed: native work may still be writing the plaintext (the key keeps its content).
+      if (window !== null && !window.freed && !this.#allocation.freed && !this.#retire) {
         // A view detached or moved out by someone else (transfer()): what was
         // written cannot be read back through the allocator, so nothing is
         // sealed and the key keeps its previous content; write() then throws.

@@ -111,7 +111,7 @@ export function allocCopy(allocator: Allocator, source: unknown, wipeSource: boo
   const allocation = allocator.alloc(length)
   try {
     copyInto(from, new Uint8Array(allocator.view(allocation)), length)
-    // Throws ERR_REGION_PROTECTED for a read-only source (a ProtKey read window, say).
+    // Throws ERR_REGION_PROTECTED for a read-only source (a view of an allocation protected 'read', say).
     if (wipeSource) os.wipe(from)
   } catch (err) {
     allocator.free(allocation)

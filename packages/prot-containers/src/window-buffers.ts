@@ -1,31 +1,104 @@
 /**
- * Plaintext buffers for SealedKey windows. Each buffer is an allocation of
+ * Plaintext buffers for the windows of ProtKey and SealedKey. A window's bytes
+ * are a copy in this memory, never a view of the key's own pages (which stay
+ * no-access for ProtKey, ciphertext for SealedKey). Each buffer is an allocation of
  * exactly the key's length from an allocator used for nothing else (see
  * windowBufferAllocator), so a window's view is an ArrayBuffer of exactly the
  * key. When a window closes, its buffer is freed at once: wiped natively and
  * its view detached (on Node.js 22+ taken back with transfer() and kept for
  * the slot's next window; page-alloc's "Recycled slot views").
  *
- * Freed, not kept for the next window: native work given a window's bytes
- * (`fs.write`, `crypto.randomFill` with a callback) can still hold the pointer
- * after the close, and must meet zeros, not the next key's plaintext. The
- * allocator's quarantine keeps the freed buffer mapped, read-write and out of
- * reuse for its bound.
+ * A SealedKey window's buffer is freed, not kept for the next window: native
+ * work given a window's bytes (`fs.write`, `crypto.randomFill` with a
+ * callback) can still hold the pointer after the close, and should meet zeros.
+ * The allocator's quarantine keeps the freed buffer mapped, read-write and out
+ * of reuse for its bound (one turn and 4 later frees); work that outlives it
+ * can meet another key's plaintext (docs/threat-model.md). A ProtKey keeps
+ * one buffer for its life instead (`keepKeyWindow`): late work on it only
+ * ever meets that key's own bytes.
  *
  * A view found already detached when its window closes was detached by
  * someone else: `ArrayBuffer.prototype.transfer()` (Node 22+) moves the
  * backing store into an ArrayBuffer nobody tracks. Such a buffer is freed: the
  * allocator wipes it natively and keeps its memory mapped and out of reuse
- * for good, so the escaped ArrayBuffer reads zeros from then on.
+ * for good, so the escaped ArrayBuffer reads zeros from then on. So is a
+ * buffer whose async window ran out of time (`retireWindow`): native work
+ * that `fn` started may hold it for longer than any quarantine.
+ *
+ * Every open buffer is known here, for `purge()` (which wipes them all) and
+ * for the backstop of a key collected with a guard (`reader()`) never closed.
  */
 import type { Allocation } from '@tarsjs/page-alloc'
 import { windowBufferAllocator } from './sealed-allocators.js'
+import { onPurge } from './purge.js'
+
+/** An open window's buffer and its view. */
+export interface WindowBuffer {
+  readonly allocation: Allocation
+  readonly bytes: Uint8Array
+}
+
+/** Buffers of open windows (with their views) and ProtKeys' window memory (null), for purge() and the backstop. */
+const openWindows = new Map<Allocation, Uint8Array | null>()
+
+/**
+ * The backstop for a key collected while a guard (`reader()`/`writer()`) was
+ * never closed: its window's plaintext is wiped and freed. Each guard
+ * registers its key (`watchAbandoned`) and unregisters when it is closed.
+ */
+const abandonedWindows = new FinalizationRegistry<Allocation>((allocation) => {
+  const bytes = openWindows.get(allocation)
+  if (bytes !== undefined) returnWindow(allocation, bytes)
+})
+
+/**
+ * A ProtKey's own window memory, kept for the key's life and wiped between
+ * its windows: a native holder of one window's bytes (an `fs.write` queued in
+ * the window) can then only ever meet this key's bytes, never another key's,
+ * however late it runs. Freed with `releaseKeyWindow` (dispose), by purge(),
+ * or by the backstop when `owner` is collected undisposed.
+ */
+export function keepKeyWindow(owner: object, length: number): Allocation {
+  const allocation = windowBufferAllocator().alloc(length)
+  openWindows.set(allocation, null)
+  abandonedWindows.register(owner, allocation, allocation)
+  return allocation
+}
+
+/** Frees a key's window memory (into the allocator's quarantine): wiped natively, its view detached. */
+export function releaseKeyWindow(allocation: Allocation): void {
+  abandonedWindows.unregister(allocation)
+  returnWindow(allocation, null)
+}
+
+/** Retires a key's window memory for good (see `retireWindow`): after a deadline, or once its view escaped. */
+export function retireKeyWindow(allocation: Allocation, bytes: Uint8Array): void {
+  abandonedWindows.unregister(allocation)
+  retireWindow(allocation, bytes)
+}
+
+onPurge(() => {
+  for (const [allocation, bytes] of openWindows) returnWindow(allocation, bytes)
+  openWindows.clear()
+})
 
 /** A window buffer of `length` bytes and a fresh view of it. */
-export function takeWindow(length: number): { allocation: Allocation; bytes: Uint8Array } {
+export function takeWindow(length: number): WindowBuffer {
   const buffers = windowBufferAllocator()
   const allocation = buffers.alloc(length)
-  return { allocation, bytes: new Uint8Array(buffers.view(allocation)) }
+  const bytes = new Uint8Array(buffers.view(allocation))
+  openWindows.set(allocation, bytes)
+  return { allocation, bytes }
+}
+
+/** Frees `window` when `owner` is collected with it still open; `token` unregisters (see FinalizationRegistry). */
+export function watchAbandoned(owner: object, window: Allocation, token: object): void {
+  abandonedWindows.register(owner, window, token)
+}
+
+/** Forgets a `watchAbandoned` registration. */
+export function unwatchAbandoned(token: object): void {
+  abandonedWindows.unregister(token)
 }
 
 /** How many window buffers were retired because their view escaped. */
@@ -36,23 +109,27 @@ export function escapedView(bytes: Uint8Array): boolean {
   return bytes.buffer.byteLength === 0
 }
 
-/** Retires a buffer whose view escaped: free wipes it and the allocator never reuses it. */
-function retireEscaped(allocation: Allocation): void {
-  windowBufferAllocator().free(allocation)
-  escapedCount++
-}
-
 /** How many window buffers were retired because their view escaped. */
 export function escapedWindows(): number {
   return escapedCount
 }
 
 /** Frees the buffer (into the allocator's quarantine): wiped natively, `bytes` detached. */
-export function returnWindow(allocation: Allocation, bytes: Uint8Array): void {
+export function returnWindow(allocation: Allocation, bytes: Uint8Array | null): void {
+  openWindows.delete(allocation)
   if (allocation.freed) return
-  if (escapedView(bytes)) {
-    retireEscaped(allocation)
-    return
-  }
+  if (bytes !== null && escapedView(bytes)) escapedCount++
   windowBufferAllocator().free(allocation)
+}
+
+/**
+ * Frees a buffer for good: wiped natively and never reused (its memory stays
+ * mapped, locked, zeros), for a window closed while native work may still
+ * hold its bytes (an async window past its deadline).
+ */
+export function retireWindow(allocation: Allocation, bytes: Uint8Array): void {
+  openWindows.delete(allocation)
+  if (allocation.freed) return
+  if (escapedView(bytes)) escapedCount++
+  windowBufferAllocator().retire(allocation)
 }

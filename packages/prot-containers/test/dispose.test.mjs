@@ -3,7 +3,7 @@
 // disposed while a window is open, and stays usable when refused.
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { CountingAllocator, PageAllocator, ProtBuf, ProtKey, SlotAllocator, expectCode, live, pc } from './helpers.mjs'
+import { CountingAllocator, PageAllocator, ProtBuf, ProtKey, SlotAllocator, expectCode, expectNoWindow, expectWindowCopy, live, pc } from './helpers.mjs'
 
 function counting () {
   return new CountingAllocator(new PageAllocator({ secretmem: 'off' }))
@@ -91,7 +91,7 @@ describe('use after dispose', () => {
     expectCode(() => key.protections(), 'ERR_DISPOSED')
     expect(ran).toBe(false)
     expect(a.total()).toBe(calls)
-    expect(other.protections().access).toBe('none') // the other key's window was closed again
+    expectNoWindow(other) // the other key's window was closed again
     expect(key.windows).toEqual({ readers: 0, writer: false })
     other.dispose()
   })
@@ -107,7 +107,7 @@ describe('dispose during an open window', () => {
     })
     key.write(() => expectCode(() => key.dispose(), 'ERR_WINDOW_OPEN'))
     expect(key.disposed).toBe(false)
-    expect(key.protections().access).toBe('none')
+    expectNoWindow(key)
     expect(key.equals(secret)).toBe(true)
     key.dispose()
     expect(key.disposed).toBe(true)
@@ -125,7 +125,7 @@ describe('dispose during an open window', () => {
     r2.close()
     const w = key.writer()
     expectCode(() => key.dispose(), 'ERR_WINDOW_OPEN')
-    expect(key.protections().access).toBe('readwrite')
+    expectWindowCopy(key)
     w.close()
     key.dispose()
     expect(live(a)).toEqual({ allocations: 0, bytes: 0 })
@@ -143,17 +143,40 @@ describe('dispose during an open window', () => {
 
 describe('a wipeSource that the kernel forbids', () => {
   it('is refused with ERR_REGION_PROTECTED, not a crash, and leaks nothing', () => {
-    const key = ProtKey.random(32)
+    // Read-only pages: a view of an allocation protected 'read'.
+    const pages = new PageAllocator({ secretmem: 'off' })
+    const source = pages.alloc(32)
+    new Uint8Array(pages.view(source)).fill(9)
+    pages.protect(source, 'read')
+    const bytes = new Uint8Array(pages.view(source))
     for (const make of [(b) => ProtBuf.from(b, { wipeSource: true }), (b) => ProtKey.from(b, { wipeSource: true })]) {
       const slots = pc.defaultBufAllocator().stats().allocations
-      const pages = pc.defaultKeyAllocator().stats().allocations
+      const keys = pc.defaultKeyAllocator().stats().allocations
       let code
-      key.read((bytes) => {
-        try { make(bytes) } catch (err) { code = err.code }
-      })
+      try { make(bytes) } catch (err) { code = err.code }
       expect(code).toBe('ERR_REGION_PROTECTED')
+      expect(bytes.every((x) => x === 9)).toBe(true)
       expect(pc.defaultBufAllocator().stats().allocations).toBe(slots)
-      expect(pc.defaultKeyAllocator().stats().allocations).toBe(pages)
+      expect(pc.defaultKeyAllocator().stats().allocations).toBe(keys)
+    }
+    pages.free(source)
+    expect(live(pages)).toEqual({ allocations: 0, bytes: 0 })
+  })
+
+  it("a read window's bytes are a writable copy: wipeSource wipes the copy, the key keeps its value", () => {
+    const secret = randomBytes(32)
+    const key = ProtKey.from(secret)
+    for (const make of [(b) => ProtBuf.from(b, { wipeSource: true }), (b) => ProtKey.from(b, { wipeSource: true })]) {
+      let wiped = null
+      const made = key.read((bytes) => {
+        const copy = make(bytes)
+        wiped = bytes.every((x) => x === 0)
+        return copy
+      })
+      expect(wiped).toBe(true)
+      expect(made.equals(secret)).toBe(true)
+      expect(key.equals(secret)).toBe(true)
+      made.dispose()
     }
     key.dispose()
   })

@@ -23,6 +23,12 @@ export const HERE = dirname(fileURLToPath(import.meta.url))
 export const FIXTURES = join(HERE, 'fixtures')
 export const PS = os.pageSize()
 export const SECRETMEM = os.capabilities().memfdSecret
+/** This process has a memory protection key (x86-64 PKU): the default key allocator denies access with it. */
+export const PKEYS = os.capabilities().protectionKeys
+/** The ProtectionKey field of /proc/self/smaps, and a key's data pages (see fixtures/protection-keys.cjs). */
+export const { locateKeyPages, protectionKeyAt, protectionKeys, warmWindowMemory } = require('./fixtures/protection-keys.cjs')
+/** The kernel shows a ProtectionKey field in smaps (a CPU with pkeys, even where the addon simulates none). */
+export const KERNEL_PKEYS = protectionKeys().size > 0
 
 /**
  * Calls fn, expects a throw with `code`; checks the class by name when given
@@ -106,10 +112,10 @@ export { records, which }
  * off (prlimit --core=0 execs node, so a signal is node's own).
  * @param {string} name
  * @param {string[]} [args]
- * @param {{ nodeArgs?: string[], input?: string | Buffer, timeout?: number }} [options]
+ * @param {{ nodeArgs?: string[], input?: string | Buffer, timeout?: number, env?: Record<string, string> }} [options] `env` is added to this process's environment
  */
-export function runFixture (name, args = [], { nodeArgs = [], input, timeout = 60000 } = {}) {
-  return runNode(join(FIXTURES, name), args, { nodeArgs, input, timeout, cwd: HERE })
+export function runFixture (name, args = [], { nodeArgs = [], input, timeout = 60000, env } = {}) {
+  return runNode(join(FIXTURES, name), args, { nodeArgs, input, timeout, cwd: HERE, env: env === undefined ? undefined : { ...process.env, ...env } })
 }
 
 /**
@@ -243,4 +249,45 @@ export function findInFile (file, needles) {
     closeSync(fd)
   }
   return found
+}
+
+/**
+ * A ProtKey with no window open: its pages are no access and no window memory
+ * holds a copy of it.
+ */
+export function expectNoWindow (key) {
+  const p = key.protections()
+  expect(p.access).toBe('none')
+  expect(p.window).toBe(null)
+  return p
+}
+
+/**
+ * A ProtKey inside a window: its own pages stay no access (a window works on a
+ * copy), and the copy lives in locked, no-dump, wipe-on-fork, read-write window
+ * memory (never secretmem: it cannot wipe on fork). Returns the protections.
+ */
+export function expectWindowCopy (key) {
+  const p = key.protections()
+  expect(p.access).toBe('none')
+  expect(p.window).toMatchObject({ access: 'readwrite', locked: true, noDump: true, wipeOnFork: true, guardPages: true, secretmem: false })
+  return p
+}
+
+/**
+ * The VMA `vma` denies every access the way `protections` (of a ProtKey) says:
+ * under a memory protection key (`protectionKey: true`) it is read-write in the
+ * page tables and tagged with a non-zero ProtectionKey; otherwise PROT_NONE
+ * (`---`) with key 0 where the kernel shows keys at all.
+ */
+export function expectNoAccessVma (vma, protections) {
+  const kind = protections.secretmem ? 's' : 'p'
+  const pkey = protectionKeyAt(vma.start)
+  if (protections.protectionKey === true) {
+    expect(vma.perms).toBe(`rw-${kind}`)
+    expect(pkey).toBeGreaterThan(0)
+  } else {
+    expect(vma.perms).toBe(`---${kind}`)
+    if (pkey !== undefined) expect(pkey).toBe(0)
+  }
 }

@@ -1,12 +1,12 @@
 // ProtKeys at scale, against the kernel's own counts (VmLck in /proc/self/status,
 // /proc/self/maps and smaps), run without CAP_IPC_LOCK under a memlock limit:
 // a key is charged one page (its guard pages are plain PROT_NONE memory outside
-// the memfd), 2,000 keys fit under 8 MiB, 10,000 keys cost at most 40 MiB and
+// the memfd; its own page is no access through a protection key or PROT_NONE), 2,000 keys fit under 8 MiB, 10,000 keys cost at most 40 MiB and
 // 30,000 mappings, and pages held for reuse never keep a new secret unlocked.
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { FIXTURES, PS, SECRETMEM, records, which } from './helpers.mjs'
+import { FIXTURES, KERNEL_PKEYS, PKEYS, PS, SECRETMEM, records, which } from './helpers.mjs'
 
 const SETPRIV = which('setpriv')
 const PRLIMIT = which('prlimit')
@@ -25,7 +25,7 @@ function scenario (memlock, ...args) {
 }
 
 describe.skipIf(!canDrop)('ProtKey at scale, unprivileged', () => {
-  it.runIf(SECRETMEM)('a default ProtKey(32) is charged one page: its secretmem page sits between plain, unlocked PROT_NONE guards', () => {
+  it.runIf(SECRETMEM)('a default ProtKey(32) is charged one page: its no-access secretmem page sits between plain, unlocked PROT_NONE guards', () => {
     const r = scenario(65536, 'charge')
     expect(r.memlock).toBe(65536)
     expect(r.charged).toBe(PS)
@@ -33,8 +33,13 @@ describe.skipIf(!canDrop)('ProtKey at scale, unprivileged', () => {
     expect(r.secretmem).toBe(true)
     expect(r.secret).toHaveLength(1)
     const [page] = r.secret
-    expect(page).toMatchObject({ pages: 1, perms: '---s', locked: PS / 1024 })
-    for (const guard of [page.before, page.after]) expect(guard).toEqual({ perms: '---p', name: '', locked: 0, adjacent: true })
+    // No access: through the process's protection key where the CPU has one (rw-s, tagged), else PROT_NONE.
+    expect(r.protectionKey).toBe(PKEYS)
+    expect(page).toMatchObject({ pages: 1, perms: PKEYS ? 'rw-s' : '---s', locked: PS / 1024 })
+    if (PKEYS) expect(page.pkey).toBeGreaterThan(0)
+    else expect(page.pkey).toBe(KERNEL_PKEYS ? 0 : null)
+    // The guards are PROT_NONE, never keyed.
+    for (const guard of [page.before, page.after]) expect(guard).toEqual({ perms: '---p', name: '', locked: 0, adjacent: true, pkey: KERNEL_PKEYS ? 0 : null })
     expect(r.warnings).toEqual([])
   })
 

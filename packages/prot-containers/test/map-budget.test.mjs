@@ -29,6 +29,7 @@ function expectHealthy (run) {
   expect(r.atLimit.budget.limit - r.atLimit.mappings).toBeGreaterThanOrEqual(r.atLimit.budget.reserve - 32)
   expect(r.atLimit.budget.available).toBeLessThan(64) // and the budget was really spent
   expect(r.heapUsedMb).toBeGreaterThanOrEqual(100)
+  expect(r.unreadable).toEqual({})
   expect(r.readable).toBe(r.atLimit.keys)
   // With the keys alive a ProtBuf is made or refused with the typed error, nothing else.
   expect(r.whileFull.made + (r.whileFull.refused.ERR_MAP_LIMIT ?? 0)).toBe(1000)

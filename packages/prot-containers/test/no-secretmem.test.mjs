@@ -20,13 +20,15 @@ function run (args) {
 }
 
 describe.skipIf(PREFIX === null)('without memfd_secret(2)', () => {
-  it('ProtKey keeps its key in locked, no-dump, guarded anonymous pages, no access outside windows; ProtBuf works', () => {
+  it('ProtKey keeps its key in locked, no-dump, guarded anonymous pages, no access even inside windows (a window is a copy); ProtBuf works', () => {
     const r = run([join(HERE, 'fixtures', 'no-secretmem.cjs')])
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)
     const out = JSON.parse(r.stdout)
-    expect(out.keyProtections).toMatchObject({ secretmem: false, locked: true, noDump: true, guardPages: true, isolated: true, access: 'none' })
-    expect(out.inside).toBe('read')
+    expect(out.keyProtections).toMatchObject({ secretmem: false, locked: true, noDump: true, wipeOnFork: true, guardPages: true, isolated: true, access: 'none', window: null })
+    // Inside a window the key's pages stay no access; its copy is in locked, no-dump, wipe-on-fork window memory.
+    expect(out.inside.access).toBe('none')
+    expect(out.inside.window).toMatchObject({ access: 'readwrite', locked: true, noDump: true, wipeOnFork: true, secretmem: false })
     expect(out.mac).toBe(createHmac('sha256', Buffer.alloc(32, 0x11)).update('message').digest('hex'))
     expect(out.bufProtections).toMatchObject({ secretmem: false, locked: true, noDump: true })
     expect(out.warnings).toEqual([])

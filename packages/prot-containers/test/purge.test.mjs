@@ -14,25 +14,34 @@ describe('purge()', () => {
   it('wipes and frees every live container of the thread, open windows included; they then throw ERR_DISPOSED', () => {
     const buf = ProtBuf.random(32)
     const key = ProtKey.random(32)
+    const written = ProtKey.alloc(32)
     const sealed = SealedKey.random(32)
     const bufView = buf.bytes
     const keyWindow = key.reader()
+    const writeWindow = written.writer()
+    writeWindow.bytes.fill(7)
     const sealedWindow = sealed.reader()
-    const views = [bufView, keyWindow.bytes, sealedWindow.bytes]
+    const views = [bufView, keyWindow.bytes, writeWindow.bytes, sealedWindow.bytes]
     const result = purge()
     expect(result.failed).toBe(0)
-    expect(result.freed).toBeGreaterThanOrEqual(3)
+    expect(result.freed).toBeGreaterThanOrEqual(4)
+    // The window copies were wiped and freed with the containers: every view is detached.
     for (const v of views) expect(v.byteLength).toBe(0)
-    for (const c of [buf, key, sealed]) {
+    for (const c of [buf, key, written, sealed]) {
       expect(c.disposed).toBe(true)
       expect(String(c)).toMatch(/disposed/)
       c.dispose()
     }
     expectCode(() => buf.bytes, 'ERR_DISPOSED')
     expectCode(() => key.read(() => {}), 'ERR_DISPOSED')
+    expectCode(() => written.write(() => {}), 'ERR_DISPOSED')
     expectCode(() => sealed.read(() => {}), 'ERR_DISPOSED')
-    expectCode(() => keyWindow.close(), 'ERR_DISPOSED')
-    sealedWindow.close()
+    // Closing a window the purge already wiped is quiet, as for a SealedKey: nothing is left to write back.
+    for (const w of [keyWindow, writeWindow, sealedWindow]) {
+      w.close()
+      expect(w.closed).toBe(true)
+      expect(w.bytes.byteLength).toBe(0)
+    }
     for (const a of [defaultBufAllocator(), defaultKeyAllocator(), windowAllocator(), windowBufferAllocator(), atRestAllocator()]) {
       expect(live(a)).toEqual({ allocations: 0, bytes: 0 })
     }

@@ -21,10 +21,13 @@ describe('using', () => {
       using r = key.reader()
       seen = r.bytes
       expect(seen.byteLength).toBe(32)
-      expect(key.protections().access).toBe('read')
+      // The key's pages stay no access: the reader holds a copy.
+      expect(key.protections().access).toBe('none')
+      expect(key.protections().window).not.toBe(null)
     }
     expect(seen.byteLength).toBe(0)
     expect(key.protections().access).toBe('none')
+    expect(key.protections().window).toBe(null)
     key.dispose()
   })
 

@@ -1,11 +1,12 @@
 // Window rules: many nested readers or one writer; conflicts throw
 // ERR_WINDOW_CONFLICT and leave the key usable; guards close by hand or with
 // [Symbol.dispose]; a callback that returns a promise or thenable is refused
-// with the window already closed (checked in /proc/self/smaps too).
+// with the window already closed (checked in /proc/self/smaps too: the key's
+// pages never open, the window's copy is gone).
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import { PS, PageAllocator, ProtKey, expectCode } from './helpers.mjs'
-import { dataMapping, locateData, smaps as readMappings } from '@tarsjs/test-kit'
+import { PS, PageAllocator, ProtKey, expectCode, expectNoAccessVma, expectNoWindow, expectWindowCopy, locateKeyPages, warmWindowMemory } from './helpers.mjs'
+import { dataMapping, findBytes, smaps as readMappings } from '@tarsjs/test-kit'
 
 let made = []
 const keep = (c) => { made.push(c); return c }
@@ -16,7 +17,7 @@ afterEach(() => {
 
 function closedAndUsable (key, secret) {
   expect(key.windows).toEqual({ readers: 0, writer: false })
-  expect(key.protections().access).toBe('none')
+  expectNoWindow(key)
   expect(key.equals(secret)).toBe(true)
   key.write((b) => { b[0] ^= 1 })
   key.write((b) => { b[0] ^= 1 })
@@ -34,10 +35,10 @@ describe('nesting', () => {
       })
       // The inner windows closed, the outer is still open and its view still readable.
       expect(key.windows.readers).toBe(1)
-      expect(key.protections().access).toBe('read')
+      expectWindowCopy(key)
       expect(outer.byteLength).toBe(32)
     })
-    expect(key.protections().access).toBe('none')
+    expectNoWindow(key)
   })
 
   it('readers from reader() and read() nest in any order and may close out of order', () => {
@@ -46,10 +47,10 @@ describe('nesting', () => {
     const r2 = key.reader()
     key.read((b) => expect(b).toBe(r1.bytes))
     r1.close()
-    expect(key.protections().access).toBe('read')
+    expectWindowCopy(key)
     expect(r2.bytes.byteLength).toBe(32)
     r2.close()
-    expect(key.protections().access).toBe('none')
+    expectNoWindow(key)
     expect(r1.bytes.byteLength).toBe(0)
   })
 
@@ -60,7 +61,7 @@ describe('nesting', () => {
     key.read((b) => {
       expectCode(() => key.write(() => { ran = true }), 'ERR_WINDOW_CONFLICT', 'ContainerError')
       expectCode(() => key.writer(), 'ERR_WINDOW_CONFLICT')
-      expect(key.protections().access).toBe('read')
+      expectWindowCopy(key)
       expect(key.windows).toEqual({ readers: 1, writer: false })
       expect(b.byteLength).toBe(32)
     })
@@ -76,7 +77,7 @@ describe('nesting', () => {
       expectCode(() => key.reader(), 'ERR_WINDOW_CONFLICT')
       expectCode(() => key.write(() => {}), 'ERR_WINDOW_CONFLICT')
       expectCode(() => key.writer(), 'ERR_WINDOW_CONFLICT')
-      expect(key.protections().access).toBe('readwrite')
+      expectWindowCopy(key)
       expect(key.windows).toEqual({ readers: 0, writer: true })
       b[1] ^= 0xff // still writable
       b[1] ^= 0xff
@@ -100,8 +101,17 @@ describe('nesting', () => {
   it('windows of different keys are independent', () => {
     const a = keep(ProtKey.random(32))
     const b = keep(ProtKey.random(32))
-    a.read(() => b.write((bb) => { bb[0] = 1 }))
-    expect(a.protections().access).toBe('none')
+    const a0 = a.read((ab) => ab[0])
+    a.read((ab) => b.write((bb) => {
+      bb[0] = 1
+      // Each has a copy of its own.
+      expect(bb.buffer).not.toBe(ab.buffer)
+      expect(ab[0]).toBe(a0)
+      expectWindowCopy(a)
+      expectWindowCopy(b)
+    }))
+    expectNoWindow(a)
+    expectNoWindow(b)
     expect(b.read((bb) => bb[0])).toBe(1)
   })
 })
@@ -119,16 +129,16 @@ describe('a callback that returns a promise or thenable', () => {
       const err = expectCode(() => key[method](async (b) => {
         first = b.byteLength // readable until the first await
         await gate
-        after = { length: b.byteLength, first: b[0], access: key.protections().access }
+        after = { length: b.byteLength, first: b[0], access: key.protections().access, window: key.protections().window }
         b[0] = 1 // a write to a detached view is a no-op
       }), 'ERR_ASYNC_CALLBACK', 'ContainerError')
       expect(err.message).toMatch(/await/)
       expect(first).toBe(32)
-      expect(key.protections().access).toBe('none')
+      expectNoWindow(key)
       expect(key.windows).toEqual({ readers: 0, writer: false })
       resume()
       await new Promise((resolve) => setImmediate(resolve))
-      expect(after).toEqual({ length: 0, first: undefined, access: 'none' })
+      expect(after).toEqual({ length: 0, first: undefined, access: 'none', window: null })
       closedAndUsable(key, secret)
     })
   }
@@ -143,7 +153,7 @@ describe('a callback that returns a promise or thenable', () => {
     expectCode(() => key.read(async () => { throw new Error('inside the refused callback') }), 'ERR_ASYNC_CALLBACK')
     expectCode(() => key.read(() => Promise.reject(new Error('rejected'))), 'ERR_ASYNC_CALLBACK')
     await new Promise((resolve) => setTimeout(resolve, 10))
-    expect(key.protections().access).toBe('none')
+    expectNoWindow(key)
     expect(thenCalled).toBe(2)
   })
 
@@ -156,29 +166,36 @@ describe('a callback that returns a promise or thenable', () => {
     const value = { then: 'not a function' }
     expect(key.read(() => value)).toBe(value)
     expect(key.read(() => null)).toBe(null)
-    expect(key.protections().access).toBe('none')
+    expectNoWindow(key)
   })
 
-  for (const secretmem of ['off', 'auto']) {
-    it(`leaves the pages inaccessible in /proc/self/smaps (secretmem: ${secretmem})`, () => {
-      const allocator = new PageAllocator({ secretmem })
+  for (const [secretmem, protectionKey] of [['off', 'off'], ['auto', 'off'], ['off', 'auto'], ['auto', 'auto']]) {
+    it(`leaves the pages inaccessible in /proc/self/smaps and the copy wiped (secretmem: ${secretmem}, protectionKey: ${protectionKey})`, () => {
+      const allocator = new PageAllocator({ secretmem, protectionKey })
+      const secret = randomBytes(5000)
+      warmWindowMemory(ProtKey, 5000)
       const before = readMappings()
-      const key = keep(ProtKey.random(5000, { allocator }))
-      const w = key.writer()
-      const range = locateData(before, readMappings())
-      w.close()
-      const shared = key.protections().secretmem
-      const none = shared ? '---s' : '---p'
-      expect(dataMapping(range, PS).data.perms).toBe(none)
+      const key = keep(ProtKey.from(secret, { allocator }))
+      const range = locateKeyPages(before, readMappings())
+      const p = key.protections()
+      const noAccess = () => expectNoAccessVma(dataMapping(range, PS).data, p)
+      // The plaintext outside the key's own pages (its window copy), in readable wipe-on-fork memory.
+      const marker = secret.subarray(0, 64)
+      const copyAt = () => findBytes(marker, (v) => v.flags.has('wf') && v.start !== range.start)
+      noAccess()
       let inside = null
       expectCode(() => key.read(async () => {
-        inside = dataMapping(range, PS).data.perms
+        inside = { copy: copyAt() !== undefined, window: key.protections().window !== null }
+        noAccess()
         await null
       }), 'ERR_ASYNC_CALLBACK')
-      expect(inside).toBe(shared ? 'r--s' : 'r--p')
-      expect(dataMapping(range, PS).data.perms).toBe(none)
+      expect(inside).toEqual({ copy: true, window: true })
+      noAccess()
+      expect(copyAt()).toBeUndefined()
       expectCode(() => key.write(async () => { await null }), 'ERR_ASYNC_CALLBACK')
-      expect(dataMapping(range, PS).data.perms).toBe(none)
+      noAccess()
+      expect(copyAt()).toBeUndefined()
+      expectNoWindow(key)
     })
   }
 })
