@@ -10,7 +10,7 @@
 //   2. a ProtKey holding an HMAC key that signs a message through node:crypto
 //      inside a read window;
 //   3. what the kernel says about that key's pages (/proc/self/smaps): locked,
-//      left out of core dumps, no access outside the window, read-only inside;
+//      left out of core dumps, no access inside and outside the window (a copy is read);
 //   4. a view kept after its window closed: length 0, reads undefined, no crash;
 //   5. 1,000 ProtBufs and what they cost the kernel (allocator stats, VmLck);
 //   6. the same operations timed against sodium-native, when it is installed.
@@ -26,7 +26,7 @@ import { readFileSync } from 'node:fs'
 import { inspect } from 'node:util'
 import { diagnose, formatReport } from '@tarsjs/doctor'
 import { PageAllocator, SlotAllocator } from '@tarsjs/page-alloc'
-import { ProtBuf, ProtKey } from '@tarsjs/prot-containers'
+import { ProtBuf, ProtKey, defaultKeyAllocator, windowBufferAllocator } from '@tarsjs/prot-containers'
 import { readMappings, runWalkthrough } from './os-memlock-walkthrough.mjs'
 
 const args = new Set(process.argv.slice(2))
@@ -100,8 +100,10 @@ if (!report.ok) say('  (doctor would exit 1 here to stop a deployment; the demo 
 // ---- 2. an HMAC key in a ProtKey ------------------------------------------------
 
 step('2. An HMAC key kept in a ProtKey, signing through node:crypto')
-// A fresh allocator of our own, so that its mapping is easy to find in smaps below.
-const keyAllocator = new PageAllocator()
+// A fresh allocator of our own, so that its mapping is easy to find in smaps below; with a memory
+// protection key where the CPU has one (as the default key allocator), else PROT_NONE.
+const keyAllocator = new PageAllocator({ protectionKey: 'auto' })
+ProtKey.alloc(32).dispose() // maps the window memory keys share, so that only the key's own pages are new below
 const before = new Set(readMappings().map((m) => m.range))
 const key = ProtKey.random(32, { allocator: keyAllocator })
 const message = Buffer.from('transfer 100 EUR to account 42')
@@ -130,24 +132,29 @@ say(`  key.protections(): locked ${yes(p.locked)}, no-dump ${yes(p.noDump)}, wip
   `not-inherited-by-fork ${yes(p.dontFork)}, guard pages ${yes(p.guardPages)}, canary ${yes(p.canary)}, ` +
   `memfd_secret ${yes(p.secretmem)}, access '${p.access}'`)
 const shared = p.secretmem ? 's' : 'p'
+const keyed = p.protectionKey === true
+const noAccess = (m) => m.perms === `---${shared}` || (m.perms === `rw-${shared}` && m.protectionKey !== 0)
+say(`  protections().protectionKey: ${keyed ? 'yes: no access through a memory protection key (x86-64 PKU)' : 'no: no access through PROT_NONE'}`)
 const outside = readMappings()
 let inside = null
-let inWindowAccess = null
+let windowMemory = null
 key.read(() => {
   inside = readMappings()
-  inWindowAccess = key.protections().access
+  windowMemory = key.protections().window
 })
 const after = readMappings()
-// The key's data pages: the one mapping created since the key was made that is readable inside the window.
-const candidates = inside.filter((m) => !before.has(m.range) && m.perms.startsWith('r--'))
-const found = candidates.length === 1 ? candidates[0] : candidates.find((m) => m.flags.includes('dd'))
-if (fact(found !== undefined, `smaps lists one new read-only mapping while the window is open: the key's ${found ? sizeOf(found) / 1024 : '?'} kB of data pages`)) {
+// The key's data pages: the one no-dump mapping created since the key was made that is not window
+// memory (read-write with no protection key); the facts below then check that it has no access.
+const candidates = outside.filter((m) => !before.has(m.range) && m.flags.includes('dd') && !(m.perms.startsWith('rw-') && m.protectionKey === 0))
+const found = candidates.length === 1 ? candidates[0] : undefined
+if (fact(found !== undefined, `smaps lists one new no-dump mapping for the key: its ${found ? sizeOf(found) / 1024 : '?'} kB of data pages`)) {
   const start = found.start
-  const out = mappingAt(outside, start)
+  const during = mappingAt(inside, start)
   const post = mappingAt(after, start)
-  say('  inside key.read():')
   showMapping('kernel', found)
-  fact(found.perms === `r--${shared}`, `${found.perms}: read-only inside the read window (protections().access was '${inWindowAccess}')`)
+  fact(noAccess(found), keyed
+    ? `${found.perms} with ProtectionKey ${found.protectionKey}: every thread's PKRU register denies these pages, so any access faults`
+    : `${found.perms}: no access at all`)
   if (p.locked) {
     fact(found.flags.includes('lo'), p.secretmem
       ? 'VmFlags lo: locked in RAM (memfd_secret memory is locked by the kernel itself)'
@@ -160,10 +167,13 @@ if (fact(found !== undefined, `smaps lists one new read-only mapping while the w
   if (p.wipeOnFork) fact(found.flags.includes('wf'), 'VmFlags wf: a forked child sees zeros here')
   if (p.dontFork) fact(found.flags.includes('dc'), 'VmFlags dc: a forked child does not get these pages at all')
   if (p.secretmem) fact(found.name.startsWith('/secretmem'), 'named /secretmem: removed from the kernel\'s direct map')
-  say('  outside the window (before it opened, and after it closed):')
-  showMapping('kernel', post ?? found)
-  fact(out?.perms === `---${shared}`, `before the window: ${out?.perms ?? 'missing'}, no access at all`)
-  fact(post?.perms === `---${shared}`, `after the window: ${post?.perms ?? 'missing'}, no access at all`)
+  say('  inside key.read() the key\'s pages do not change: the window is a copy in the key\'s own window memory')
+  fact(during !== undefined && noAccess(during) && during.perms === found.perms && during.protectionKey === found.protectionKey,
+    `inside the window: ${during?.perms ?? 'missing'}, still no access (the callback reads a copy)`)
+  fact(windowMemory !== null && windowMemory.access === 'readwrite' && windowMemory.noDump,
+    `the copy's window memory: read-write, ${windowMemory?.locked ? 'locked' : 'not locked'}, no-dump; wiped when the window closes`)
+  if (windowMemory !== null && !windowMemory.locked) note('the window memory is not locked: mlock was refused for it (protections().window says so)')
+  fact(post !== undefined && noAccess(post), `after the window: ${post?.perms ?? 'missing'}, no access at all`)
   const guardBefore = mappingAt(after, start - 1n)
   const guardAfter = mappingAt(after, found.end)
   fact(guardBefore?.perms.startsWith('---') && guardAfter?.perms.startsWith('---'),
@@ -181,7 +191,7 @@ const inWindow = key.read((bytes) => {
 say('  let kept; key.read((bytes) => { kept = bytes })')
 fact(inWindow.length === 32 && inWindow.first === 'number',
   `inside the window: kept.byteLength is ${inWindow.length}, kept[0] is a ${inWindow.first}`)
-fact(kept.byteLength === 0 && kept.length === 0, `after it: kept.byteLength is ${kept.byteLength}: the view was detached before the pages became no-access`)
+fact(kept.byteLength === 0 && kept.length === 0, `after it: kept.byteLength is ${kept.byteLength}: the copy was wiped and the view detached`)
 // (Never print the value itself: if this fact failed, it would be a byte of the key.)
 fact(kept[0] === undefined, `kept[0] is ${kept[0] === undefined ? 'undefined' : 'still a number'}: reading it gives nothing, and the process does not crash`)
 let threw = null
@@ -197,22 +207,23 @@ fact(String(key) === 'ProtKey(32 bytes, disposed)', `key.dispose() wipes the key
 step('5. 1,000 ProtBufs: what they cost the kernel')
 const slots = new SlotAllocator()
 // Under a tight RLIMIT_MEMLOCK, allocators give back the charge of memory they only hold for reuse
-// (the disposed key's page among it) when a lock is refused: count that in as well.
-const keyPages = key.allocator
+// (the disposed key's page and window memory among it) when a lock is refused: count that in as well.
+const others = [key.allocator, defaultKeyAllocator(), windowBufferAllocator()]
+const othersLocked = () => others.reduce((n, a) => n + a.stats().lockedBytes, 0)
 const locked0 = vmLck()
-const keyLocked0 = keyPages.stats().lockedBytes
+const keyLocked0 = othersLocked()
 const bufs = []
 for (let i = 0; i < 1000; i++) bufs.push(ProtBuf.random(32, { allocator: slots }))
 const s1 = slots.stats()
 const locked1 = vmLck()
-const givenBack1 = keyLocked0 - keyPages.stats().lockedBytes
+const givenBack1 = keyLocked0 - othersLocked()
 say('  const slots = new SlotAllocator()')
 say('  1,000 × ProtBuf.random(32, { allocator: slots })')
 printStats(s1)
 fact(s1.allocations === 1000 && s1.bytes === 32000, '1,000 live allocations, 32,000 bytes')
 fact(locked1 - locked0 === s1.lockedBytes - givenBack1,
   `the kernel's VmLck grew by ${kib(locked1 - locked0)}: exactly stats().lockedBytes` +
-  (givenBack1 > 0 ? `, less the ${kib(givenBack1)} the key's allocator gave back to make room` : ''))
+  (givenBack1 > 0 ? `, less the ${kib(givenBack1)} the key allocators and window memory gave back to make room` : ''))
 if (s1.unlockedAllocations > 0) note(`${s1.unlockedAllocations.toLocaleString('en-US')} allocations are not locked (mlock refused); stats() says so`)
 const ownBuffers = new Set(bufs.map((b) => b.bytes.buffer))
 fact(ownBuffers.size === 1000 && bufs.every((b) => b.bytes.buffer.byteLength === 32),
@@ -221,7 +232,7 @@ const old = bufs[0].bytes
 for (const b of bufs) b.dispose()
 const s2 = slots.stats()
 const locked2 = vmLck()
-const givenBack2 = keyLocked0 - keyPages.stats().lockedBytes
+const givenBack2 = keyLocked0 - othersLocked()
 say('  after dispose() of all 1,000 (each wiped at once):')
 printStats(s2)
 fact(s2.allocations === 0 && s2.bytes === 0, 'no live allocations')
@@ -262,7 +273,7 @@ async function timing () {
       () => { const b = ProtBuf.alloc(32, { allocator: bufAllocator }); b.bytes.set(source); b.dispose() },
       () => { const b = sodium.sodium_malloc(32); b.set(source); sodium.sodium_free(b) }]
   ]
-  const k = ProtKey.random(32, { allocator: new PageAllocator() })
+  const k = ProtKey.random(32) // the default key allocator: a memory protection key where the CPU has one
   const sk = sodium.sodium_malloc(32)
   sodium.randombytes_buf(sk)
   sodium.sodium_mprotect_noaccess(sk)
@@ -282,8 +293,9 @@ async function timing () {
   k.dispose()
   if (Number.isNaN(sink)) say('')
   say('  (sodium-native\'s free unmaps every buffer; tarsjs wipes and reuses slots and pages.')
-  say('   A read window is two mprotect calls in both; tarsjs also makes a fresh view and detaches')
-  say('   it on close: the price of never leaving a view over no-access memory.)')
+  say('   sodium-native\'s read window is two mprotect calls; tarsjs copies the key out of its no-access')
+  say('   pages (with a protection key: no system call at all) and hands out a view of the copy, detached')
+  say('   on close: never a view over no-access memory.)')
 }
 
 /** Median ns per operation of two contenders, warmed up, their rounds interleaved. */

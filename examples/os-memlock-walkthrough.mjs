@@ -37,7 +37,8 @@ export function readMappings () {
         perms: header[3],
         name: header[4],
         kB: {},
-        flags: []
+        flags: [],
+        protectionKey: 0
       }
       mappings.push(current)
       continue
@@ -46,6 +47,7 @@ export function readMappings () {
     const field = /^(\w+):\s+(\d+) kB$/.exec(line)
     if (field) current.kB[field[1]] = Number(field[2])
     else if (line.startsWith('VmFlags:')) current.flags = line.slice(8).trim().split(/\s+/)
+    else if (line.startsWith('ProtectionKey:')) current.protectionKey = Number(line.slice(14).trim())
   }
   return mappings
 }

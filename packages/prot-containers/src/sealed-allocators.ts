@@ -33,6 +33,16 @@ export function windowAllocator(): SlotAllocator {
 }
 
 /**
+ * The window memory of this thread's ProtKeys and SealedKeys (exported for its
+ * `stats()` and `protections()`; never free what you did not allocate from it).
+ * @example
+ * ```js
+ * import { ProtKey, windowBufferAllocator } from '@tarsjs/prot-containers'
+ * const key = ProtKey.random(32) // keeps a 32-byte slot of window memory
+ * console.log(windowBufferAllocator().stats().allocations >= 1) // true
+ * key.dispose()
+ * ```
+ *
  * Plaintexts of open windows: a slot allocator of their own (not shared with
  * ProtBufs, ciphertexts or the sealing key), locked, no-dump, wipe-on-fork,
  * guard pages around each group of pages and a canary after a key shorter than
