@@ -25,7 +25,7 @@ function expectCommonLines (out) {
   expect(out).toMatch(/\n {2}HMAC-SHA256 {2}[0-9a-f]{64}\n/)
   expect(out).toContain('✓ a second read window gives the same MAC')
   // The kernel's view of the key's pages.
-  expect(out).toContain("✓ smaps lists one new no-dump mapping for the key: its 4 kB of data pages")
+  expect(out).toContain('✓ smaps lists one new no-dump mapping for the key: its 4 kB of data pages')
   expect(out).toContain('✓ VmFlags dd: left out of core dumps')
   expect(out).toContain('✓ the pages right before and right after are ---: guard pages')
   // The stale view.
