@@ -64,6 +64,7 @@ describe(`the addon on Node.js ${process.version}`, () => {
       madviseWipeOnFork: expect.any(Boolean),
       madviseDontFork: expect.any(Boolean),
       memfdSecret: expect.any(Boolean),
+      protectionKeys: expect.any(Boolean),
       externalBuffers: expect.any(Boolean)
     })
   })

@@ -99,7 +99,7 @@ export interface AllocatorStats {
   quarantinedBytes?: number
   /** Bytes (slots, or data pages) withdrawn from reuse for good because a view of them escaped (see docs/threat-model.md). */
   escapedBytes?: number
-  /** Bytes (slots, or data pages) withdrawn from reuse for good by `retire()`: wiped, still mapped for a native holder. */
+  /** Bytes (slots, or data pages) withdrawn from reuse for good by `retire()`, a running total: wiped, left mapped for a native holder (a let-go page mapping is unmapped once its views are collected). */
   retiredBytes?: number
 }
 

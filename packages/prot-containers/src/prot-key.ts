@@ -296,6 +296,7 @@ export class ProtKey extends Container {
   /**
    * Runs `fn` with the key readable; nested reads share the window. Returns what `fn` returns.
    * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` when `fn` is not a function; `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT` inside a write window; `ERR_ASYNC_CALLBACK` when `fn` returns a Promise (the window is closed first); whatever `fn` throws (the window is closed first)
+   * @throws {AllocError} the window memory's allocator errors (`ERR_MAP_LIMIT`, `ENOMEM`), only when the key has none yet: at the first window of a key above half a page, or after a deadline or an escaped view retired its window memory (nothing changes; a key up to half a page gets its window memory when it is made)
    * @example
    * ```js
    * import { createHmac } from 'node:crypto'
@@ -312,7 +313,8 @@ export class ProtKey extends Container {
 
   /**
    * Runs `fn` with the key writable (no other window may be open). Returns what `fn` returns.
-   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` when `fn` is not a function; `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT` while any window is open; `ERR_ASYNC_CALLBACK` when `fn` returns a Promise; whatever `fn` throws (the window is closed first)
+   * @throws {ContainerError} `ERR_INVALID_ARG_TYPE` when `fn` is not a function; `ERR_DISPOSED`; `ERR_WINDOW_CONFLICT` while any window is open; `ERR_ASYNC_CALLBACK` when `fn` returns a Promise; whatever `fn` throws (the window is closed first, and what `fn` wrote until then is written into the key)
+   * @throws {AllocError} the window memory's allocator errors, as for `read`
    * @example
    * ```js
    * import { ProtKey } from '@tarsjs/prot-containers'

@@ -48,7 +48,8 @@ export function windowAllocator(): SlotAllocator {
  * guard pages around each group of pages and a canary after a key shorter than
  * its slot; keys above half a page get a guarded page mapping each (never
  * secretmem, which cannot wipe on fork). A closed window's buffer waits in
- * quarantine for a turn and 4 later frees, but at most 8 KiB wait: locked
+ * quarantine for a turn and 4 later frees, but at most 8 KiB of slots (and
+ * 8 KiB of larger buffers, in the page allocator behind them) wait: locked
  * memory stays flat however many windows one turn opens.
  */
 export function windowBufferAllocator(): SlotAllocator {
