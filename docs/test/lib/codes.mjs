@@ -16,7 +16,7 @@ const CODE = /^(ERR_[A-Z0-9_]+|TARSJS_[A-Z0-9_]+|E[A-Z][A-Z0-9]+)$/
 // Environment variables os-memlock reads or writes (docs/os-memlock.md, "Test-only switches") and the
 // map-count budget's settings (docs/page-alloc.md, "The map-count budget"): names, not codes.
 const ENV_NAMES = new Set([
-  'TARSJS_OS_MEMLOCK_TEST', 'TARSJS_OS_MEMLOCK_SIMULATE_NO_EXTERNAL_BUFFERS', 'TARSJS_OS_MEMLOCK_BINARY', 'TARSJS_OS_MEMLOCK_INSTANCE',
+  'TARSJS_OS_MEMLOCK_TEST', 'TARSJS_OS_MEMLOCK_SIMULATE_NO_EXTERNAL_BUFFERS', 'TARSJS_OS_MEMLOCK_SIMULATE_NO_PKEYS', 'TARSJS_OS_MEMLOCK_BINARY', 'TARSJS_OS_MEMLOCK_INSTANCE',
   'TARSJS_MAP_LIMIT', 'TARSJS_MAP_RESERVE'
 ])
 const SOURCE_EXT = /\.(c|h|ts|js|mjs|cjs)$/

@@ -340,7 +340,7 @@ export class PageAllocator implements Allocator, ChargeHolder {
    * canaries checked and data wiped as `free` does, but the view stays attached (reading zeros) and the mapping is
    * let go: never reused, unmapped by os-memlock once every ArrayBuffer over it has been collected
    * (`stats().retiredBytes`).
-   * @throws {AllocError} as `free`
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_DOUBLE_FREE`; a corrupted canary ends the process (or throws `ERR_INTEGRITY` under `integrity: 'throw'`)
    * @example
    * ```js
    * import { PageAllocator } from '@tarsjs/page-alloc'
@@ -669,7 +669,7 @@ export class PageAllocator implements Allocator, ChargeHolder {
 
   /**
    * Copies `source` (exactly `byteLength` bytes) into the allocation without a view, whatever its access, as `copyOut` reads it.
-   * @throws {AllocError} as `copyOut`, for `source`
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation or a source that is not a Uint8Array; `ERR_INVALID_ARG_VALUE` for a source of another length; `ERR_FOREIGN_ALLOCATION`; `ERR_ALLOCATION_FREED`; the OS error of `mprotect`; os-memlock's `ERR_PROTECTION_KEY_OPEN` when something else opened the key on this thread (nothing copied)
    * @example
    * ```js
    * import { PageAllocator } from '@tarsjs/page-alloc'

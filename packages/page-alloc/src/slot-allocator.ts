@@ -304,7 +304,7 @@ export class SlotAllocator implements Allocator, ChargeHolder {
    * (reading zeros) and the slot is never reused; its page stays mapped and
    * locked (`stats().retiredBytes`). A large allocation's mapping is let go:
    * never reused, unmapped once every ArrayBuffer over it has been collected.
-   * @throws {AllocError} as `free`
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_DOUBLE_FREE`; a corrupted canary ends the process (or throws `ERR_INTEGRITY` under `integrity: 'throw'`)
    * @example
    * ```js
    * import { SlotAllocator } from '@tarsjs/page-alloc'

@@ -35,6 +35,7 @@ export function windowAllocator(): SlotAllocator {
 /**
  * The window memory of this thread's ProtKeys and SealedKeys (exported for its
  * `stats()` and `protections()`; never free what you did not allocate from it).
+ * @throws nothing: created on first use with fixed options, which are valid
  * @example
  * ```js
  * import { ProtKey, windowBufferAllocator } from '@tarsjs/prot-containers'
