@@ -336,39 +336,41 @@ function sealedKeyWindow () {
   })
 }
 
-/** The decrypt part of a SealedKey window: combine the split sealing key, ChaCha20-Poly1305 (IETF) open, wipe the key, into a window view that stays. */
+/** The decrypt part of a SealedKey window: copy the ciphertext out of its at-rest slot, combine the split sealing key, ChaCha20-Poly1305 (IETF) open, wipe the key, into a window view that stays. */
 function sealedDecrypt () {
   let parts = null
   return {
     id: 'sealed-decrypt',
-    label: 'sealing key open(): AEAD decrypt of 32 bytes into a kept view (no window memory, no view)',
+    label: 'ciphertext copied out of its slot + sealing key open(): AEAD decrypt of 32 bytes into a kept view (no window memory, no view)',
     short: 'decrypt part',
     role: 'reference',
-    note: 'the crypto part of the SealedKey window, including the sodium-native call',
+    note: 'the crypto part of the SealedKey window: the native copy of the ciphertext and the sodium-native call',
     setup () {
       const { currentSealingKey, SEAL_OVERHEAD } = sealedInternals()
-      const { windowAllocator } = sealedAllocators()
+      const { windowAllocator, atRestAllocator } = sealedAllocators()
       const plain = windowAllocator().alloc(SIZE)
-      const sealed = windowAllocator().alloc(SIZE + SEAL_OVERHEAD)
+      const sealed = atRestAllocator().alloc(SIZE + SEAL_OVERHEAD)
       const into = new Uint8Array(windowAllocator().view(plain))
       into.fill(KEY_BYTE)
-      const sealedAb = windowAllocator().view(sealed)
-      currentSealingKey().seal(into, sealedAb)
-      parts = { plain, sealed, into, sealedAb, key: currentSealingKey() }
+      const stage = new Uint8Array(SIZE + SEAL_OVERHEAD)
+      currentSealingKey().seal(into, stage)
+      atRestAllocator().copyIn(sealed, stage)
+      parts = { plain, sealed, into, stage, atRest: atRestAllocator(), key: currentSealingKey() }
     },
     run (n) {
-      const { key, into, sealedAb } = parts
+      const { key, into, stage, atRest, sealed } = parts
       let acc = 0
       for (let i = 0; i < n; i++) {
-        key.open(sealedAb, into)
+        atRest.copyOut(sealed, stage)
+        key.open(stage, into)
         acc += into[0]
       }
       return acc
     },
     teardown () {
-      const { windowAllocator } = sealedAllocators()
+      const { windowAllocator, atRestAllocator } = sealedAllocators()
       windowAllocator().free(parts.plain)
-      windowAllocator().free(parts.sealed)
+      atRestAllocator().free(parts.sealed)
       parts = null
     },
     expect: (n) => n * KEY_BYTE

@@ -24,6 +24,7 @@ import type { HandleState } from './allocation-handle.js'
 import type { Access, Allocation, Allocator, AllocatorCapabilities, AllocatorStats, Protections } from './allocator.js'
 import { reported } from './development-mode.js'
 import { Canary } from './canary.js'
+import { checkCopyBuffer } from './copy-buffer.js'
 import { AllocError, checkByteLength, checkLive, checkOptionsObject, rejectAllocation } from './errors.js'
 import { escaped, escapedViewError, warnEscaped } from './escaped-view.js'
 import { GUARDED_VMAS, PAGE_SIZE, lockRange, mapGuarded } from './guarded-mapping.js'
@@ -662,7 +663,12 @@ export class PageAllocator implements Allocator, ChargeHolder {
    * ```
    */
   copyOut(allocation: Allocation, target: Uint8Array): void {
-    const s = this.own(allocation, false, this)
+    this.copyOutAs(this, allocation, target)
+  }
+
+  /** @internal `copyOut` for an allocation that `owner` (a SlotAllocator) handed to this allocator. */
+  copyOutAs(owner: Allocator, allocation: Allocation, target: Uint8Array): void {
+    const s = this.own(allocation, false, owner)
     checkCopyBuffer(target, s.byteLength, 'target')
     this.#copyData(s, target, true)
   }
@@ -683,7 +689,12 @@ export class PageAllocator implements Allocator, ChargeHolder {
    * ```
    */
   copyIn(allocation: Allocation, source: Uint8Array): void {
-    const s = this.own(allocation, false, this)
+    this.copyInAs(this, allocation, source)
+  }
+
+  /** @internal `copyIn` for an allocation that `owner` (a SlotAllocator) handed to this allocator. */
+  copyInAs(owner: Allocator, allocation: Allocation, source: Uint8Array): void {
+    const s = this.own(allocation, false, owner)
     checkCopyBuffer(source, s.byteLength, 'source')
     this.#copyData(s, source, false)
   }
@@ -1057,14 +1068,4 @@ function usesProtectionKey(policy: ProtectionKeyPolicy): boolean {
     throw new AllocError('ERR_PROTECTION_KEY_UNAVAILABLE', 'No memory protection key: this CPU or kernel has none (x86-64 PKU), or every key of the process is taken')
   }
   return false
-}
-
-/** A copyOut target or copyIn source: a Uint8Array of exactly the allocation's length. */
-function checkCopyBuffer(bytes: unknown, byteLength: number, name: string): void {
-  if (!(bytes instanceof Uint8Array)) {
-    throw new AllocError('ERR_INVALID_ARG_TYPE', `The "${name}" argument must be a Uint8Array`)
-  }
-  if (bytes.byteLength !== byteLength) {
-    throw new AllocError('ERR_INVALID_ARG_VALUE', `The "${name}" argument must be ${byteLength} bytes long (the allocation's length). Received ${bytes.byteLength}`)
-  }
 }

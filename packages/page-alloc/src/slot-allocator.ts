@@ -38,6 +38,7 @@ import type { ChargeHolder } from './charge-pressure.js'
 import { integrityFailure } from './integrity.js'
 import { theMapBudget } from './map-budget.js'
 import { PageAllocator } from './page-allocator.js'
+import { bytesOf, checkCopyBuffer, copyBytes } from './copy-buffer.js'
 import { Warner, integrityPolicy, warningPolicy, intOption, mlockPolicy, secretmemPolicy } from './policy.js'
 import type { IntegrityPolicy, MlockPolicy, SecretmemPolicy, WarningPolicy } from './policy.js'
 import { Quarantine, quarantineLimits, quarantineOption } from './quarantine.js'
@@ -103,6 +104,14 @@ interface SlotPage {
   openIndex: number
   /** Per slot, the ArrayBuffer kept from its last view to be handed out again (see recycled-view.ts). */
   spares: Spares
+  /**
+   * A view of the whole page for this allocator's own copies (copyOut /
+   * copyIn), made at the first one while the page is in a class: one
+   * ArrayBuffer per page instead of a native call per copy. Never handed out;
+   * os-memlock detaches it when the page is protected 'none' (retired) or
+   * unmapped.
+   */
+  copyView: ArrayBuffer | null
 }
 
 interface SlotClass {
@@ -440,6 +449,57 @@ export class SlotAllocator implements Allocator, ChargeHolder {
   }
 
   /**
+   * Copies the allocation's bytes into `target` (exactly `byteLength` bytes) in native code, without making a
+   * view: a slot read this way never gets an `ArrayBuffer` (no view to keep, detach or recycle). A large
+   * allocation is copied by the page allocator behind this one, whatever its access.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation or a target that is not a Uint8Array; `ERR_INVALID_ARG_VALUE` for a target of another length; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`
+   * @example
+   * ```js
+   * import { SlotAllocator } from '@tarsjs/page-alloc'
+   * const slots = new SlotAllocator()
+   * const a = slots.alloc(4)
+   * slots.copyIn(a, Uint8Array.of(1, 2, 3, 4))
+   * const out = new Uint8Array(4)
+   * slots.copyOut(a, out)
+   * console.log(Array.from(out)) // [ 1, 2, 3, 4 ]
+   * slots.free(a)
+   * ```
+   */
+  copyOut(allocation: Allocation, target: Uint8Array): void {
+    const s = this.#own(allocation, false)
+    if (s === undefined) {
+      this.#large.copyOutAs(this, allocation, target)
+      return
+    }
+    checkCopyBuffer(target, s.byteLength, 'target')
+    copyBytes(target, bytesOf(copyView(s.page), s.index * s.page.slotSize, s.byteLength))
+  }
+
+  /**
+   * Copies `source` (exactly `byteLength` bytes) into the allocation in native code, without making a view; the
+   * canary after the slot is not touched.
+   * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation or a source that is not a Uint8Array; `ERR_INVALID_ARG_VALUE` for a source of another length; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`
+   * @example
+   * ```js
+   * import { SlotAllocator } from '@tarsjs/page-alloc'
+   * const slots = new SlotAllocator()
+   * const a = slots.alloc(3)
+   * slots.copyIn(a, Uint8Array.of(7, 8, 9))
+   * console.log(Array.from(new Uint8Array(slots.view(a)))) // [ 7, 8, 9 ]
+   * slots.free(a)
+   * ```
+   */
+  copyIn(allocation: Allocation, source: Uint8Array): void {
+    const s = this.#own(allocation, false)
+    if (s === undefined) {
+      this.#large.copyInAs(this, allocation, source)
+      return
+    }
+    checkCopyBuffer(source, s.byteLength, 'source')
+    copyBytes(bytesOf(copyView(s.page), s.index * s.page.slotSize, s.byteLength), source)
+  }
+
+  /**
    * @throws {AllocError} `ERR_NOT_ISOLATED` for a slot (slots share pages; large allocations can be protected); `ERR_INVALID_ARG_VALUE` for an unknown access; the errors of `view`
    * @example
    * ```js
@@ -733,6 +793,7 @@ export class SlotAllocator implements Allocator, ChargeHolder {
     page.quarantined = 0
     page.drained = false
     page.spares = recycles() ? spareStore(page.slots) : spareStore(0)
+    page.copyView = null
     return page
   }
 
@@ -797,7 +858,8 @@ export class SlotAllocator implements Allocator, ChargeHolder {
         locked: false,
         drained: false,
         openIndex: -1,
-        spares: spareStore(0)
+        spares: spareStore(0),
+        copyView: null
       })
     }
     this.#mappings.push(group)
@@ -814,4 +876,12 @@ export class SlotAllocator implements Allocator, ChargeHolder {
     this.#counters.cachedPages -= m.pages.length
     if (m.mapping.secretmem) this.#counters.lockedPages -= m.pages.length
   }
+}
+
+/** The page's view for copies (see SlotPage.copyView), made again if it was detached. */
+function copyView(page: SlotPage): ArrayBuffer {
+  if (page.copyView === null || page.copyView.byteLength === 0) {
+    page.copyView = os.view(page.owner.mapping.region, page.offset, PAGE_SIZE)
+  }
+  return page.copyView
 }

@@ -6,8 +6,8 @@
  * `remember` when it promotes a young container, see backstop.ts; `purge()`
  * first asks it to promote the young ones, so none is missed). A container
  * disposed in the turn it was made is never remembered at all. Entries
- * already freed are swept out as the set grows, so remembering costs one Set
- * entry per live container.
+ * already freed are swept out as the list grows, so remembering costs one
+ * array element (a pointer) per live container.
  * After a purge each container's allocation is freed, and the container
  * throws `ERR_DISPOSED` like a disposed one.
  *
@@ -22,7 +22,7 @@ import { BroadcastChannel, isMainThread } from 'node:worker_threads'
 import type { Allocation } from '@tarsjs/page-alloc'
 import { ContainerError } from './errors.js'
 
-const live = new Set<Allocation>()
+let live: Allocation[] = []
 let sweepAt = 1024
 const hooks: Array<() => void> = []
 /** Hands the young containers' allocations to `remember` (set by the backstop). */
@@ -35,11 +35,11 @@ export function setYoungFlush(flush: () => void): void {
 
 /** Remembers a container's allocation for `purge()`. */
 export function remember(allocation: Allocation): void {
-  if (live.size >= sweepAt) {
-    for (const a of live) if (a.freed) live.delete(a)
-    sweepAt = Math.max(1024, 2 * live.size)
+  if (live.length >= sweepAt) {
+    live = live.filter((a) => !a.freed)
+    sweepAt = Math.max(1024, 2 * live.length)
   }
-  live.add(allocation)
+  live.push(allocation)
 }
 
 /** Registers cleanup that `purge()` runs after the containers are freed (sealing keys, open window memory). */
@@ -73,18 +73,24 @@ export interface PurgeResult {
 export function purge(): PurgeResult {
   const result: PurgeResult = { freed: 0, failed: 0, errors: [] }
   flushYoung()
-  for (const allocation of live) {
-    if (allocation.freed) continue
-    try {
-      allocation.allocator.free(allocation)
-      result.freed++
-    } catch (err) {
-      result.failed++
-      if (result.errors.length < 8) result.errors.push(err)
+  // Taken out of the list before the frees: an allocator's free that makes
+  // (and so remembers) a container lands in the next list, purged in turn
+  // (a few rounds at most: a free that always makes another cannot hang it).
+  for (let round = 0; round < 4 && live.length > 0; round++) {
+    const list = live
+    live = []
+    sweepAt = 1024
+    for (const allocation of list) {
+      if (allocation.freed) continue
+      try {
+        allocation.allocator.free(allocation)
+        result.freed++
+      } catch (err) {
+        result.failed++
+        if (result.errors.length < 8) result.errors.push(err)
+      }
     }
   }
-  live.clear()
-  sweepAt = 1024
   for (const hook of hooks) {
     try {
       hook()
@@ -228,5 +234,5 @@ export function catchSignals(options?: CatchOptions): { stop(): void } {
 
 /** @internal For tests: how many allocations are remembered (freed ones not yet swept included). */
 export function rememberedCount(): number {
-  return live.size
+  return live.length
 }

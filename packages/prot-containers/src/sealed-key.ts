@@ -35,6 +35,7 @@ import { atRestAllocator, windowAllocator, windowBufferAllocator } from './seale
 import { SEAL_OVERHEAD, SealingKey, currentSealingKey, replaceSealingKey } from './sealing-key.js'
 import type { SealingKeyProtections } from './sealing-key.js'
 import { aead } from './sodium.js'
+import { stage } from './sealed-stage.js'
 import { escapedView, retireWindow, returnWindow, takeWindow, unwatchAbandoned, watchAbandoned } from './window-buffers.js'
 import { WindowGuard } from './window-guard.js'
 import { runSyncWindow } from './sync-window.js'
@@ -76,16 +77,20 @@ export interface RekeyResult {
 /** Warning code emitted when a timed rekey (`rekeyEvery`) fails. */
 export const WARN_REKEY_FAILED = 'TARSJS_REKEY_FAILED'
 
-/** Ciphertexts of this thread's live SealedKeys, for rekey(). Freed ones (keys the backstop reclaimed) are swept as the set grows. */
-const sealedLive = new Set<Allocation>()
+/**
+ * Ciphertexts of this thread's live SealedKeys, for rekey(): an array (one
+ * pointer per key, where a Set costs several), from which freed ones (keys
+ * disposed, or reclaimed by the backstop) are swept as it grows.
+ */
+let sealedLive: Allocation[] = []
 let sweepSealedAt = 1024
 
 function rememberSealed(allocation: Allocation): void {
-  if (sealedLive.size >= sweepSealedAt) {
-    for (const a of sealedLive) if (a.freed) sealedLive.delete(a)
-    sweepSealedAt = Math.max(1024, 2 * sealedLive.size)
+  if (sealedLive.length >= sweepSealedAt) {
+    sealedLive = sealedLive.filter((a) => !a.freed)
+    sweepSealedAt = Math.max(1024, 2 * sealedLive.length)
   }
-  sealedLive.add(allocation)
+  sealedLive.push(allocation)
 }
 /**
  * This thread's sealing key, for a new sealing: a key that has sealed as
@@ -98,11 +103,48 @@ function freshSealingKey(): SealingKey {
 }
 
 onPurge(() => {
-  sealedLive.clear()
+  sealedLive = []
+  sweepSealedAt = 1024
 })
 
 function tampered(): ContainerError {
   return new ContainerError('ERR_SEALED_KEY_TAMPERED', 'The sealed key does not authenticate: its ciphertext was modified (or sealed under a discarded sealing key)')
+}
+
+/**
+ * A buffer for one key's ciphertext on its way to or from `allocator`: the
+ * shared stage (see sealed-stage.ts) for this thread's own at-rest allocator
+ * only. Any other allocator gets a buffer of its own each time, so that code
+ * of an allocator given for one key never holds the buffer that every other
+ * key's ciphertext passes through.
+ */
+function stageFor(allocator: Allocator, byteLength: number): Uint8Array {
+  return allocator === atRestAllocator() ? stage(byteLength) : new Uint8Array(byteLength)
+}
+
+/** A key's ciphertext, for opening: copied out where the allocator can copy, else the allocator's view of it. */
+function loadSealed(allocator: Allocator, allocation: Allocation): Uint8Array {
+  if (allocator.copyOut === undefined || allocator.copyIn === undefined) return new Uint8Array(allocator.view(allocation))
+  const sealed = stageFor(allocator, allocation.byteLength)
+  allocator.copyOut(allocation, sealed)
+  return sealed
+}
+
+/** Seals `plaintext` under `sealing` into a key's at-rest memory (through the stage where the allocator copies natively). */
+function sealInto(sealing: SealingKey, plaintext: Uint8Array, allocator: Allocator, allocation: Allocation): void {
+  if (allocator.copyOut === undefined || allocator.copyIn === undefined) {
+    sealing.seal(plaintext, new Uint8Array(allocator.view(allocation)))
+    return
+  }
+  const sealed = stageFor(allocator, allocation.byteLength)
+  sealing.seal(plaintext, sealed)
+  allocator.copyIn(allocation, sealed)
+}
+
+/** Puts a ciphertext back as it was (rekey's undo): a copy, which needs no nonce and no key. */
+function restoreSealed(allocator: Allocator, allocation: Allocation, before: Uint8Array): void {
+  if (allocator.copyIn === undefined) new Uint8Array(allocator.view(allocation)).set(before)
+  else allocator.copyIn(allocation, before)
 }
 
 /** A plaintext slot of `length` bytes in window memory, and its view. */
@@ -123,29 +165,29 @@ function plaintextSlot(length: number): { allocation: Allocation; bytes: Uint8Ar
  * ```
  */
 export class SealedKey {
+  // Few fields: thousands of keys live at once. The length is the
+  // allocation's less SEAL_OVERHEAD; the key is disposed once its allocation
+  // is freed. The allocator is the one given (a wrapper stays in the path).
   readonly #allocator: Allocator
   readonly #allocation: Allocation
-  readonly #length: number
   #readers = 0
   #writer = false
   #window: Allocation | null = null
   #bytes: Uint8Array | null = null
   #retire = false
-  #disposed = false
 
   /** Seals `plaintext` into a new at-rest allocation. */
   private constructor(allocator: Allocator, plaintext: Uint8Array) {
     const sealing = freshSealingKey()
     const allocation = allocator.alloc(plaintext.byteLength + SEAL_OVERHEAD)
     try {
-      sealing.seal(plaintext, allocator.view(allocation))
+      sealInto(sealing, plaintext, allocator, allocation)
     } catch (err) {
       allocator.free(allocation)
       throw err
     }
     this.#allocator = allocator
     this.#allocation = allocation
-    this.#length = plaintext.byteLength
     rememberSealed(allocation)
     track(this, allocation)
   }
@@ -344,11 +386,10 @@ export class SealedKey {
    */
   static rekey(): RekeyResult {
     const previous = currentSealingKey()
+    sealedLive = sealedLive.filter((a) => !a.freed)
+    sweepSealedAt = Math.max(1024, 2 * sealedLive.length)
     let longest = 0
-    for (const allocation of sealedLive) {
-      if (allocation.freed) sealedLive.delete(allocation)
-      else longest = Math.max(longest, allocation.byteLength - SEAL_OVERHEAD)
-    }
+    for (const allocation of sealedLive) longest = Math.max(longest, allocation.byteLength - SEAL_OVERHEAD)
     const next = SealingKey.create()
     const result: RekeyResult = { rekeyed: 0, tampered: 0 }
     if (longest === 0) {
@@ -359,25 +400,35 @@ export class SealedKey {
     // failure halfway puts these bytes back (a copy that cannot fail and draws
     // no nonce), so every key stays sealed under the previous key. A
     // ciphertext is no secret (the at-rest slots are not locked either).
-    const done: { sealed: ArrayBuffer; before: Uint8Array }[] = []
+    const done: { allocation: Allocation; before: Uint8Array }[] = []
     let plain: { allocation: Allocation; bytes: Uint8Array } | undefined
     try {
       // One plaintext slot for all keys, allocated before the loop.
       plain = plaintextSlot(longest)
       for (const allocation of sealedLive) {
-        const sealed = allocation.allocator.view(allocation)
+        const sealed = loadSealed(allocation.allocator, allocation)
         const bytes = plain.bytes.subarray(0, allocation.byteLength - SEAL_OVERHEAD)
         if (previous.open(sealed, bytes)) {
-          const before = new Uint8Array(sealed).slice()
-          done.push({ sealed, before })
-          next.seal(bytes, sealed)
+          done.push({ allocation, before: sealed.slice() })
+          sealInto(next, bytes, allocation.allocator, allocation)
         } else {
           result.tampered++
         }
       }
     } catch (err) {
-      // Back under the previous key, so that no key is lost, then report.
-      for (const { sealed, before } of done) new Uint8Array(sealed).set(before)
+      // Back under the previous key, so that no key is lost, then report. A
+      // key freed meanwhile needs nothing; one whose allocator refuses the
+      // copy back (only a custom allocator can) stays under the discarded
+      // key and throws ERR_SEALED_KEY_TAMPERED from then on. The others are
+      // put back whatever happens to one of them.
+      for (const { allocation, before } of done) {
+        if (allocation.freed) continue
+        try {
+          restoreSealed(allocation.allocator, allocation, before)
+        } catch {
+          // Reported by the key itself when it is next opened (above).
+        }
+      }
       next.dispose()
       throw err
     } finally {
@@ -421,12 +472,12 @@ export class SealedKey {
 
   /** Length of the secret in bytes (the ciphertext adds 28: a 12-byte nonce and a 16-byte tag). */
   get byteLength(): number {
-    return this.#length
+    return this.#allocation.byteLength - SEAL_OVERHEAD
   }
 
   /** True once disposed (or purged). */
   get disposed(): boolean {
-    return this.#disposed || this.#allocation.freed
+    return this.#allocation.freed
   }
 
   /** The allocator that holds the ciphertext. */
@@ -612,7 +663,7 @@ export class SealedKey {
   unseal(options?: KeyOptions): ProtKey {
     this.live()
     if (this.#readers > 0 || this.#writer) throw new ContainerError('ERR_WINDOW_OPEN', 'A SealedKey cannot be unsealed while a window is open')
-    const key = ProtKey.alloc(this.#length, options)
+    const key = ProtKey.alloc(this.byteLength, options)
     try {
       key.write((bytes) => this.decryptInto(bytes))
     } catch (err) {
@@ -659,14 +710,12 @@ export class SealedKey {
    * ```
    */
   dispose(): void {
-    if (this.#allocation.freed) this.#disposed = true
-    if (this.#disposed) return
+    // Disposed once the allocation is freed (by this, or by a purge): if free throws, dispose() can be retried.
+    if (this.#allocation.freed) return
     if (this.#readers > 0 || this.#writer) {
       throw new ContainerError('ERR_WINDOW_OPEN', 'A SealedKey cannot be disposed while a window is open')
     }
     this.#allocator.free(this.#allocation)
-    this.#disposed = true
-    sealedLive.delete(this.#allocation)
   }
 
   [Symbol.dispose](): void {
@@ -686,7 +735,7 @@ export class SealedKey {
    */
   toString(): string {
     const state = this.disposed ? 'disposed' : this.#writer ? 'read-write window' : this.#readers > 0 ? 'read window' : 'sealed'
-    return `SealedKey(${this.#length} bytes, ${state})`
+    return `SealedKey(${this.byteLength} bytes, ${state})`
   }
 
   /**
@@ -721,19 +770,19 @@ export class SealedKey {
   }
 
   private live(): Allocation {
-    if (this.#disposed || this.#allocation.freed) throw new ContainerError('ERR_DISPOSED', 'SealedKey has been disposed')
+    if (this.#allocation.freed) throw new ContainerError('ERR_DISPOSED', 'SealedKey has been disposed')
     return this.#allocation
   }
 
   /** Decrypts the at-rest ciphertext into `into` (exactly byteLength bytes). */
   private decryptInto(into: Uint8Array): void {
-    const sealed = this.#allocator.view(this.live())
+    const sealed = loadSealed(this.#allocator, this.live())
     if (!currentSealingKey().open(sealed, into)) throw tampered()
   }
 
   /** A plaintext window: window memory, decrypted into. */
   private openWindow(): Uint8Array {
-    const plain = takeWindow(this.#length)
+    const plain = takeWindow(this.byteLength)
     try {
       this.decryptInto(plain.bytes)
     } catch (err) {
@@ -802,7 +851,7 @@ export class SealedKey {
         // written cannot be read back through the allocator, so nothing is
         // sealed and the key keeps its previous content; write() then throws.
         if (escapedView(bytes)) escaped = true
-        else freshSealingKey().seal(bytes, this.#allocator.view(this.#allocation))
+        else sealInto(freshSealingKey(), bytes, this.#allocator, this.#allocation)
       }
     } finally {
       this.closeWindow()

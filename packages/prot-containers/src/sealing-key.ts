@@ -111,27 +111,27 @@ export class SealingKey {
   }
 
   /** Encrypts `plaintext` into `sealed` (`plaintext.byteLength + SEAL_OVERHEAD` bytes): a fresh random nonce, then ciphertext and tag. */
-  seal(plaintext: Uint8Array, sealed: ArrayBuffer): void {
+  seal(plaintext: Uint8Array, sealed: Uint8Array): void {
     if (this.#sealings >= maxSealings) {
       throw new ContainerError('ERR_SEALING_KEY_EXHAUSTED', `This sealing key has sealed ${maxSealings} times, the most one key may with random 96-bit nonces: SealedKey.rekey() replaces it`)
     }
     const sodium = aead()
     this.#sealings++
-    const nonce = new Uint8Array(sealed, 0, NONCE_BYTES)
+    const nonce = part(sealed, 0, NONCE_BYTES)
     sodium.randombytes_buf(nonce)
     const key = this.combine()
     try {
-      sodium.crypto_aead_chacha20poly1305_ietf_encrypt(new Uint8Array(sealed, NONCE_BYTES), plaintext, null, null, nonce, key)
+      sodium.crypto_aead_chacha20poly1305_ietf_encrypt(part(sealed, NONCE_BYTES, sealed.byteLength - NONCE_BYTES), plaintext, null, null, nonce, key)
     } finally {
       key.fill(0)
     }
   }
 
   /** Decrypts `sealed` into `plaintext`; false (and nothing written) when the ciphertext does not authenticate. */
-  open(sealed: ArrayBuffer, plaintext: Uint8Array): boolean {
+  open(sealed: Uint8Array, plaintext: Uint8Array): boolean {
     const sodium = aead()
-    const nonce = new Uint8Array(sealed, 0, NONCE_BYTES)
-    const ciphertext = new Uint8Array(sealed, NONCE_BYTES)
+    const nonce = part(sealed, 0, NONCE_BYTES)
+    const ciphertext = part(sealed, NONCE_BYTES, sealed.byteLength - NONCE_BYTES)
     const key = this.combine()
     try {
       sodium.crypto_aead_chacha20poly1305_ietf_decrypt(plaintext, null, ciphertext, null, nonce, key)
@@ -196,6 +196,11 @@ export class SealingKey {
     halves.protect(this.#a, 'none')
     halves.protect(this.#b, 'none')
   }
+}
+
+/** `length` bytes of `bytes` from `start`, as a new view (cheaper than subarray, which looks up a species constructor). */
+function part(bytes: Uint8Array, start: number, length: number): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset + start, length)
 }
 
 let current: SealingKey | undefined

@@ -32,6 +32,134 @@ function recording () {
 
 const contains = (hay, needle) => Buffer.from(hay.buffer, hay.byteOffset, hay.byteLength).indexOf(Buffer.from(needle)) !== -1
 
+/** A slot allocator seen through the Allocator interface only: no copyOut/copyIn, so SealedKey must use views. */
+function viewsOnly () {
+  const slots = new SlotAllocator({ mlock: 'off' })
+  let views = 0
+  const made = []
+  const allocator = {
+    capabilities: slots.capabilities,
+    alloc: (n) => {
+      const a = slots.alloc(n)
+      made.push(a)
+      return a
+    },
+    free: (a) => slots.free(a),
+    view: (a) => {
+      views++
+      return slots.view(a)
+    },
+    protect: (a, access) => slots.protect(a, access),
+    protections: (a) => slots.protections(a),
+    stats: () => slots.stats()
+  }
+  return { allocator, slots, made, views: () => views }
+}
+
+describe('SealedKey: the at-rest ciphertext is copied, never viewed', () => {
+  it('an allocator with copyOut/copyIn never makes a view of a ciphertext: sealing, reading, writing, rekeying', () => {
+    const rec = recording()
+    let views = 0
+    const view = rec.allocator.view.bind(rec.allocator)
+    rec.allocator.view = (a) => {
+      views++
+      return view(a)
+    }
+    const keys = [SealedKey.random(32, { allocator: rec.allocator }), SealedKey.from(Buffer.alloc(5000, 7), { allocator: rec.allocator })]
+    keys[0].read((b) => b[0])
+    keys[0].write((b) => { b[0] = 1 })
+    keys[1].read((b) => expect(b[4999]).toBe(7))
+    expect(SealedKey.rekey().tampered).toBe(0)
+    expect(keys[0].read((b) => b[0])).toBe(1)
+    expect(views).toBe(0)
+    for (const k of keys) k.dispose()
+  })
+
+  it('a custom allocator never holds the buffer other keys\' ciphertexts pass through', () => {
+    let held = null
+    const plain = { allocator: null, byteLength: 0, freed: false, mem: null }
+    const custom = {
+      capabilities: { protect: false, alignment: 1 },
+      alloc (n) { return Object.assign(Object.create(plain), { allocator: custom, byteLength: n, mem: new Uint8Array(n) }) },
+      free (a) { a.mem.fill(0); a.freed = true },
+      view (a) { return a.mem.buffer },
+      copyOut (a, t) { held = t; t.set(a.mem) },
+      copyIn (a, src) { held = src; a.mem.set(src) },
+      protect () { throw new Error('not isolated') },
+      protections () { return {} },
+      stats () { return {} }
+    }
+    const mine = SealedKey.from(new Uint8Array(32), { allocator: custom })
+    const victim = SealedKey.from(Buffer.from('victim-secret-0123456789abcdefgh'))
+    mine.read(() => {})
+    const grabbed = held
+    const before = hexOf(grabbed)
+    victim.read(() => {})
+    victim.write((b) => { b[0] ^= 1 })
+    expect(hexOf(grabbed)).toBe(before)
+    mine.dispose()
+    victim.dispose()
+  })
+
+  it('a rekey that fails while putting keys back puts back every other key', () => {
+    let hook = null
+    const custom = {
+      capabilities: { protect: false, alignment: 1 },
+      alloc (n) { return { allocator: custom, byteLength: n, freed: false, mem: new Uint8Array(n) } },
+      free (a) { a.mem.fill(0); a.freed = true },
+      view (a) { return a.mem.buffer },
+      copyOut (a, t) { t.set(a.mem) },
+      copyIn (a, src) {
+        if (hook !== null) {
+          const h = hook
+          hook = null
+          h()
+        }
+        a.mem.set(src)
+      },
+      protect () { throw new Error('not isolated') },
+      protections () { return {} },
+      stats () { return {} }
+    }
+    const k0 = SealedKey.from(Buffer.alloc(32, 1))
+    const k1 = SealedKey.from(Buffer.alloc(32, 2))
+    const ku = SealedKey.from(Buffer.alloc(32, 3), { allocator: custom })
+    const { currentSealingKey } = createRequire(import.meta.url)('../dist/sealing-key.js')
+    const sealingBefore = currentSealingKey()
+    // Inside the rekey's loop: dispose a key already moved, then fail.
+    hook = () => {
+      k0.dispose()
+      throw Object.assign(new Error('simulated failure of a copy'), { code: 'ESIMULATED' })
+    }
+    expectCode(() => SealedKey.rekey(), 'ESIMULATED')
+    expect(currentSealingKey()).toBe(sealingBefore)
+    expect(k0.disposed).toBe(true)
+    expect(k1.read((b) => b[0])).toBe(2)
+    expect(ku.read((b) => b[0])).toBe(3)
+    k1.dispose()
+    ku.dispose()
+  })
+
+  it('an allocator without them works through views: seal, read, write, tamper detection and a rekey', () => {
+    const only = viewsOnly()
+    const secret = randomBytes(40)
+    const key = SealedKey.from(secret, { allocator: only.allocator })
+    expect(key.allocator).toBe(only.allocator)
+    expect(key.equals(secret)).toBe(true)
+    key.write((b) => { b[0] ^= 1 })
+    secret[0] ^= 1
+    expect(SealedKey.rekey().tampered).toBe(0)
+    expect(key.equals(secret)).toBe(true)
+    expect(only.views()).toBeGreaterThan(0)
+    const tamper = new Uint8Array(only.slots.view(only.made[0]))
+    tamper[NONCE_BYTES] ^= 0x01
+    expectCode(() => key.read(() => {}), 'ERR_SEALED_KEY_TAMPERED')
+    key.dispose()
+    expect(key.disposed).toBe(true)
+    expect(only.slots.stats().allocations).toBe(0)
+  })
+})
+
 describe('SealedKey: at rest', () => {
   it('holds nonce | ciphertext | tag, never the plaintext', () => {
     const rec = recording()
@@ -359,7 +487,7 @@ describe('SealedKey: how often one sealing key seals (random 96-bit nonces)', ()
 
   it('an automatic rekey that keeps failing halfway loses no key and never spends the old key\'s nonces', () => {
     const at = atRestAllocator()
-    const { alloc, view } = at
+    const { alloc, copyOut } = at
     let last
     at.alloc = function (n) {
       last = alloc.call(this, n)
@@ -369,15 +497,15 @@ describe('SealedKey: how often one sealing key seals (random 96-bit nonces)', ()
     at.alloc = alloc
     const before = sealing.currentSealingKey()
     sealing.setSealingBoundsForTests(before.sealings, before.sealings + 2)
-    // The last key's at-rest view fails inside the rekey's loop, after the others moved.
-    at.view = function (a) {
-      if (a === last) throw Object.assign(new Error('simulated failure of a view'), { code: 'ESIMULATED' })
-      return view.call(this, a)
+    // Reading the last key's ciphertext fails inside the rekey's loop, after the others moved.
+    at.copyOut = function (a, target) {
+      if (a === last) throw Object.assign(new Error('simulated failure of a copy'), { code: 'ESIMULATED' })
+      return copyOut.call(this, a, target)
     }
     try {
       for (let i = 0; i < 5; i++) expectCode(() => keys[1].write((b) => { b[1] = 2 }), 'ESIMULATED')
     } finally {
-      at.view = view
+      at.copyOut = copyOut
     }
     expect(sealing.currentSealingKey()).toBe(before)
     expect(before.disposed).toBe(false)
@@ -419,7 +547,7 @@ describe('SealedKey: how often one sealing key seals (random 96-bit nonces)', ()
       sealing.setSealingBoundsForTests(2 ** 31, 2)
       const plain = new Uint8Array(windowAllocator().view(windowAllocator().alloc(8)))
       const slot = atRestAllocator().alloc(8 + sealing.SEAL_OVERHEAD)
-      const sealed = atRestAllocator().view(slot)
+      const sealed = new Uint8Array(atRestAllocator().view(slot))
       key.seal(plain, sealed)
       key.seal(plain, sealed)
       const before = hexOf(new Uint8Array(sealed))

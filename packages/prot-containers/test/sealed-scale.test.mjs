@@ -37,16 +37,17 @@ describe('SealedKey at scale', () => {
 
   // Mappings of the whole process: the keys' slot mappings (10,000 ciphertexts of 60 bytes fill
   // three 64-page slot mappings), the window buffers' slot mapping, and the JavaScript heap, which
-  // grows in 256 KiB pages during the synchronous loop. Measured: 42 new mappings on Node.js 20,
-  // 53 on 22, 72-75 on 24 and 48 on 26, of which 64 on Node.js 24 are V8's 256 KiB heap pages
-  // (its young generation grows further in such a loop); 96 leaves room for that.
-  it.skipIf(!canDrop)('10,000 live SealedKey(32): at most 1 MiB locked and 96 new mappings', () => {
+  // grows in 256 KiB pages during the synchronous loop (and its young generation with what the keys
+  // keep). A key keeps no ArrayBuffer of its ciphertext (copied in and out natively), so it costs
+  // the heap a few hundred bytes: 37-38 new mappings measured on Node.js 20, 46-47 on 22, 32-33 on
+  // 24 and 39-41 on 26 (72-75 on 24 when each key kept a view).
+  it.skipIf(!canDrop)('10,000 live SealedKey(32): at most 1 MiB locked and 64 new mappings', () => {
     const run = unprivileged(10000, 65536)
     expect(run.status, run.stderr).toBe(0)
     const r = records(run.stdout).RESULT
     expect(r.sealed).toBe(10000)
     expect(r.lockedAfter).toBeLessThanOrEqual(1 << 20)
-    expect(r.newMappings).toBeLessThanOrEqual(96)
+    expect(r.newMappings).toBeLessThanOrEqual(64)
     expect(r.warnings).toEqual([])
     console.log(`10,000 SealedKey(32): VmLck ${r.lockedAfter} B (before the keys: ${r.lockedBefore} B), ${r.newMappings} new mappings`)
   })

@@ -30,10 +30,12 @@ describe('a synchronous loop of 1,000,000 sodium_malloc(32) + sodium_free', () =
     // Locked memory: the quarantined pages stay locked (they hold zeros); flat to the kB from the first checkpoint on.
     expect(all[0]!.vmLck - r.before.vmLck).toBeLessThanOrEqual((1 + QUARANTINED) * (PAGE / 1024))
     for (const s of all) expect(s.vmLck).toBe(all[0]!.vmLck)
-    // The process's mappings: flat after warm-up (V8 may add a few heap pages, never one per cycle).
+    // The process's mappings: flat after warm-up. V8 may add a few heap pages and
+    // glibc a thread arena (two lines) for a GC helper thread on a loaded host:
+    // up to 16 in the 200,000 cycles of the second loop, never one per cycle.
     const maps = all.map((s) => s.maps)
     expect(Math.max(...maps) - r.before.maps).toBeLessThan(64)
-    expect(Math.max(...r.second.checkpoints.map((s) => s.maps)) - r.settled.maps).toBeLessThanOrEqual(4)
+    expect(Math.max(...r.second.checkpoints.map((s) => s.maps)) - r.settled.maps).toBeLessThanOrEqual(16)
     // Resident memory: Node keeps per-ArrayBuffer finalizer bookkeeping until
     // the event loop turns, so RSS grows during one synchronous stretch; after
     // a turn it is reused: the second loop does not grow it.
