@@ -377,24 +377,32 @@ function sealedDecrypt () {
   }
 }
 
-/** The view and wipe parts of a SealedKey window: a window buffer taken with a fresh view, read, then wiped and detached. */
+/** The view and wipe parts of a SealedKey window: the key's kept window buffer given a fresh view, read, then wiped and its view detached. */
 function sealedWindowMemory () {
+  let kept = null
   return {
     id: 'sealed-window-memory',
-    label: 'window memory: take buffer + view + read + wipe + detach, no decrypt',
+    label: 'window memory: kept buffer + view + read + wipe + detach, no decrypt',
     short: 'view + wipe parts',
     role: 'reference',
-    note: 'the memory part of the SealedKey window (a locked window buffer of the key\'s length, taken and freed per window, its view recycled on Node.js 22+)',
+    note: 'the memory part of the SealedKey window: the buffer a recently opened key keeps between windows, a fresh view of it (recycled with transfer() on Node.js 22+), wiped and detached at close',
     run (n) {
-      const { takeWindow, returnWindow } = sealedWindowBuffers()
+      const { sealedWindow, openedWindow, closeSealedWindow } = sealedWindowBuffers()
+      const { windowBufferAllocator } = sealedAllocators()
       let acc = 0
       for (let i = 0; i < n; i++) {
-        const w = takeWindow(SIZE)
-        w.bytes[0] = byteFor(i)
-        acc += w.bytes[0]
-        returnWindow(w.allocation, w.bytes)
+        kept = sealedWindow(kept, SIZE)
+        const bytes = new Uint8Array(windowBufferAllocator().view(kept))
+        openedWindow(kept, bytes)
+        bytes[0] = byteFor(i)
+        acc += bytes[0]
+        if (!closeSealedWindow(kept, bytes)) kept = null
       }
       return acc
+    },
+    teardown () {
+      if (kept !== null) sealedWindowBuffers().releaseSealedWindow(kept)
+      kept = null
     },
     expect: expectedSum
   }

@@ -451,7 +451,8 @@ export class SlotAllocator implements Allocator, ChargeHolder {
   /**
    * Copies the allocation's bytes into `target` (exactly `byteLength` bytes) in native code, without making a
    * view: a slot read this way never gets an `ArrayBuffer` (no view to keep, detach or recycle). A large
-   * allocation is copied by the page allocator behind this one, whatever its access.
+   * allocation is copied by the page allocator behind this one, whatever its access. The target is written as
+   * JavaScript writes it: a view of memory protected `'read'` faults, as any write through it does.
    * @throws {AllocError} `ERR_INVALID_ARG_TYPE` for something that is not an allocation or a target that is not a Uint8Array; `ERR_INVALID_ARG_VALUE` for a target of another length; `ERR_FOREIGN_ALLOCATION` for another allocator's; `ERR_ALLOCATION_FREED`
    * @example
    * ```js
@@ -880,7 +881,8 @@ export class SlotAllocator implements Allocator, ChargeHolder {
 
 /** The page's view for copies (see SlotPage.copyView), made again if it was detached. */
 function copyView(page: SlotPage): ArrayBuffer {
-  if (page.copyView === null || page.copyView.byteLength === 0) {
+  // The intrinsic getter (byteLengthOf): a replaced ArrayBuffer.prototype.byteLength never sees this view.
+  if (page.copyView === null || byteLengthOf(page.copyView) === 0) {
     page.copyView = os.view(page.owner.mapping.region, page.offset, PAGE_SIZE)
   }
   return page.copyView

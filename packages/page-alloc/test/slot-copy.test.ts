@@ -112,14 +112,23 @@ describe('SlotAllocator copyOut / copyIn', () => {
     }
   })
 
-  it('uses the intrinsics found at load: replacing TypedArray set or the Uint8Array global later sees nothing', () => {
+  it('uses the intrinsics found at load: replacing TypedArray set, ArrayBuffer byteLength or the Uint8Array global later sees nothing', () => {
     const slots = new pa.SlotAllocator()
     const a = slots.alloc(16)
     const proto = Object.getPrototypeOf(Uint8Array.prototype) as { set: (...args: unknown[]) => void }
     const realSet = proto.set
     const RealUint8Array = globalThis.Uint8Array
+    const byteLength = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength') as PropertyDescriptor
     const captured: unknown[] = []
+    slots.copyOut(a, new RealUint8Array(16)) // the page's copy view exists: the next copies check it
     try {
+      Object.defineProperty(ArrayBuffer.prototype, 'byteLength', {
+        configurable: true,
+        get(this: ArrayBuffer) {
+          captured.push(this)
+          return (byteLength.get as () => number).call(this)
+        }
+      })
       proto.set = function(this: Uint8Array, ...args: unknown[]) {
         captured.push(this, ...args)
         return Reflect.apply(realSet, this, args)
@@ -135,6 +144,7 @@ describe('SlotAllocator copyOut / copyIn', () => {
     } finally {
       proto.set = realSet
       globalThis.Uint8Array = RealUint8Array
+      Object.defineProperty(ArrayBuffer.prototype, 'byteLength', byteLength)
     }
     expect(captured).toEqual([])
     slots.free(a)

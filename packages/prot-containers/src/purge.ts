@@ -72,11 +72,13 @@ export interface PurgeResult {
  */
 export function purge(): PurgeResult {
   const result: PurgeResult = { freed: 0, failed: 0, errors: [] }
-  flushYoung()
-  // Taken out of the list before the frees: an allocator's free that makes
-  // (and so remembers) a container lands in the next list, purged in turn
-  // (a few rounds at most: a free that always makes another cannot hang it).
-  for (let round = 0; round < 4 && live.length > 0; round++) {
+  // Taken out of the list before the frees: an allocator's free that makes a
+  // container (still young: flushed at the next round) lands in the next list,
+  // purged in turn (a few rounds at most: a free that always makes another
+  // cannot hang it).
+  for (let round = 0; round < 4; round++) {
+    flushYoung()
+    if (live.length === 0) break
     const list = live
     live = []
     sweepAt = 1024

@@ -36,7 +36,18 @@ import { SEAL_OVERHEAD, SealingKey, currentSealingKey, replaceSealingKey } from 
 import type { SealingKeyProtections } from './sealing-key.js'
 import { aead } from './sodium.js'
 import { stage } from './sealed-stage.js'
-import { escapedView, retireWindow, returnWindow, takeWindow, unwatchAbandoned, watchAbandoned } from './window-buffers.js'
+import {
+  closeSealedWindow,
+  escapedView,
+  openedWindow,
+  releaseSealedWindow,
+  retireWindow,
+  returnWindow,
+  sealedWindow,
+  takeWindow,
+  unwatchAbandoned,
+  watchAbandoned
+} from './window-buffers.js'
 import { WindowGuard } from './window-guard.js'
 import { runSyncWindow } from './sync-window.js'
 import { asyncGuard, runAsyncWindow } from './async-window.js'
@@ -84,9 +95,11 @@ export const WARN_REKEY_FAILED = 'TARSJS_REKEY_FAILED'
  */
 let sealedLive: Allocation[] = []
 let sweepSealedAt = 1024
+/** A rekey is walking `sealedLive`: keys made meanwhile are appended (no sweep) so that it reaches them too. */
+let rekeying = false
 
 function rememberSealed(allocation: Allocation): void {
-  if (sealedLive.length >= sweepSealedAt) {
+  if (sealedLive.length >= sweepSealedAt && !rekeying) {
     sealedLive = sealedLive.filter((a) => !a.freed)
     sweepSealedAt = Math.max(1024, 2 * sealedLive.length)
   }
@@ -98,9 +111,17 @@ function rememberSealed(allocation: Allocation): void {
  * by SealedKey.rekey(), which seals every live key again under a new one.
  */
 function freshSealingKey(): SealingKey {
-  if (currentSealingKey().worn) SealedKey.rekey()
+  // Not from inside a rekey (an allocator's code making a key): that rekey replaces the key when it ends.
+  if (currentSealingKey().worn && !rekeying) SealedKey.rekey()
   return currentSealingKey()
 }
+
+/**
+ * Keys whose window is being opened: the decrypt may run an allocator's own
+ * code (a custom at-rest allocator's copyOut), which must not open the same
+ * key again into the buffer being filled.
+ */
+const opening = new Set<SealedKey>()
 
 onPurge(() => {
   sealedLive = []
@@ -402,12 +423,23 @@ export class SealedKey {
     // ciphertext is no secret (the at-rest slots are not locked either).
     const done: { allocation: Allocation; before: Uint8Array }[] = []
     let plain: { allocation: Allocation; bytes: Uint8Array } | undefined
+    rekeying = true
     try {
       // One plaintext slot for all keys, allocated before the loop.
       plain = plaintextSlot(longest)
-      for (const allocation of sealedLive) {
+      // By index: a key made while the loop runs (by an allocator's own code)
+      // is appended, sealed under the previous key, and reached here too.
+      for (let i = 0; i < sealedLive.length; i++) {
+        const allocation = sealedLive[i] as Allocation
+        if (allocation.freed) continue
+        const length = allocation.byteLength - SEAL_OVERHEAD
+        if (length > plain.bytes.byteLength) {
+          windowAllocator().free(plain.allocation)
+          plain = undefined
+          plain = plaintextSlot(length)
+        }
         const sealed = loadSealed(allocation.allocator, allocation)
-        const bytes = plain.bytes.subarray(0, allocation.byteLength - SEAL_OVERHEAD)
+        const bytes = plain.bytes.subarray(0, length)
         if (previous.open(sealed, bytes)) {
           done.push({ allocation, before: sealed.slice() })
           sealInto(next, bytes, allocation.allocator, allocation)
@@ -432,6 +464,7 @@ export class SealedKey {
       next.dispose()
       throw err
     } finally {
+      rekeying = false
       if (plain !== undefined) windowAllocator().free(plain.allocation)
     }
     result.rekeyed = done.length
@@ -688,10 +721,11 @@ export class SealedKey {
    */
   protections(): SealedProtections {
     const allocation = this.live()
-    const window = this.#window === null ? null : windowBufferAllocator().protections(this.#window)
+    const open = this.#bytes !== null && this.#window !== null
+    const window = open ? windowBufferAllocator().protections(this.#window as Allocation) : null
     return {
       ...this.#allocator.protections(allocation),
-      sealed: this.#window === null,
+      sealed: !open,
       window,
       sealingKey: currentSealingKey().protections()
     }
@@ -716,6 +750,9 @@ export class SealedKey {
       throw new ContainerError('ERR_WINDOW_OPEN', 'A SealedKey cannot be disposed while a window is open')
     }
     this.#allocator.free(this.#allocation)
+    // The kept window buffer (zeros between windows) goes with the key.
+    if (this.#window !== null) releaseSealedWindow(this.#window)
+    this.#window = null
   }
 
   [Symbol.dispose](): void {
@@ -780,18 +817,30 @@ export class SealedKey {
     if (!currentSealingKey().open(sealed, into)) throw tampered()
   }
 
-  /** A plaintext window: window memory, decrypted into. */
+  /**
+   * A plaintext window: window memory, decrypted into. The memory is the
+   * key's kept buffer when it still has one (see `sealedWindow`), else a new
+   * one; `#window` holds it while the window is open and, kept, after.
+   */
   private openWindow(): Uint8Array {
-    const plain = takeWindow(this.byteLength)
-    try {
-      this.decryptInto(plain.bytes)
-    } catch (err) {
-      returnWindow(plain.allocation, plain.bytes)
-      throw err
+    if (opening.has(this)) {
+      throw new ContainerError('ERR_WINDOW_CONFLICT', 'This SealedKey is opening a window: its allocator cannot open another one of it meanwhile')
     }
-    this.#window = plain.allocation
-    this.#bytes = plain.bytes
-    return plain.bytes
+    const slot = sealedWindow(this.#window, this.byteLength)
+    this.#window = slot
+    const bytes = new Uint8Array(windowBufferAllocator().view(slot))
+    openedWindow(slot, bytes)
+    opening.add(this)
+    try {
+      this.decryptInto(bytes)
+    } catch (err) {
+      this.endWindow(slot, bytes, false)
+      throw err
+    } finally {
+      opening.delete(this)
+    }
+    this.#bytes = bytes
+    return bytes
   }
 
   /**
@@ -805,15 +854,23 @@ export class SealedKey {
 
   /** Wipes the plaintext and detaches its view (or, past an async deadline, retires the buffer). */
   private closeWindow(): void {
-    const window = this.#window
+    const slot = this.#window
     const bytes = this.#bytes
     const retire = this.#retire
-    this.#window = null
     this.#bytes = null
     this.#retire = false
-    if (window === null || bytes === null) return
-    if (retire) retireWindow(window, bytes)
-    else returnWindow(window, bytes)
+    if (slot === null || bytes === null) return
+    this.endWindow(slot, bytes, retire)
+  }
+
+  /** Ends a window on `slot`: wiped and its view detached, kept for the next window if it may be; or retired for good. */
+  private endWindow(slot: Allocation, bytes: Uint8Array, retire: boolean): void {
+    if (retire) {
+      retireWindow(slot, bytes)
+      this.#window = null
+    } else if (!closeSealedWindow(slot, bytes)) {
+      this.#window = null
+    }
   }
 
   private openRead(): Uint8Array {

@@ -291,3 +291,32 @@ export function expectNoAccessVma (vma, protections) {
     if (pkey !== undefined) expect(pkey).toBe(0)
   }
 }
+
+/**
+ * An at-rest allocator in plain JavaScript memory, for tests of what an
+ * allocator's own code can do: `hooks.copyOut(a, target)` / `hooks.copyIn(a,
+ * source)` run before each copy (their return is ignored).
+ */
+export function heapAllocator (hooks = {}) {
+  const allocator = {
+    capabilities: { protect: false, alignment: 1 },
+    alloc (n) { return { allocator, byteLength: n, freed: false, mem: new Uint8Array(n) } },
+    free (a) {
+      a.mem.fill(0)
+      a.freed = true
+    },
+    view (a) { return a.mem.buffer },
+    copyOut (a, target) {
+      target.set(a.mem)
+      hooks.copyOut?.(a, target)
+    },
+    copyIn (a, source) {
+      hooks.copyIn?.(a, source)
+      a.mem.set(source)
+    },
+    protect () { throw new Error('not isolated') },
+    protections () { return {} },
+    stats () { return {} }
+  }
+  return allocator
+}

@@ -154,6 +154,36 @@ async function lastMoment (mode, trigger, then = 'wait') {
   }
 }
 
+describe('purge() and containers made while it runs', () => {
+  it('purges a container that an allocator\'s free makes during the purge (still young then)', async () => {
+    const { SlotAllocator } = createRequire(import.meta.url)('@tarsjs/page-alloc')
+    const inner = new SlotAllocator()
+    const made = []
+    const custom = {
+      capabilities: inner.capabilities,
+      alloc (n) {
+        const h = inner.alloc(n)
+        return { allocator: custom, byteLength: n, get freed () { return h.freed }, h }
+      },
+      view: (a) => inner.view(a.h),
+      protections: (a) => inner.protections(a.h),
+      stats: () => inner.stats(),
+      protect () { throw new Error('not isolated') },
+      free (a) {
+        inner.free(a.h)
+        if (made.length === 0) made.push(ProtBuf.from(Buffer.from('made during the purge'), { allocator: custom }))
+      }
+    }
+    const first = ProtBuf.from(Buffer.from('first'), { allocator: custom })
+    await new Promise((resolve) => setImmediate(resolve))
+    const result = purge()
+    expect(made.length).toBe(1)
+    expect(first.disposed).toBe(true)
+    expect(made[0].disposed).toBe(true)
+    expect(result).toMatchObject({ freed: 2, failed: 0 })
+  })
+})
+
 describe('catchSignals() in a child process: memory read at the last moment', () => {
   it('control: without catchSignals the memory holds the secrets (the search works)', async () => {
     const run = await startFixture('purge-target.cjs', ['none'])
