@@ -418,8 +418,8 @@ export class SealedKey {
       return result
     }
     // Each key's ciphertext under the previous key, kept until the end: a
-    // failure halfway puts these bytes back (a copy that cannot fail and draws
-    // no nonce), so every key stays sealed under the previous key. A
+    // failure halfway puts these bytes back (a copy, which draws no nonce and
+    // needs no key), so every key stays sealed under the previous key. A
     // ciphertext is no secret (the at-rest slots are not locked either).
     const done: { allocation: Allocation; before: Uint8Array }[] = []
     let plain: { allocation: Allocation; bytes: Uint8Array } | undefined
@@ -435,7 +435,7 @@ export class SealedKey {
         const length = allocation.byteLength - SEAL_OVERHEAD
         if (length > plain.bytes.byteLength) {
           windowAllocator().free(plain.allocation)
-          plain = undefined
+          plain = undefined // freed: if the next alloc throws, `finally` has nothing to free
           plain = plaintextSlot(length)
         }
         const sealed = loadSealed(allocation.allocator, allocation)
